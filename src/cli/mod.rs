@@ -1,0 +1,266 @@
+//! Argument parsing, input discovery and the replay loop.
+
+mod output;
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use trailwatch::engine::{FileStats, Sink};
+use trailwatch::record::RecordError;
+use trailwatch::{Config, Engine, Finding, Inventory, Severity};
+
+use output::{Output, Totals};
+
+/// Exit code: everything was read and no `--fail-on` finding.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: bad usage or configuration.
+pub const EXIT_USAGE: u8 = 1;
+/// Exit code: some input could not be read (the rest was processed).
+pub const EXIT_INPUT: u8 = 2;
+/// Exit code: a finding at or above `--fail-on`.
+pub const EXIT_FAIL_ON: u8 = 3;
+
+/// How many skipped records of one input are reported one by one.
+const BAD_RECORD_REPORTS: u64 = 5;
+
+/// trailwatch: EKS workload-credential detections from AWS CloudTrail.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay CloudTrail logs (files, directories, `-` for stdin) through every detection.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// Configuration file (default: ./trailwatch.toml if present, else built-in defaults).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit 3 when a finding has at least this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+    /// Files (.json, .json.gz, .ndjson[.gz], anything else is sniffed), directories, or `-`.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Readable report grouped by severity, with a summary table.
+    Text,
+    /// One finding per line on stdout; a summary line on stderr.
+    Json,
+}
+
+/// Runs the command; `Err` only for usage and configuration errors.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Replay(args) => replay(args),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Inventory> {
+    let default = Path::new("trailwatch.toml");
+    let path = match path {
+        Some(p) => Some(p),
+        None if default.is_file() => Some(default),
+        None => None,
+    };
+    let config = match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("cannot read config {}", p.display()))?;
+            Config::from_toml(&text).with_context(|| format!("invalid config {}", p.display()))?
+        }
+        None => Config::default(),
+    };
+    let source = path.map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+    Inventory::new(config).with_context(|| format!("invalid config {source}"))
+}
+
+/// One input to replay.
+#[derive(Debug)]
+enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Self::Stdin => "-".into(),
+            Self::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Whether a file found while walking a directory looks like CloudTrail output.
+fn is_log_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    [
+        ".json",
+        ".json.gz",
+        ".ndjson",
+        ".ndjson.gz",
+        ".jsonl",
+        ".jsonl.gz",
+        ".gz",
+    ]
+    .iter()
+    .any(|ext| name.ends_with(ext))
+}
+
+/// Expands paths into inputs; digest and Insights files are counted and left out.
+fn discover(paths: &[PathBuf], totals: &mut Totals) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+        } else if path.is_dir() {
+            // Sorted: the S3 key layout then replays in time order.
+            for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+                match entry {
+                    Ok(e) if e.file_type().is_file() && is_log_file(e.path()) => {
+                        if Engine::is_skipped_key(&e.path().to_string_lossy()) {
+                            totals.skipped_files += 1;
+                        } else {
+                            inputs.push(Input::File(e.into_path()));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => totals.fail(&path.display().to_string(), &e),
+                }
+            }
+        } else if Engine::is_skipped_key(&path.to_string_lossy()) {
+            totals.skipped_files += 1;
+        } else {
+            inputs.push(Input::File(path.clone()));
+        }
+    }
+    inputs
+}
+
+/// Sends findings to the output and reports skipped records of one input.
+struct ReplaySink<'o> {
+    output: &'o mut Output,
+    input: String,
+    worst: Option<Severity>,
+}
+
+impl Sink for ReplaySink<'_> {
+    fn finding(&mut self, finding: Finding) {
+        self.worst = self.worst.max(Some(finding.severity));
+        self.output.finding(finding);
+    }
+
+    fn bad_record(&mut self, index: u64, error: &RecordError) {
+        self.output
+            .bad_record(&self.input, index, error, BAD_RECORD_REPORTS);
+    }
+}
+
+fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
+    let inventory = load_config(args.config.as_deref())?;
+    let engine = Engine::new(inventory).context("invalid config")?;
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let inputs = discover(&args.paths, &mut totals);
+    let mut output = Output::new(args.format == Format::Json);
+
+    let total_size: u64 = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::File(p) => p.metadata().ok().map(|m| m.len()),
+            Input::Stdin => None,
+        })
+        .sum();
+    let progress = progress_bar(total_size);
+    let mut worst = None;
+    for input in &inputs {
+        let name = input.name();
+        let reader: Box<dyn Read> = match input {
+            Input::Stdin => Box::new(io::stdin().lock()),
+            Input::File(p) => match File::open(p) {
+                Ok(f) => {
+                    progress.inc(f.metadata().map(|m| m.len()).unwrap_or(0));
+                    Box::new(f)
+                }
+                Err(e) => {
+                    totals.fail(&name, &e);
+                    continue;
+                }
+            },
+        };
+        let mut sink = ReplaySink {
+            output: &mut output,
+            input: name.clone(),
+            worst: None,
+        };
+        let result = engine.process(reader, &mut sink);
+        worst = worst.max(sink.worst);
+        match result {
+            Ok(stats) => totals.add(&stats),
+            Err(e) => {
+                totals.add(&e.stats);
+                progress.suspend(|| totals.fail(&name, &e));
+            }
+        }
+    }
+    progress.finish_and_clear();
+    totals.files = inputs.len() as u64;
+    output.finish(&totals, started.elapsed());
+
+    let code = if args.fail_on.is_some_and(|floor| worst >= Some(floor)) {
+        EXIT_FAIL_ON
+    } else if totals.failed_files > 0 {
+        EXIT_INPUT
+    } else {
+        EXIT_OK
+    };
+    Ok(code)
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    // Only for long replays on a terminal: short ones finish before a bar helps.
+    if total < 64 << 20 || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+impl Totals {
+    fn add(&mut self, stats: &FileStats) {
+        self.records += stats.records;
+        self.bad_records += stats.bad_records;
+        self.skipped_records += stats.skipped_records;
+        self.bytes += stats.bytes;
+        self.findings += stats.findings;
+        self.skipped_files += u64::from(stats.skipped_file);
+    }
+
+    fn fail(&mut self, name: &str, error: &dyn std::fmt::Display) {
+        self.failed_files += 1;
+        eprintln!("trailwatch: {name}: {error}");
+    }
+}

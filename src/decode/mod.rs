@@ -1,0 +1,190 @@
+//! Decoding: the one way trailwatch turns bytes into CloudTrail records.
+//!
+//! `gunzip (multi-member, capped) → split → parse` for every input shape: CloudTrail
+//! files, NDJSON, bare records, CloudWatch Logs subscription payloads (decoded or the raw
+//! `awslogs` form) and EventBridge envelopes.
+
+mod envelope;
+mod split;
+
+use std::io::{self, Chain, Cursor, Read};
+
+use flate2::read::MultiGzDecoder;
+
+pub use envelope::{DocumentKind, classify};
+pub use split::{PieceKind, Splitter};
+
+/// Limits that keep hostile input from exhausting memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bytes one input may decompress to (a gzip bomb stops here).
+    pub max_decompressed_bytes: u64,
+    /// Longest single record or document kept in memory; longer ones are skipped.
+    pub max_record_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            // CloudTrail files are at most 50 MB compressed; real ones inflate ~10-20x.
+            max_decompressed_bytes: 4 << 30,
+            // CloudTrail caps a record at 256 KB; leave room for envelopes around one.
+            max_record_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Why an input could not be decoded (the whole input stops here).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Reading or decompressing failed.
+    #[error("read failed: {0}")]
+    Io(#[source] io::Error),
+    /// The gzip stream is damaged or cut short.
+    #[error("corrupt gzip data: {0}")]
+    Gzip(#[source] io::Error),
+    /// Decompressed output passed the configured cap.
+    #[error("decompressed size exceeds the limit of {limit} bytes (max_decompressed_bytes)")]
+    TooLarge {
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// The input is neither gzip nor JSON.
+    #[error("not gzip and not JSON")]
+    NotJson,
+    /// The input ended inside a value.
+    #[error("input ends inside a JSON value after {offset} bytes")]
+    Truncated {
+        /// Decompressed bytes read when the input ended.
+        offset: u64,
+    },
+}
+
+impl DecodeError {
+    fn from_io(e: io::Error) -> Self {
+        // The cap and gzip damage travel through `Read` as io::Errors; unwrap them.
+        if let Some(limit) = e.get_ref().and_then(|inner| inner.downcast_ref::<CapExceeded>()) {
+            return Self::TooLarge { limit: limit.0 };
+        }
+        match e.kind() {
+            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+                Self::Gzip(e)
+            }
+            _ => Self::Io(e),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("decompressed size exceeds {0} bytes")]
+struct CapExceeded(u64);
+
+/// A reader of the decompressed bytes of `input`, gzip or plain, sniffed by magic.
+pub type Decompressed<R> = Capped<Inflate<R>>;
+
+/// Gzip or plain bytes behind one `Read`.
+pub enum Inflate<R: Read> {
+    /// A (multi-member) gzip stream.
+    Gzip(Box<MultiGzDecoder<Chain<Cursor<Vec<u8>>, R>>>),
+    /// Not gzip: passed through.
+    Plain(Chain<Cursor<Vec<u8>>, R>),
+}
+
+impl<R: Read> Read for Inflate<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Gzip(r) => r.read(buf),
+            Self::Plain(r) => r.read(buf),
+        }
+    }
+}
+
+/// Counts bytes and fails once more than a cap passed through.
+pub struct Capped<R> {
+    inner: R,
+    limit: u64,
+    total: u64,
+}
+
+impl<R> Capped<R> {
+    /// Bytes that passed through so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.total += n as u64;
+        if self.total > self.limit {
+            return Err(io::Error::other(CapExceeded(self.limit)));
+        }
+        Ok(n)
+    }
+}
+
+/// Opens `input` for decoding: gzip (any number of members) when it starts with the gzip
+/// magic, plain otherwise; at most `limit` decompressed bytes.
+pub fn decompress<R: Read>(mut input: R, limit: u64) -> Result<Decompressed<R>, DecodeError> {
+    let mut magic = [0u8; 2];
+    let mut have = 0;
+    while have < 2 {
+        match input.read(&mut magic[have..]) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(DecodeError::Io(e)),
+        }
+    }
+    let chained = Cursor::new(magic[..have].to_vec()).chain(input);
+    let inner = if have == 2 && magic == [0x1f, 0x8b] {
+        Inflate::Gzip(Box::new(MultiGzDecoder::new(chained)))
+    } else {
+        Inflate::Plain(chained)
+    };
+    Ok(Capped {
+        inner,
+        limit,
+        total: 0,
+    })
+}
+
+/// Parses an `eventVersion` such as `1.10` into `(major, minor)`, comparing the minor
+/// as an integer (`1.10` is newer than `1.9`).
+pub fn event_version(s: &str) -> Option<(u16, u16)> {
+    let (major, minor) = s.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_version_minor_is_an_integer() {
+        let cases = [
+            ("1.10", "1.9", true),
+            ("1.08", "1.11", false),
+            ("2.0", "1.99", true),
+        ];
+        for (a, b, newer) in cases {
+            let (a, b) = (event_version(a), event_version(b));
+            assert_eq!(a > b, newer, "{a:?} vs {b:?}");
+        }
+        assert_eq!(event_version("1.x"), None);
+        assert_eq!(event_version("1"), None);
+    }
+
+    #[test]
+    fn short_inputs_pass_through() {
+        for input in [&b""[..], b"{", b"{}"] {
+            let mut out = Vec::new();
+            decompress(input, 100)
+                .and_then(|mut r| r.read_to_end(&mut out).map_err(DecodeError::from_io))
+                .unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(out, input);
+        }
+    }
+}

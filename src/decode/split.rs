@@ -1,0 +1,327 @@
+//! Streaming splitter: cuts a decompressed byte stream into top-level JSON values, and
+//! the `Records` array of a CloudTrail file into its elements, without ever holding more
+//! than one value (plus one read chunk) in memory.
+//!
+//! The splitter only tracks string and nesting state; it does not validate JSON. Each
+//! piece it yields is validated by the parser, so a corrupt record costs that record only.
+
+use std::io::{ErrorKind, Read};
+
+use super::DecodeError;
+
+/// How many bytes are asked of the reader at a time.
+const CHUNK: usize = 128 * 1024;
+
+/// What a yielded piece is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceKind {
+    /// One element of a top-level `{"Records":[...]}` array.
+    Record,
+    /// One whole top-level value (NDJSON line, bare record, envelope, digest file).
+    Document,
+    /// A value longer than the record limit; its bytes were dropped while scanning.
+    Oversized,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Between top-level values.
+    Top,
+    /// Inside the `Records` array of a top-level object.
+    Records,
+    /// After the `Records` array: skipping the rest of the root object.
+    RestOfRoot,
+}
+
+/// Resumable scanner state for the value being cut out.
+#[derive(Debug, Default, Clone, Copy)]
+struct Scan {
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// The value is a scalar outside a string (number, literal, garbage).
+    bare: bool,
+    /// The value is itself a string.
+    string_value: bool,
+    /// Offset (from the value start) up to which the value has been scanned.
+    scanned: usize,
+    /// Bytes of this value dropped because it exceeds the record limit.
+    dropped: usize,
+}
+
+/// Splits a byte stream into pieces; see the module docs.
+pub struct Splitter<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Start of unconsumed bytes in `buf`.
+    start: usize,
+    /// End of filled bytes in `buf`.
+    end: usize,
+    eof: bool,
+    mode: Mode,
+    max_piece: usize,
+    /// Bytes handed over by the reader so far.
+    consumed: u64,
+    yielded: u64,
+}
+
+impl<R: Read> Splitter<R> {
+    /// A splitter over `reader` that refuses pieces longer than `max_piece` bytes.
+    pub fn new(reader: R, max_piece: usize) -> Self {
+        Self {
+            reader,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            eof: false,
+            mode: Mode::Top,
+            max_piece,
+            consumed: 0,
+            yielded: 0,
+        }
+    }
+
+    /// Bytes read from the underlying reader so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The next piece, or `None` at the clean end of the input.
+    pub fn next_piece(&mut self) -> Result<Option<(PieceKind, &mut [u8])>, DecodeError> {
+        loop {
+            match self.mode {
+                Mode::Top => {
+                    if !self.skip_while(|b| b.is_ascii_whitespace())? {
+                        return Ok(None);
+                    }
+                    let first = self.buf[self.start];
+                    if self.yielded == 0 && first != b'{' && first != b'[' {
+                        return Err(DecodeError::NotJson);
+                    }
+                    if first == b'{' && self.starts_records_array()? {
+                        self.mode = Mode::Records;
+                        continue;
+                    }
+                    return self.cut(PieceKind::Document, Scan::default());
+                }
+                Mode::Records => {
+                    if !self.skip_while(|b| b.is_ascii_whitespace() || b == b',')? {
+                        return Err(DecodeError::Truncated {
+                            offset: self.consumed,
+                        });
+                    }
+                    if self.buf[self.start] == b']' {
+                        self.start += 1;
+                        self.mode = Mode::RestOfRoot;
+                        continue;
+                    }
+                    return self.cut(PieceKind::Record, Scan::default());
+                }
+                Mode::RestOfRoot => {
+                    // Skip whatever else the root object holds, up to its closing brace.
+                    let scan = Scan {
+                        depth: 1,
+                        ..Scan::default()
+                    };
+                    match self.cut(PieceKind::Document, scan)? {
+                        Some(_) => self.mode = Mode::Top,
+                        None => {
+                            return Err(DecodeError::Truncated {
+                                offset: self.consumed,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips bytes matching `skip`; false when the input ended first.
+    fn skip_while(&mut self, skip: impl Fn(u8) -> bool) -> Result<bool, DecodeError> {
+        loop {
+            while self.start < self.end {
+                if !skip(self.buf[self.start]) {
+                    return Ok(true);
+                }
+                self.start += 1;
+            }
+            if !self.fill()? {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Whether the object at `start` opens with `"Records"` holding an array; if so,
+    /// consumes through the `[`.
+    fn starts_records_array(&mut self) -> Result<bool, DecodeError> {
+        // `{` ws `"Records"` ws `:` ws `[`: a short prefix, looked at byte by byte,
+        // reading more only when the buffer runs dry.
+        const KEY: &[u8] = b"\"Records\"";
+        let mut at = self.start + 1;
+        let mut matched = 0; // bytes of KEY seen
+        let mut colon = false;
+        loop {
+            if at >= self.end {
+                let offset = at - self.start;
+                if !self.fill()? {
+                    return Ok(false);
+                }
+                at = self.start + offset;
+                continue;
+            }
+            let b = self.buf[at];
+            at += 1;
+            let inside_key = matched > 0 && matched < KEY.len();
+            if b.is_ascii_whitespace() && !inside_key {
+                continue;
+            }
+            if matched < KEY.len() {
+                if b != KEY[matched] {
+                    return Ok(false);
+                }
+                matched += 1;
+            } else if !colon {
+                if b != b':' {
+                    return Ok(false);
+                }
+                colon = true;
+            } else {
+                if b != b'[' {
+                    return Ok(false);
+                }
+                self.start = at;
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Reads more input after compacting; false at end of input.
+    fn fill(&mut self) -> Result<bool, DecodeError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() < self.end + CHUNK {
+            self.buf.resize(self.end + CHUNK, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    self.consumed += n as u64;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(DecodeError::from_io(e)),
+            }
+        }
+    }
+
+    /// Cuts the value starting at `start`, continuing from `scan`.
+    fn cut(
+        &mut self,
+        kind: PieceKind,
+        mut scan: Scan,
+    ) -> Result<Option<(PieceKind, &mut [u8])>, DecodeError> {
+        if scan.depth == 0 {
+            match self.buf[self.start] {
+                b'{' | b'[' => {}
+                b'"' => {
+                    scan.in_string = true;
+                    scan.string_value = true;
+                    scan.scanned = 1;
+                }
+                _ => scan.bare = true,
+            }
+        }
+        loop {
+            let from = self.start + scan.scanned;
+            if let Some(len) = scan_value(&self.buf[from..self.end], &mut scan) {
+                let piece_start = self.start;
+                let piece_end = from + len;
+                self.start = piece_end;
+                self.yielded += 1;
+                if scan.dropped > 0 {
+                    return Ok(Some((PieceKind::Oversized, &mut [])));
+                }
+                return Ok(Some((kind, &mut self.buf[piece_start..piece_end])));
+            }
+            scan.scanned = self.end - self.start;
+            if scan.scanned > self.max_piece {
+                // Too long to keep: forget its bytes but keep scanning for its end.
+                scan.dropped += scan.scanned;
+                self.start = self.end;
+                scan.scanned = 0;
+            }
+            if !self.fill()? {
+                if scan.bare {
+                    // A bare scalar may end with the input.
+                    let piece_start = self.start;
+                    self.start = self.end;
+                    self.yielded += 1;
+                    return Ok(Some((kind, &mut self.buf[piece_start..self.end])));
+                }
+                return Err(DecodeError::Truncated {
+                    offset: self.consumed,
+                });
+            }
+        }
+    }
+}
+
+/// Scans `window`, the not yet scanned tail of the current value, and returns how many
+/// of its bytes belong to the value once the value closes within it.
+fn scan_value(window: &[u8], scan: &mut Scan) -> Option<usize> {
+    let mut i = 0;
+    if scan.bare {
+        while i < window.len() {
+            if matches!(window[i], b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n') {
+                // A stray delimiter where a value should start is a one-byte piece.
+                return Some(if i == 0 && scan.scanned == 0 { 1 } else { i });
+            }
+            i += 1;
+        }
+        return None;
+    }
+    while i < window.len() {
+        if scan.in_string {
+            if scan.escaped {
+                scan.escaped = false;
+                i += 1;
+                continue;
+            }
+            let at = i + memchr::memchr2(b'"', b'\\', &window[i..])?;
+            if window[at] == b'\\' {
+                scan.escaped = true;
+            } else {
+                scan.in_string = false;
+                if scan.string_value {
+                    return Some(at + 1);
+                }
+            }
+            i = at + 1;
+            continue;
+        }
+        match window[i] {
+            b'"' => scan.in_string = true,
+            b'{' | b'[' => scan.depth += 1,
+            b'}' | b']' => {
+                scan.depth = scan.depth.saturating_sub(1);
+                if scan.depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}

@@ -1,0 +1,377 @@
+//! Credential exchanges: IRSA (`sts:AssumeRoleWithWebIdentity`) and EKS Pod Identity
+//! (`eks-auth:AssumeRoleForPodIdentity`, then `sts:AssumeRole` by pods.eks.amazonaws.com).
+
+use crate::config::{Binding, Inventory};
+use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
+use crate::record::RecordView;
+
+use super::{
+    IRSA_ASSUME_FAILURE, POD_IDENTITY_FAILURE, UNEXPECTED_WEB_IDENTITY_SUBJECT, is_access_denied,
+    service_account_subject, short_role,
+};
+
+const PODS_EKS: &str = "pods.eks.amazonaws.com";
+
+/// Whether an AssumeRoleWithWebIdentity came from a Kubernetes service account token
+/// (an EKS OIDC provider, a configured one, or a `system:serviceaccount:` subject).
+fn is_eks_web_identity(record: &RecordView<'_>, cluster: Option<usize>) -> bool {
+    cluster.is_some()
+        || record
+            .identity
+            .identity_provider
+            .is_some_and(|p| p.contains("oidc.eks."))
+        || record
+            .identity
+            .user_name
+            .is_some_and(|s| s.starts_with("system:serviceaccount:"))
+}
+
+/// How a subject relates to the role's bindings in config.
+enum BindingCheck {
+    /// The role has no bindings: nothing to compare.
+    Unbound,
+    /// The subject is one the role is bound to.
+    Allowed,
+    /// The role is bound, but not to this subject; the bindings it has.
+    Other(Vec<String>),
+}
+
+fn check_binding(
+    inv: &Inventory,
+    role_arn: Option<&str>,
+    ns: Option<&str>,
+    sa: Option<&str>,
+) -> BindingCheck {
+    let Some(role_arn) = role_arn else {
+        return BindingCheck::Unbound;
+    };
+    let bindings: Vec<&Binding> = inv.bindings_of(role_arn).collect();
+    if bindings.is_empty() {
+        return BindingCheck::Unbound;
+    }
+    if let (Some(ns), Some(sa)) = (ns, sa) {
+        if bindings.iter().any(|b| b.allows(ns, sa)) {
+            return BindingCheck::Allowed;
+        }
+    }
+    BindingCheck::Other(
+        bindings
+            .iter()
+            .map(|b| {
+                format!(
+                    "{}/{} in {}",
+                    b.namespace, b.service_account, inv.clusters[b.cluster].name
+                )
+            })
+            .collect(),
+    )
+}
+
+/// `irsa-assume-failure`: a failed AssumeRoleWithWebIdentity with a service account token.
+pub fn irsa_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Finding>) {
+    if record.event_name != Some("AssumeRoleWithWebIdentity") {
+        return;
+    }
+    let Some(code) = record.error_code else { return };
+    let cluster = record
+        .identity
+        .identity_provider
+        .and_then(|p| inv.cluster_by_oidc(p));
+    if !is_eks_web_identity(record, cluster) {
+        return;
+    }
+    let subject = record.identity.user_name.unwrap_or("(unknown subject)");
+    let (ns, sa) = service_account_subject(subject).unzip();
+    let role = record.request.role_arn;
+    let role_short = role.map_or("(unknown role)", short_role);
+    let binding = check_binding(inv, role, ns, sa);
+    let severity = match binding {
+        BindingCheck::Other(_) => Severity::High,
+        _ => Severity::Medium,
+    };
+    let subject_c = clean(subject, MAX_FIELD_CHARS);
+    let role_c = clean(role.unwrap_or("(unknown role)"), MAX_FIELD_CHARS);
+    let issuer = record
+        .identity
+        .identity_provider
+        .and_then(|p| p.rsplit_once("oidc-provider/").map(|(_, i)| i))
+        .map_or_else(|| "<oidc issuer>".to_string(), |i| clean(i, MAX_FIELD_CHARS));
+    let (mut diagnosis, remediation) = irsa_advice(code, &subject_c, &role_c, &issuer);
+    if let BindingCheck::Other(bound) = &binding {
+        diagnosis.push_str(&format!(
+            " The configured bindings give {role_short} to {}, not to {subject_c}: the pod may run \
+             with the wrong service account, or its role annotation points at another workload's role.",
+            bound.join(", ")
+        ));
+    }
+    let cluster_name = cluster.map(|c| inv.clusters[c].name.as_str());
+    let title = format!(
+        "IRSA exchange failed ({}) for {} → {}",
+        clean(code, 64),
+        ns.zip(sa).map_or_else(
+            || subject_c.clone(),
+            |(n, s)| clean(&format!("{n}/{s}"), MAX_FIELD_CHARS)
+        ),
+        clean(role_short, MAX_FIELD_CHARS)
+    );
+    let summary = format!(
+        "sts:AssumeRoleWithWebIdentity for {subject_c} into {role_c} failed with {}{}.",
+        clean(code, 64),
+        cluster_name
+            .map(|c| format!(" in cluster {c}"))
+            .unwrap_or_default()
+    );
+    out.push(
+        Finding::new(IRSA_ASSUME_FAILURE, severity, record)
+            .cluster(cluster_name)
+            .workload(ns, sa)
+            .role(role)
+            .text(title, summary)
+            .advice(diagnosis, remediation),
+    );
+}
+
+/// The guide's troubleshooting table, by error code: (diagnosis, remediation).
+fn irsa_advice(code: &str, subject: &str, role: &str, issuer: &str) -> (String, String) {
+    match code {
+        c if is_access_denied(c) => (
+            format!(
+                "The trust policy of {role} does not accept this token: its `sub` condition must \
+                 match `{subject}` and its `aud` condition `sts.amazonaws.com`, for the federated \
+                 principal of the cluster's OIDC provider ({issuer})."
+            ),
+            format!(
+                "Check the trust policy of {role}: Principal.Federated = the OIDC provider ARN of \
+                 {issuer}; Condition StringEquals `{issuer}:sub` = `{subject}` and `{issuer}:aud` = \
+                 `sts.amazonaws.com`. Check the eks.amazonaws.com/role-arn annotation on the service account."
+            ),
+        ),
+        "InvalidIdentityToken" => (
+            format!(
+                "STS could not validate the token: the IAM OIDC provider for {issuer} is missing in \
+                 this account, or its thumbprint no longer matches the issuer's certificate."
+            ),
+            format!(
+                "Check `aws iam list-open-id-connect-providers` lists {issuer}; recreate it from the \
+                 cluster's issuer URL, or update its thumbprint with \
+                 `aws iam update-open-id-connect-provider-thumbprint`."
+            ),
+        ),
+        "ExpiredTokenException" => (
+            "The projected service account token had expired when it was presented (tokens are \
+             valid for 24 hours by default): the SDK in the pod does not re-read the refreshed token file."
+                .to_string(),
+            "Upgrade the AWS SDK in the workload to a version that refreshes web identity tokens \
+             (and credentials) automatically; do not cache the token yourself."
+                .to_string(),
+        ),
+        "IDPCommunicationError" => (
+            format!("STS could not reach the OIDC issuer {issuer} to fetch its signing keys."),
+            "Usually transient: let the SDK retry with backoff. If it persists, check the cluster's \
+             OIDC issuer endpoint and the AWS Health dashboard."
+                .to_string(),
+        ),
+        "IDPRejectedClaim" => (
+            format!("The OIDC issuer {issuer} rejected the token's claims."),
+            "Check the provider's client id list contains `sts.amazonaws.com` and that the token's \
+             audience matches it."
+                .to_string(),
+        ),
+        "RegionDisabledException" => (
+            "STS is not activated in the region the pod called.".to_string(),
+            "Activate the STS regional endpoint in IAM account settings, or set AWS_STS_REGIONAL_ENDPOINTS \
+             to a region where it is active."
+                .to_string(),
+        ),
+        "PackedPolicyTooLarge" | "MalformedPolicyDocument" => (
+            "The session policy or tags passed with the exchange are invalid or too large.".to_string(),
+            "Reduce the session policy / tags the workload passes to AssumeRoleWithWebIdentity.".to_string(),
+        ),
+        other => (
+            format!(
+                "AssumeRoleWithWebIdentity failed with {}; see the event's errorMessage.",
+                clean(other, 64)
+            ),
+            format!(
+                "Test the exchange by hand: `aws sts assume-role-with-web-identity --role-arn {role} …` with the pod's token."
+            ),
+        ),
+    }
+}
+
+/// `pod-identity-failure` (eks-auth side): a failed AssumeRoleForPodIdentity.
+pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Finding>) {
+    if record.event_name != Some("AssumeRoleForPodIdentity") {
+        return;
+    }
+    let Some(code) = record.error_code else { return };
+    let cluster_name = record.request.cluster_name;
+    let cluster = cluster_name
+        .and_then(|n| inv.cluster_by_name(n))
+        .or_else(|| inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn));
+    let cluster_name = cluster.map(|c| inv.clusters[c].name.as_str()).or(cluster_name);
+    let where_ = cluster_name
+        .map(|c| clean(c, MAX_FIELD_CHARS))
+        .unwrap_or_else(|| "(unknown cluster)".into());
+    let (diagnosis, remediation) = pod_identity_advice(code, None);
+    out.push(
+        Finding::new(POD_IDENTITY_FAILURE, Severity::Medium, record)
+            .cluster(cluster_name)
+            .text(
+                format!("Pod Identity exchange failed ({}) in {where_}", clean(code, 64)),
+                format!(
+                    "eks-auth:AssumeRoleForPodIdentity called by the Pod Identity agent on {} failed \
+                     with {}: {}.",
+                    record
+                        .identity
+                        .arn
+                        .map_or("(unknown node)".into(), |a| clean(a, MAX_FIELD_CHARS)),
+                    clean(code, 64),
+                    record.error_message.map_or("no message".into(), |m| clean(
+                        m.trim_end_matches('.'),
+                        MAX_FIELD_CHARS
+                    )),
+                ),
+            )
+            .advice(diagnosis, remediation),
+    );
+}
+
+/// `pod-identity-failure` (STS side): a failed AssumeRole that EKS made for a pod.
+pub fn pod_identity_sts_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Finding>) {
+    if record.event_name != Some("AssumeRole") || record.identity.invoked_by != Some(PODS_EKS) {
+        return;
+    }
+    let Some(code) = record.error_code else { return };
+    let tags = &record.request.pod_tags;
+    let cluster = tags.cluster.map(|n| {
+        inv.cluster_by_name(n)
+            .map_or(n, |c| inv.clusters[c].name.as_str())
+    });
+    let role = record.request.role_arn;
+    let (diagnosis, remediation) = pod_identity_advice(code, role);
+    let workload = match (tags.namespace, tags.service_account) {
+        (Some(ns), Some(sa)) => clean(&format!("{ns}/{sa}"), MAX_FIELD_CHARS),
+        _ => "(unknown workload)".into(),
+    };
+    out.push(
+        Finding::new(POD_IDENTITY_FAILURE, Severity::Medium, record)
+            .cluster(cluster)
+            .workload(tags.namespace, tags.service_account)
+            .role(role)
+            .text(
+                format!(
+                    "Pod Identity could not assume {} for {workload} ({})",
+                    clean(role.map_or("(unknown role)", short_role), MAX_FIELD_CHARS),
+                    clean(code, 64)
+                ),
+                format!(
+                    "sts:AssumeRole by pods.eks.amazonaws.com into {} for pod {} failed with {}.",
+                    clean(role.unwrap_or("(unknown role)"), MAX_FIELD_CHARS),
+                    tags.pod
+                        .map_or("(unknown pod)".into(), |p| clean(p, MAX_FIELD_CHARS)),
+                    clean(code, 64)
+                ),
+            )
+            .advice(diagnosis, remediation),
+    );
+}
+
+fn pod_identity_advice(code: &str, role: Option<&str>) -> (String, String) {
+    let role = role.map_or("the associated role".into(), |r| clean(r, MAX_FIELD_CHARS));
+    if is_access_denied(code) {
+        return (
+            format!(
+                "EKS could not assume {role}: its trust policy does not allow the service principal \
+                 `pods.eks.amazonaws.com` both `sts:AssumeRole` and `sts:TagSession`."
+            ),
+            format!(
+                "Add to the trust policy of {role}: {{\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\
+                 \"pods.eks.amazonaws.com\"}},\"Action\":[\"sts:AssumeRole\",\"sts:TagSession\"]}}; \
+                 check the Pod Identity association points at that role."
+            ),
+        );
+    }
+    match code {
+        "ResourceNotFoundException" => (
+            "No Pod Identity association matches the pod's namespace and service account.".into(),
+            "Create the association: `aws eks create-pod-identity-association --cluster-name … \
+             --namespace … --service-account … --role-arn …`."
+                .into(),
+        ),
+        "InvalidTokenException" | "ExpiredTokenException" => (
+            "The service account token the Pod Identity agent presented was invalid or expired.".into(),
+            "Check the eks-pod-identity-agent add-on is healthy and current on the node.".into(),
+        ),
+        other => (
+            format!(
+                "The Pod Identity exchange failed with {}; see the event's errorMessage.",
+                clean(other, 64)
+            ),
+            "Check the eks-pod-identity-agent logs on the node and the association's role.".into(),
+        ),
+    }
+}
+
+/// `unexpected-web-identity-subject`: a successful exchange for a namespace/service
+/// account that the config does not bind to the role.
+pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Finding>) {
+    if record.error_code.is_some() {
+        return;
+    }
+    let role = record.request.role_arn;
+    let (cluster, ns, sa, how) = match record.event_name {
+        Some("AssumeRoleWithWebIdentity") => {
+            let cluster = record
+                .identity
+                .identity_provider
+                .and_then(|p| inv.cluster_by_oidc(p));
+            if !is_eks_web_identity(record, cluster) {
+                return;
+            }
+            let subject = record.identity.user_name.or(record.response.token_subject);
+            let (ns, sa) = subject.and_then(service_account_subject).unzip();
+            (cluster.map(|c| inv.clusters[c].name.as_str()), ns, sa, "IRSA")
+        }
+        Some("AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
+            let tags = &record.request.pod_tags;
+            let cluster = tags.cluster.map(|n| {
+                inv.cluster_by_name(n)
+                    .map_or(n, |c| inv.clusters[c].name.as_str())
+            });
+            (cluster, tags.namespace, tags.service_account, "Pod Identity")
+        }
+        _ => return,
+    };
+    let BindingCheck::Other(bound) = check_binding(inv, role, ns, sa) else {
+        return;
+    };
+    let workload = match (ns, sa) {
+        (Some(ns), Some(sa)) => clean(&format!("{ns}/{sa}"), MAX_FIELD_CHARS),
+        _ => "an unknown subject".into(),
+    };
+    let role_short = clean(role.map_or("", short_role), MAX_FIELD_CHARS);
+    out.push(
+        Finding::new(UNEXPECTED_WEB_IDENTITY_SUBJECT, Severity::High, record)
+            .cluster(cluster)
+            .workload(ns, sa)
+            .role(role)
+            .text(
+                format!("{workload} obtained {role_short} via {how}, but is not bound to it"),
+                format!(
+                    "A {how} exchange into {} succeeded for {workload}; config binds that role to {} only.",
+                    clean(role.unwrap_or(""), MAX_FIELD_CHARS),
+                    bound.join(", ")
+                ),
+            )
+            .advice(
+                "The role's trust policy (or Pod Identity association) admits more subjects than \
+                 intended — a wildcard `sub` condition, a StringLike match, or an extra association."
+                    .into(),
+                format!(
+                    "Tighten the trust policy of {role_short} to exactly the bound subjects (StringEquals \
+                     on `sub`), or add a binding if this workload is meant to use the role."
+                ),
+            ),
+    );
+}

@@ -1,0 +1,208 @@
+//! Detections: functions from a record (and the inventory) to findings.
+//!
+//! Each detection has a stable id (API: alarms and subscription filters use it). The
+//! stateless ones live here; each module holds one family.
+
+mod change;
+mod exchange;
+mod keys;
+mod node;
+
+use std::net::IpAddr;
+
+use crate::config::{ConfigError, Inventory};
+use crate::finding::Finding;
+use crate::record::RecordView;
+
+pub use node::ActionSet;
+
+/// Failed IRSA (AssumeRoleWithWebIdentity) exchange.
+pub const IRSA_ASSUME_FAILURE: &str = "irsa-assume-failure";
+/// Failed EKS Pod Identity exchange.
+pub const POD_IDENTITY_FAILURE: &str = "pod-identity-failure";
+/// Node-role session calling outside the node allowlist.
+pub const NODE_ROLE_MISUSE: &str = "node-role-misuse";
+/// Credentials delivered by IMDSv1.
+pub const IMDSV1_CREDENTIAL_USE: &str = "imdsv1-credential-use";
+/// Node-role session used from outside the cluster's egress.
+pub const NODE_CREDENTIAL_EXFILTRATION: &str = "node-credential-exfiltration";
+/// Call signed with a long-term (AKIA) access key.
+pub const LONG_TERM_ACCESS_KEY: &str = "long-term-access-key";
+/// Successful exchange by a subject not bound to the role.
+pub const UNEXPECTED_WEB_IDENTITY_SUBJECT: &str = "unexpected-web-identity-subject";
+/// Change to the identity plane (trust policies, associations, OIDC providers, keys).
+pub const IDENTITY_CONFIG_CHANGE: &str = "identity-config-change";
+
+/// Every stateless detection id, in catalogue order.
+pub const STATELESS: [&str; 8] = [
+    IRSA_ASSUME_FAILURE,
+    POD_IDENTITY_FAILURE,
+    NODE_ROLE_MISUSE,
+    IMDSV1_CREDENTIAL_USE,
+    NODE_CREDENTIAL_EXFILTRATION,
+    LONG_TERM_ACCESS_KEY,
+    UNEXPECTED_WEB_IDENTITY_SUBJECT,
+    IDENTITY_CONFIG_CHANGE,
+];
+
+/// The stateless detections, ready to run.
+#[derive(Debug)]
+pub struct Detectors {
+    inventory: Inventory,
+    node_allow: ActionSet,
+}
+
+impl Detectors {
+    /// Builds the detections from a validated inventory.
+    pub fn new(inventory: Inventory) -> Result<Self, ConfigError> {
+        let node_allow = ActionSet::node_defaults(&inventory.detections.node_role_misuse.allow_actions);
+        Ok(Self {
+            inventory,
+            node_allow,
+        })
+    }
+
+    /// The inventory the detections look things up in.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// Runs every enabled detection on `record`, appending findings to `out`.
+    pub fn run(&self, record: &RecordView<'_>, out: &mut Vec<Finding>) {
+        let inv = &self.inventory;
+        let on = &inv.detections;
+        // Cheap dispatch on the event source first: most records are workload traffic
+        // that only the identity-based rules look at.
+        match record.event_source {
+            Some("sts.amazonaws.com") => {
+                if on.irsa_assume_failure.enabled {
+                    exchange::irsa_failure(record, inv, out);
+                }
+                if on.pod_identity_failure.enabled {
+                    exchange::pod_identity_sts_failure(record, inv, out);
+                }
+                if on.unexpected_web_identity_subject.enabled {
+                    exchange::unexpected_subject(record, inv, out);
+                }
+            }
+            Some("eks-auth.amazonaws.com") if on.pod_identity_failure.enabled => {
+                exchange::pod_identity_eks_auth_failure(record, inv, out);
+            }
+            Some("iam.amazonaws.com" | "eks.amazonaws.com") if on.identity_config_change.enabled => {
+                change::identity_config_change(record, inv, out);
+            }
+            _ => {}
+        }
+        if record.identity.kind == Some("AssumedRole") {
+            node::node_session(record, inv, &self.node_allow, out);
+        }
+        if on.long_term_access_key.enabled {
+            keys::long_term_access_key(record, inv, out);
+        }
+    }
+}
+
+/// Whether an error code means "not allowed", matched loosely across APIs
+/// (`AccessDenied`, `AccessDeniedException`, `Client.UnauthorizedOperation`, …).
+pub fn is_access_denied(code: &str) -> bool {
+    code.contains("AccessDenied") || code.ends_with("UnauthorizedOperation") || code == "UnauthorizedAccess"
+}
+
+/// `system:serviceaccount:<namespace>:<name>` → `(namespace, name)`.
+pub fn service_account_subject(subject: &str) -> Option<(&str, &str)> {
+    let rest = subject.strip_prefix("system:serviceaccount:")?;
+    let (namespace, name) = rest.split_once(':')?;
+    (!namespace.is_empty() && !name.is_empty()).then_some((namespace, name))
+}
+
+/// The address in `sourceIPAddress` when it is a public IP (not a service name, not
+/// `AWS Internal`, not a private, loopback, link-local or shared range).
+pub fn public_ip(source: &str) -> Option<IpAddr> {
+    let ip: IpAddr = source.parse().ok()?;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let public = match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    };
+    public.then_some(ip)
+}
+
+/// The last segment of a role or assumed-role ARN, for short titles.
+pub fn short_role(arn: &str) -> &str {
+    match arn.split_once(":assumed-role/") {
+        Some((_, rest)) => rest.split('/').next().unwrap_or(rest),
+        None => arn.rsplit('/').next().unwrap_or(arn),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_ips() {
+        let cases = [
+            ("52.1.2.3", true),
+            ("198.51.100.23", true),
+            ("10.0.1.2", false),
+            ("172.20.0.1", false),
+            ("192.168.1.1", false),
+            ("100.64.0.1", false),
+            ("169.254.169.254", false),
+            ("127.0.0.1", false),
+            ("2600:1f18::1", true),
+            ("fd00::1", false),
+            ("fe80::1", false),
+            ("::ffff:10.0.0.1", false),
+            ("ec2.amazonaws.com", false),
+            ("AWS Internal", false),
+        ];
+        for (source, want) in cases {
+            assert_eq!(public_ip(source).is_some(), want, "{source}");
+        }
+    }
+
+    #[test]
+    fn subjects() {
+        let cases = [
+            ("system:serviceaccount:prod:web", Some(("prod", "web"))),
+            ("system:serviceaccount:prod", None),
+            ("system:serviceaccount::web", None),
+            ("repo:org/app:ref:refs/heads/main", None),
+        ];
+        for (subject, want) in cases {
+            assert_eq!(service_account_subject(subject), want, "{subject}");
+        }
+    }
+
+    #[test]
+    fn access_denied_codes() {
+        let cases = [
+            ("AccessDenied", true),
+            ("AccessDeniedException", true),
+            ("Client.UnauthorizedOperation", true),
+            ("InvalidIdentityToken", false),
+            ("ThrottlingException", false),
+        ];
+        for (code, want) in cases {
+            assert_eq!(is_access_denied(code), want, "{code}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Node-role sessions: credentials an EC2 node got from IMDS, used for what nodes do —
+//! or by a pod, or from somewhere else.
+
+use std::collections::HashSet;
+
+use crate::config::Inventory;
+use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
+use crate::record::RecordView;
+
+use super::{IMDSV1_CREDENTIAL_USE, NODE_CREDENTIAL_EXFILTRATION, NODE_ROLE_MISUSE, public_ip, short_role};
+
+/// What an EKS node itself needs: image pulls, the VPC CNI's ENI and IP calls, logs and
+/// metrics agents, the SSM agent, cluster discovery and the Pod Identity agent.
+const NODE_ALLOWLIST: &[&str] = &[
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchGetImage",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:Describe*",
+    "ecr:List*",
+    "ecr-public:GetAuthorizationToken",
+    "sts:GetServiceBearerToken",
+    "ec2:Describe*",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+    "ec2:AssignIpv6Addresses",
+    "ec2:UnassignIpv6Addresses",
+    "ec2:AttachNetworkInterface",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DetachNetworkInterface",
+    "ec2:ModifyNetworkInterfaceAttribute",
+    "ec2:CreateTags",
+    "eks:DescribeCluster",
+    "eks-auth:AssumeRoleForPodIdentity",
+    "sts:GetCallerIdentity",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutRetentionPolicy",
+    "cloudwatch:PutMetricData",
+    "ssm:UpdateInstanceInformation",
+    "ssm:ListInstanceAssociations",
+    "ssm:ListAssociations",
+    "ssm:DescribeAssociation",
+    "ssm:GetDocument",
+    "ssm:DescribeDocument",
+    "ssm:UpdateInstanceAssociationStatus",
+    "ssm:PutInventory",
+    "ssm:PutComplianceItems",
+    "ssm:GetManifest",
+    "ssm:GetDeployablePatchSnapshotForInstance",
+    "ssmmessages:*",
+    "ec2messages:*",
+];
+
+/// A set of IAM actions: exact names and `prefix*` patterns.
+#[derive(Debug, Default, Clone)]
+pub struct ActionSet {
+    exact: HashSet<String>,
+    prefixes: Vec<String>,
+}
+
+impl ActionSet {
+    /// The built-in node allowlist plus `extra` patterns from config.
+    pub fn node_defaults(extra: &[String]) -> Self {
+        let mut set = Self::default();
+        for pattern in NODE_ALLOWLIST
+            .iter()
+            .copied()
+            .chain(extra.iter().map(String::as_str))
+        {
+            match pattern.strip_suffix('*') {
+                Some(prefix) => set.prefixes.push(prefix.to_string()),
+                None => {
+                    set.exact.insert(pattern.to_string());
+                }
+            }
+        }
+        set
+    }
+
+    /// Whether `service:name` is in the set.
+    pub fn contains(&self, service: &str, name: &str) -> bool {
+        let action = format!("{service}:{name}");
+        self.exact.contains(&action) || self.prefixes.iter().any(|p| action.starts_with(p.as_str()))
+    }
+}
+
+/// Whether the session looks like EC2 instance-profile credentials: a session named
+/// after the instance (`…/i-0123…`) that says how IMDS delivered it.
+fn is_instance_session(record: &RecordView<'_>) -> bool {
+    let Some(arn) = record.identity.arn else {
+        return false;
+    };
+    // `aws:ec2-instance` is the SSM default host management role, not an instance profile.
+    if record.identity.ec2_role_delivery.is_none() || arn.contains("assumed-role/aws:ec2-instance/") {
+        return false;
+    }
+    arn.rsplit('/')
+        .next()
+        .and_then(|session| session.strip_prefix("i-"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The node-role rules for an `AssumedRole` record.
+pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet, out: &mut Vec<Finding>) {
+    let on = &inv.detections;
+    let cluster = inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn);
+    if cluster.is_none() && !is_instance_session(record) {
+        return;
+    }
+    let role = record.identity.issuer_arn;
+    let role_short = clean(
+        role.or(record.identity.arn).map_or("", short_role),
+        MAX_FIELD_CHARS,
+    );
+    let cluster_name = cluster.map(|c| inv.clusters[c].name.as_str());
+    let action = record.action().map_or_else(
+        || "(unknown action)".to_string(),
+        |(s, n)| clean(&format!("{s}:{n}"), MAX_FIELD_CHARS),
+    );
+    let is_call = matches!(record.event_type, None | Some("AwsApiCall"));
+
+    if on.imdsv1_credential_use.enabled && record.identity.ec2_role_delivery == Some("1.0") {
+        // Unlisted instance roles still get the finding (IMDSv1 is wrong everywhere), one
+        // step lower: without config it is not known to be an EKS node.
+        let (severity, whose) = match cluster_name {
+            Some(c) => (Severity::Medium, format!("node role {role_short} of cluster {c}")),
+            None => (
+                Severity::Low,
+                format!("instance role {role_short} (not a configured node role)"),
+            ),
+        };
+        out.push(
+            Finding::new(IMDSV1_CREDENTIAL_USE, severity, record)
+                .cluster(cluster_name)
+                .role(role)
+                .text(
+                    format!("IMDSv1 credentials of {role_short} used for {action}"),
+                    format!("{action} was signed with credentials of {whose} that IMDSv1 delivered (ec2RoleDelivery 1.0)."),
+                )
+                .advice(
+                    "IMDSv1 hands out credentials to any unauthenticated GET, so an SSRF in any pod \
+                     or process on the instance can take them."
+                        .into(),
+                    "Require IMDSv2 in the launch template (HttpTokens=required) with a hop limit of 1, \
+                     so pods cannot reach the node's credentials."
+                        .into(),
+                ),
+        );
+    }
+
+    let Some(cluster) = cluster else { return };
+    let cluster_name = inv.clusters[cluster].name.as_str();
+
+    if on.node_role_misuse.enabled && is_call {
+        if let Some((service, name)) = record.action() {
+            if !allow.contains(service, name) {
+                let failed = record
+                    .error_code
+                    .map(|c| format!(" (it failed with {})", clean(c, 64)))
+                    .unwrap_or_default();
+                out.push(
+                    Finding::new(NODE_ROLE_MISUSE, Severity::High, record)
+                        .cluster(Some(cluster_name))
+                        .role(role)
+                        .text(
+                            format!("Node role {role_short} called {action}"),
+                            format!(
+                                "The node role of cluster {cluster_name} called {action}, which nodes \
+                                 do not need{failed}: a pod is most likely using the node's IMDS credentials."
+                            ),
+                        )
+                        .advice(
+                            "Pods without their own IRSA or Pod Identity role fall back to the node's \
+                             instance-profile credentials from IMDS."
+                                .into(),
+                            "Give the workload its own role (IRSA or Pod Identity), block pod access to \
+                             IMDS (IMDSv2 hop limit 1 or a network policy), and keep the node role to \
+                             what nodes need."
+                                .into(),
+                        ),
+                );
+            }
+        }
+    }
+
+    if on.node_credential_exfiltration.enabled && is_call {
+        let c = &inv.clusters[cluster];
+        let Some(ip) = record.source_ip.and_then(public_ip) else {
+            return;
+        };
+        if c.egress.is_empty() || record.vpc_endpoint_id.is_some() || c.egress.iter().any(|n| n.contains(&ip))
+        {
+            return;
+        }
+        out.push(
+            Finding::new(NODE_CREDENTIAL_EXFILTRATION, Severity::Critical, record)
+                .cluster(Some(cluster_name))
+                .role(role)
+                .text(
+                    format!(
+                        "Node credentials of {role_short} used from {ip}, outside cluster {cluster_name}"
+                    ),
+                    format!(
+                        "{action} was signed with the node role of cluster {cluster_name} from {ip}, \
+                         which is not one of the cluster's egress ranges: the instance credentials have \
+                         left the cluster."
+                    ),
+                )
+                .advice(
+                    "Instance-profile credentials were taken from a node (IMDS, a compromised pod) and \
+                     are being used elsewhere."
+                        .into(),
+                    format!(
+                        "Revoke the role's sessions now (IAM → Roles → {role_short} → Revoke active \
+                         sessions, an aws:TokenIssueTime deny), then investigate the instance in the \
+                         session name and what called IMDS."
+                    ),
+                ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_allowlist() {
+        let set = ActionSet::node_defaults(&["autoscaling:Describe*".into(), "s3:GetObject".into()]);
+        let cases = [
+            ("ecr", "BatchGetImage", true),
+            ("ec2", "DescribeInstances", true),
+            ("ec2", "RunInstances", false),
+            ("s3", "GetObject", true),
+            ("s3", "PutObject", false),
+            ("autoscaling", "DescribeAutoScalingGroups", true),
+            ("secretsmanager", "GetSecretValue", false),
+            ("ssmmessages", "OpenDataChannel", true),
+        ];
+        for (service, name, want) in cases {
+            assert_eq!(set.contains(service, name), want, "{service}:{name}");
+        }
+    }
+}

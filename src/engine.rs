@@ -1,0 +1,285 @@
+//! The pipeline: bytes in, findings out, one record at a time.
+
+use std::io::{Cursor, Read};
+
+use base64::Engine as _;
+use simd_json::prelude::*;
+use simd_json::tape::Value;
+
+use crate::config::{ConfigError, Inventory};
+use crate::decode::{self, DecodeError, DocumentKind, Limits, PieceKind, Splitter};
+use crate::detect::Detectors;
+use crate::finding::Finding;
+use crate::record::{Parser, RecordError, RecordView};
+
+/// Where the engine delivers what it finds.
+pub trait Sink {
+    /// One finding.
+    fn finding(&mut self, finding: Finding);
+    /// A record that was skipped because it could not be used (already counted).
+    fn bad_record(&mut self, _index: u64, _error: &RecordError) {}
+}
+
+impl Sink for Vec<Finding> {
+    fn finding(&mut self, finding: Finding) {
+        self.push(finding);
+    }
+}
+
+/// Counters for one input.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FileStats {
+    /// Records parsed and examined.
+    pub records: u64,
+    /// Pieces that were not usable records (invalid JSON, wrong shape, too long).
+    pub bad_records: u64,
+    /// Records deliberately not examined (Insights events, control messages).
+    pub skipped_records: u64,
+    /// Decompressed bytes read.
+    pub bytes: u64,
+    /// Findings emitted.
+    pub findings: u64,
+    /// The input was recognised as something to skip whole (a digest file).
+    pub skipped_file: bool,
+}
+
+/// An input that stopped early; `stats` counts what was processed before.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct FileError {
+    /// What was done before the error.
+    pub stats: FileStats,
+    /// Why the input stopped.
+    #[source]
+    pub source: DecodeError,
+}
+
+/// The engine: configuration plus detections, shared by every input.
+#[derive(Debug)]
+pub struct Engine {
+    detectors: Detectors,
+}
+
+impl Engine {
+    /// An engine over a validated inventory.
+    pub fn new(inventory: Inventory) -> Result<Self, ConfigError> {
+        Ok(Self {
+            detectors: Detectors::new(inventory)?,
+        })
+    }
+
+    /// The inventory in use.
+    pub fn inventory(&self) -> &Inventory {
+        self.detectors.inventory()
+    }
+
+    fn limits(&self) -> Limits {
+        self.detectors.inventory().limits
+    }
+
+    /// Whether an S3 key or path names a file to skip by name (digest, Insights).
+    pub fn is_skipped_key(key: &str) -> bool {
+        key.contains("CloudTrail-Digest") || key.contains("CloudTrail-Insight")
+    }
+
+    /// Decodes `input` (gzip or plain, any supported shape) and runs every detection on
+    /// each record, handing findings to `sink` as they are made.
+    pub fn process<R: Read>(&self, input: R, sink: &mut dyn Sink) -> Result<FileStats, FileError> {
+        let mut run = Run {
+            engine: self,
+            stats: FileStats::default(),
+            parser: Parser::default(),
+            findings: Vec::new(),
+            index: 0,
+        };
+        let result = run.stream(input, sink, true);
+        match result {
+            Ok(bytes) => {
+                run.stats.bytes = bytes;
+                Ok(run.stats)
+            }
+            Err((bytes, source)) => {
+                run.stats.bytes = bytes;
+                Err(FileError {
+                    stats: run.stats,
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// The state of one `process` call.
+struct Run<'e> {
+    engine: &'e Engine,
+    stats: FileStats,
+    parser: Parser,
+    /// Reused between records.
+    findings: Vec<Finding>,
+    /// Index of the current piece, for error reports.
+    index: u64,
+}
+
+/// Work that has to wait until the current document's tape is released.
+enum Deferred {
+    None,
+    /// `message` strings of CloudWatch Logs events, each a record.
+    Messages(Vec<Vec<u8>>),
+    /// The base64 `awslogs.data` payload.
+    AwsLogs(Vec<u8>),
+}
+
+impl Run<'_> {
+    /// Streams one input; on error, also returns the bytes read so far.
+    fn stream<R: Read>(
+        &mut self,
+        input: R,
+        sink: &mut dyn Sink,
+        outer: bool,
+    ) -> Result<u64, (u64, DecodeError)> {
+        let limits = self.engine.limits();
+        let decompressed = decode::decompress(input, limits.max_decompressed_bytes).map_err(|e| (0, e))?;
+        let mut splitter = Splitter::new(decompressed, limits.max_record_bytes);
+        loop {
+            let piece = match splitter.next_piece() {
+                Ok(Some(piece)) => piece,
+                Ok(None) => return Ok(splitter.bytes_read()),
+                Err(e) => return Err((splitter.bytes_read(), e)),
+            };
+            self.index += 1;
+            let deferred = match piece {
+                (PieceKind::Oversized, _) => {
+                    self.bad(sink, &RecordError::Oversized);
+                    Deferred::None
+                }
+                (PieceKind::Record, bytes) => {
+                    self.record(bytes, sink);
+                    Deferred::None
+                }
+                (PieceKind::Document, bytes) => self.document(bytes, sink, outer),
+            };
+            match deferred {
+                Deferred::None => {}
+                Deferred::Messages(messages) => {
+                    for mut message in messages {
+                        self.index += 1;
+                        self.record(&mut message, sink);
+                    }
+                }
+                Deferred::AwsLogs(data) => self.awslogs(&data, sink),
+            }
+        }
+    }
+
+    fn bad(&mut self, sink: &mut dyn Sink, error: &RecordError) {
+        self.stats.bad_records += 1;
+        sink.bad_record(self.index, error);
+    }
+
+    /// Parses one record and runs the detections on it.
+    fn record(&mut self, bytes: &mut [u8], sink: &mut dyn Sink) {
+        let mut findings = std::mem::take(&mut self.findings);
+        let detectors = &self.engine.detectors;
+        let outcome = self
+            .parser
+            .parse(bytes, |value| match RecordView::from_value(value) {
+                None => Err(RecordError::NotObject),
+                Some(view) if view.event_type == Some("AwsCloudTrailInsight") => Ok(false),
+                Some(view) => {
+                    detectors.run(&view, &mut findings);
+                    Ok(true)
+                }
+            });
+        match outcome.and_then(|r| r) {
+            Ok(true) => self.stats.records += 1,
+            Ok(false) => self.stats.skipped_records += 1,
+            Err(e) => self.bad(sink, &e),
+        }
+        self.emit(&mut findings, sink);
+        self.findings = findings;
+    }
+
+    fn emit(&mut self, findings: &mut Vec<Finding>, sink: &mut dyn Sink) {
+        self.stats.findings += findings.len() as u64;
+        for finding in findings.drain(..) {
+            sink.finding(finding);
+        }
+    }
+
+    /// Handles one whole top-level document by its shape.
+    fn document(&mut self, bytes: &mut [u8], sink: &mut dyn Sink, outer: bool) -> Deferred {
+        let mut findings = std::mem::take(&mut self.findings);
+        let detectors = &self.engine.detectors;
+        let mut stats = FileStats::default();
+        let outcome = self.parser.parse(bytes, |doc| {
+            let mut examine =
+                |value: Value<'_, '_>, stats: &mut FileStats| match RecordView::from_value(value) {
+                    Some(view) if view.event_type == Some("AwsCloudTrailInsight") => {
+                        stats.skipped_records += 1
+                    }
+                    Some(view) => {
+                        stats.records += 1;
+                        detectors.run(&view, &mut findings);
+                    }
+                    None => stats.bad_records += 1,
+                };
+            match decode::classify(doc) {
+                DocumentKind::Record(value) => examine(value, &mut stats),
+                DocumentKind::Records(records) => {
+                    for value in records.iter() {
+                        examine(value, &mut stats);
+                    }
+                }
+                DocumentKind::LogEvents(events) => {
+                    let messages = events
+                        .iter()
+                        .filter_map(|e| {
+                            e.as_object()?
+                                .get("message")?
+                                .into_string()
+                                .map(|m| m.as_bytes().to_vec())
+                        })
+                        .collect();
+                    return Ok(Deferred::Messages(messages));
+                }
+                DocumentKind::AwsLogs(data) if outer => {
+                    return Ok(Deferred::AwsLogs(data.as_bytes().to_vec()));
+                }
+                DocumentKind::AwsLogs(_) => {
+                    return Err(RecordError::AwsLogs("nested awslogs envelope".into()));
+                }
+                DocumentKind::Control | DocumentKind::Insight => stats.skipped_records += 1,
+                DocumentKind::Digest => stats.skipped_file = true,
+                DocumentKind::Unknown => return Err(RecordError::Unrecognised),
+                DocumentKind::NotObject => return Err(RecordError::NotObject),
+            }
+            Ok(Deferred::None)
+        });
+        self.stats.records += stats.records;
+        self.stats.skipped_records += stats.skipped_records;
+        self.stats.skipped_file |= stats.skipped_file;
+        for _ in 0..stats.bad_records {
+            self.bad(sink, &RecordError::NotObject);
+        }
+        self.emit(&mut findings, sink);
+        self.findings = findings;
+        match outcome.and_then(|r| r) {
+            Ok(deferred) => deferred,
+            Err(e) => {
+                self.bad(sink, &e);
+                Deferred::None
+            }
+        }
+    }
+
+    /// Decodes a raw CloudWatch Logs event (`awslogs.data`) and processes its payload.
+    fn awslogs(&mut self, data: &[u8], sink: &mut dyn Sink) {
+        let gz = match base64::engine::general_purpose::STANDARD.decode(data) {
+            Ok(gz) => gz,
+            Err(e) => return self.bad(sink, &RecordError::AwsLogs(format!("base64: {e}"))),
+        };
+        if let Err((_, e)) = self.stream(Cursor::new(gz), sink, false) {
+            self.bad(sink, &RecordError::AwsLogs(e.to_string()));
+        }
+    }
+}
