@@ -249,7 +249,7 @@ impl<R: Read> Splitter<R> {
                 let piece_end = from + len;
                 self.start = piece_end;
                 self.yielded += 1;
-                if scan.dropped > 0 {
+                if scan.dropped > 0 || piece_end - piece_start > self.max_piece {
                     return Ok(Some((PieceKind::Oversized, &mut [])));
                 }
                 return Ok(Some((kind, &mut self.buf[piece_start..piece_end])));
