@@ -1,5 +1,7 @@
 //! Every input shape and failure mode through `Engine::process`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
 use std::io::Write;
 
 use base64::Engine as _;

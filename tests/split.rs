@@ -1,5 +1,7 @@
 //! The streaming splitter against a whole-document parse, for any chunking and content.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
 use std::io::{self, Read};
 
 use proptest::prelude::*;

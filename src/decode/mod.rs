@@ -4,6 +4,9 @@
 //! files, NDJSON, bare records, CloudWatch Logs subscription payloads (decoded or the raw
 //! `awslogs` form) and EventBridge envelopes.
 
+// The one place allowed to construct a gzip decoder (see clippy.toml).
+#![allow(clippy::disallowed_types)]
+
 mod envelope;
 mod split;
 

@@ -151,7 +151,8 @@ fn each_detection_fires_on_its_events_only() {
     let eks = |name: &str, params: Value| admin(base("eks.amazonaws.com", name), params);
 
     use Severity::*;
-    let cases: Vec<(&str, Value, Vec<(&str, Severity)>)> = vec![
+    type Case<'a> = (&'a str, Value, Vec<(&'a str, Severity)>);
+    let cases: Vec<Case> = vec![
         (
             "irsa bound subject denied",
             web_identity("system:serviceaccount:shop:orders", ORDERS, Some("AccessDenied")),
