@@ -47,22 +47,49 @@ fn lines(bytes: &[u8]) -> Vec<Value> {
 #[test]
 fn json_format_streams_findings_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("a.json"), &json!({"Records": [akia("1"), akia("2")]}));
+    write(
+        &dir.path().join("a.json"),
+        &json!({"Records": [akia("1"), akia("2")]}),
+    );
     let out = trailwatch(&["replay", "--format", "json", "a.json"], dir.path(), None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let findings = lines(&out.stdout);
     assert_eq!(findings.len(), 2);
     let keys = [
-        "detection", "severity", "title", "summary", "cluster", "namespace", "service_account", "role_arn",
-        "principal_arn", "source_ip", "error_code", "diagnosis", "remediation", "account", "region", "event_ids",
-        "first_seen", "last_seen", "count",
+        "detection",
+        "severity",
+        "title",
+        "summary",
+        "cluster",
+        "namespace",
+        "service_account",
+        "role_arn",
+        "principal_arn",
+        "source_ip",
+        "error_code",
+        "diagnosis",
+        "remediation",
+        "account",
+        "region",
+        "event_ids",
+        "first_seen",
+        "last_seen",
+        "count",
     ];
     for key in keys {
         assert!(findings[0].get(key).is_some(), "missing {key}: {}", findings[0]);
     }
     let summary = lines(&out.stderr).pop().unwrap();
     let s = &summary["summary"];
-    assert_eq!((s["files"].as_u64(), s["records"].as_u64(), s["findings"].as_u64()), (Some(1), Some(2), Some(2)));
+    assert_eq!(
+        (s["files"].as_u64(), s["records"].as_u64(), s["findings"].as_u64()),
+        (Some(1), Some(2), Some(2))
+    );
     for key in ["bytes", "bad_records", "skipped_files"] {
         assert!(s.get(key).is_some(), "summary lacks {key}: {summary}");
     }
@@ -72,15 +99,31 @@ fn json_format_streams_findings_and_a_summary() {
 fn exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("a.json"), &json!({"Records": [akia("1")]}));
-    std::fs::write(dir.path().join("bad.toml"), "[[clusters]]\nname = \"x\"\negress_cidrs = [\"nope\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[clusters]]\nname = \"x\"\negress_cidrs = [\"nope\"]\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("garbage.json"), "not json at all").unwrap();
     let cases: [(&[&str], i32, &str); 8] = [
         (&["replay", "a.json"], 0, ""),
         (&["replay"], 1, "PATH"),
         (&["replay", "--format", "xml", "a.json"], 1, "xml"),
-        (&["replay", "--config", "bad.toml", "a.json"], 1, "clusters[0].egress_cidrs[0]"),
-        (&["replay", "--config", "missing.toml", "a.json"], 1, "missing.toml"),
-        (&["replay", "a.json", "missing.json", "garbage.json"], 2, "garbage.json: not gzip and not JSON"),
+        (
+            &["replay", "--config", "bad.toml", "a.json"],
+            1,
+            "clusters[0].egress_cidrs[0]",
+        ),
+        (
+            &["replay", "--config", "missing.toml", "a.json"],
+            1,
+            "missing.toml",
+        ),
+        (
+            &["replay", "a.json", "missing.json", "garbage.json"],
+            2,
+            "garbage.json: not gzip and not JSON",
+        ),
         (&["replay", "--fail-on", "high", "a.json"], 3, ""),
         (&["replay", "--fail-on", "critical", "a.json"], 0, ""),
     ];
@@ -91,7 +134,11 @@ fn exit_codes() {
         assert!(err.contains(stderr), "{args:?}: stderr lacks {stderr:?}: {err}");
     }
     // The readable file beside the unreadable ones is still reported.
-    let out = trailwatch(&["replay", "--format", "json", "missing.json", "a.json"], dir.path(), None);
+    let out = trailwatch(
+        &["replay", "--format", "json", "missing.json", "a.json"],
+        dir.path(),
+        None,
+    );
     assert_eq!((out.status.code(), lines(&out.stdout).len()), (Some(2), 1));
 }
 
@@ -99,18 +146,48 @@ fn exit_codes() {
 fn stdin_and_directories() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("logs/AWSLogs/111122223333");
-    write(&root.join("CloudTrail/ap-southeast-1/2026/11/30/a.json"), &json!({"Records": [akia("a")]}));
-    write(&root.join("CloudTrail/ap-southeast-1/2026/11/30/b.ndjson"), &akia("b"));
-    write(&root.join("CloudTrail-Digest/ap-southeast-1/2026/11/30/d.json"), &json!({"digestStartTime": "x"}));
-    write(&root.join("CloudTrail/ap-southeast-1/2026/11/30/a.json.expected"), &json!("not an input"));
+    write(
+        &root.join("CloudTrail/ap-southeast-1/2026/11/30/a.json"),
+        &json!({"Records": [akia("a")]}),
+    );
+    write(
+        &root.join("CloudTrail/ap-southeast-1/2026/11/30/b.ndjson"),
+        &akia("b"),
+    );
+    write(
+        &root.join("CloudTrail-Digest/ap-southeast-1/2026/11/30/d.json"),
+        &json!({"digestStartTime": "x"}),
+    );
+    write(
+        &root.join("CloudTrail/ap-southeast-1/2026/11/30/a.json.expected"),
+        &json!("not an input"),
+    );
     let out = trailwatch(&["replay", "--format", "json", "logs"], dir.path(), None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let ids: Vec<String> = lines(&out.stdout).iter().map(|f| f["event_ids"][0].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = lines(&out.stdout)
+        .iter()
+        .map(|f| f["event_ids"][0].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, ["a", "b"]);
     let summary = lines(&out.stderr).pop().unwrap();
-    assert_eq!((summary["summary"]["files"].as_u64(), summary["summary"]["skipped_files"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (
+            summary["summary"]["files"].as_u64(),
+            summary["summary"]["skipped_files"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
 
-    let out = trailwatch(&["replay", "--format", "json", "-"], dir.path(), Some(akia("s").to_string().as_bytes()));
+    let out = trailwatch(
+        &["replay", "--format", "json", "-"],
+        dir.path(),
+        Some(akia("s").to_string().as_bytes()),
+    );
     assert_eq!(lines(&out.stdout)[0]["event_ids"][0], "s");
 }
 
@@ -118,7 +195,11 @@ fn stdin_and_directories() {
 fn config_is_found_in_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("a.json"), &akia("1"));
-    std::fs::write(dir.path().join("trailwatch.toml"), "[detections.long-term-access-key]\nenabled = false\n").unwrap();
+    std::fs::write(
+        dir.path().join("trailwatch.toml"),
+        "[detections.long-term-access-key]\nenabled = false\n",
+    )
+    .unwrap();
     let out = trailwatch(&["replay", "--format", "json", "a.json"], dir.path(), None);
     assert_eq!((out.status.code(), lines(&out.stdout).len()), (Some(0), 0));
 }
@@ -129,7 +210,13 @@ fn text_format_groups_and_summarises() {
     write(&dir.path().join("a.json"), &json!({"Records": [akia("1")]}));
     let out = trailwatch(&["replay", "a.json"], dir.path(), None);
     let text = String::from_utf8_lossy(&out.stdout);
-    for want in ["== HIGH ==", "long-term-access-key", "Findings by detection", "records/s", "MB/s"] {
+    for want in [
+        "== HIGH ==",
+        "long-term-access-key",
+        "Findings by detection",
+        "records/s",
+        "MB/s",
+    ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     // Not a terminal: no colour codes.

@@ -10,9 +10,11 @@ use trailwatch::engine::FileStats;
 use trailwatch::{Config, Engine, Finding, Inventory, Severity};
 
 fn reference(name: &str) -> File {
-    let dir = std::env::var_os("TRAILWATCH_REAL_RECORDS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/real-records")
-    });
+    let dir = std::env::var_os("TRAILWATCH_REAL_RECORDS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/real-records")
+        });
     let path = dir.join(name);
     File::open(&path).unwrap_or_else(|e| panic!("{}: {e} (set TRAILWATCH_REAL_RECORDS)", path.display()))
 }
@@ -20,7 +22,9 @@ fn reference(name: &str) -> File {
 fn replay(config: &str, name: &str) -> (FileStats, Vec<Finding>) {
     let engine = Engine::new(Inventory::new(Config::from_toml(config).unwrap()).unwrap()).unwrap();
     let mut findings = Vec::new();
-    let stats = engine.process(reference(name), &mut findings).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let stats = engine
+        .process(reference(name), &mut findings)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     (stats, findings)
 }
 
@@ -38,7 +42,11 @@ fn every_record_parses() {
     ];
     for (name, records) in cases {
         let (stats, _) = replay("", name);
-        assert_eq!((stats.records, stats.bad_records), (records, 0), "{name}: {stats:?}");
+        assert_eq!(
+            (stats.records, stats.bad_records),
+            (records, 0),
+            "{name}: {stats:?}"
+        );
     }
 }
 
@@ -51,17 +59,30 @@ fn irsa_access_denied_is_attributed() {
         oidc_provider = "oidc.eks.us-west-2.amazonaws.com/id/A8242F25BFBB8F98F5321B2AE63C8B5C"
     "#;
     let (_, findings) = replay(config, "irsa-assume-accessdenied.record.json");
-    let [f] = ids(&findings, "irsa-assume-failure")[..] else { panic!("{findings:#?}") };
+    let [f] = ids(&findings, "irsa-assume-failure")[..] else {
+        panic!("{findings:#?}")
+    };
     assert_eq!(f.cluster.as_deref(), Some("sm-pipelines"));
     assert_eq!(f.namespace.as_deref(), Some("argo"));
     assert_eq!(f.service_account.as_deref(), Some("awf-aws-executor-plugin"));
-    assert_eq!(f.role_arn.as_deref(), Some("arn:aws:iam::100000000002:role/sm-pipelines-k8s-awf-aws-executor-plugin"));
+    assert_eq!(
+        f.role_arn.as_deref(),
+        Some("arn:aws:iam::100000000002:role/sm-pipelines-k8s-awf-aws-executor-plugin")
+    );
     assert_eq!(f.error_code.as_deref(), Some("AccessDenied"));
     assert_eq!(f.source_ip.as_deref(), Some("44.238.229.20"));
-    assert_eq!((f.account.as_deref(), f.region.as_deref()), (Some("100000000002"), Some("us-west-2")));
+    assert_eq!(
+        (f.account.as_deref(), f.region.as_deref()),
+        (Some("100000000002"), Some("us-west-2"))
+    );
     assert_eq!(f.event_ids, ["899f0a00-4e04-4fab-bb35-0297ed266f62"]);
     assert_eq!(f.severity, Severity::Medium);
-    assert!(f.diagnosis.as_deref().unwrap().contains("system:serviceaccount:argo:awf-aws-executor-plugin"));
+    assert!(
+        f.diagnosis
+            .as_deref()
+            .unwrap()
+            .contains("system:serviceaccount:argo:awf-aws-executor-plugin")
+    );
     assert_eq!(findings.len(), 1, "{findings:#?}");
 
     // Bound to another service account in config, the same failure is high.
@@ -79,20 +100,44 @@ fn pod_identity_access_denied_is_attributed() {
     let failures = ids(&findings, "pod-identity-failure");
     let mut got: Vec<(&str, &str, &str)> = failures
         .iter()
-        .map(|f| (f.event_ids[0].as_str(), f.cluster.as_deref().unwrap(), f.error_code.as_deref().unwrap()))
+        .map(|f| {
+            (
+                f.event_ids[0].as_str(),
+                f.cluster.as_deref().unwrap(),
+                f.error_code.as_deref().unwrap(),
+            )
+        })
         .collect();
     got.sort();
     assert_eq!(
         got,
         [
-            ("3d93c2b6-7baa-497d-a6f1-48288a2a8db3", "eks-ref-cluster1", "AccessDenied"),
-            ("d647586b-b713-46af-b7f9-512c7f5145dd", "eksworkshop-eksctl", "AccessDenied"),
+            (
+                "3d93c2b6-7baa-497d-a6f1-48288a2a8db3",
+                "eks-ref-cluster1",
+                "AccessDenied"
+            ),
+            (
+                "d647586b-b713-46af-b7f9-512c7f5145dd",
+                "eksworkshop-eksctl",
+                "AccessDenied"
+            ),
         ]
     );
     for f in failures {
-        let advice = format!("{} {}", f.diagnosis.as_deref().unwrap(), f.remediation.as_deref().unwrap());
-        assert!(advice.contains("pods.eks.amazonaws.com") && advice.contains("sts:TagSession"), "{advice}");
-        assert!(f.principal_arn.as_deref().unwrap().contains(":assumed-role/"), "{f:?}");
+        let advice = format!(
+            "{} {}",
+            f.diagnosis.as_deref().unwrap(),
+            f.remediation.as_deref().unwrap()
+        );
+        assert!(
+            advice.contains("pods.eks.amazonaws.com") && advice.contains("sts:TagSession"),
+            "{advice}"
+        );
+        assert!(
+            f.principal_arn.as_deref().unwrap().contains(":assumed-role/"),
+            "{f:?}"
+        );
     }
     assert_eq!(findings.len(), 2, "{findings:#?}");
 }
@@ -115,7 +160,10 @@ fn pod_identity_session_tags_name_the_workload() {
     for f in unexpected {
         assert_eq!(f.cluster.as_deref(), Some("eksworkshop-eksctl"));
         assert_eq!(f.namespace.as_deref(), Some("ns-a"));
-        assert_eq!(f.role_arn.as_deref(), Some("arn:aws:iam::823571991546:role/eks-pod-s3-read-access-role"));
+        assert_eq!(
+            f.role_arn.as_deref(),
+            Some("arn:aws:iam::823571991546:role/eks-pod-s3-read-access-role")
+        );
     }
 }
 
@@ -133,7 +181,11 @@ fn otrf_imds_exfiltration_without_event_time() {
     assert_eq!((v1.len(), findings.len()), (11, 11), "{findings:#?}");
     assert!(v1.iter().all(|f| f.severity == Severity::Low));
     // `@timestamp` stands in for the missing eventTime.
-    assert!(v1.iter().all(|f| f.first_seen.as_deref().is_some_and(|t| t.starts_with("2020-09-14T"))));
+    assert!(v1.iter().all(|f| {
+        f.first_seen
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2020-09-14T"))
+    }));
 
     // Declared as the node role of a cluster whose egress is elsewhere, the same calls are
     // exfiltration and misuse (S3 is no node API).
@@ -144,10 +196,17 @@ fn otrf_imds_exfiltration_without_event_time() {
         egress_cidrs = ["10.0.0.0/16", "3.3.3.3/32"]
     "#;
     let (_, findings) = replay(config, "imds-credential-exfiltration.ndjson");
-    for (detection, n) in [("imdsv1-credential-use", 11), ("node-role-misuse", 11), ("node-credential-exfiltration", 11)] {
+    for (detection, n) in [
+        ("imdsv1-credential-use", 11),
+        ("node-role-misuse", 11),
+        ("node-credential-exfiltration", 11),
+    ] {
         let got = ids(&findings, detection);
         assert_eq!(got.len(), n, "{detection}: {findings:#?}");
-        assert!(got.iter().all(|f| f.cluster.as_deref() == Some("mordor") && f.source_ip.as_deref() == Some("1.2.3.4")));
+        assert!(
+            got.iter()
+                .all(|f| f.cluster.as_deref() == Some("mordor") && f.source_ip.as_deref() == Some("1.2.3.4"))
+        );
     }
     assert_eq!(findings.len(), 33);
 }

@@ -89,20 +89,15 @@ impl ActionSet {
     }
 }
 
-/// Whether the session looks like EC2 instance-profile credentials: a session named
-/// after the instance (`…/i-0123…`) that says how IMDS delivered it.
+/// Whether the session holds EC2 instance-profile credentials: only those carry
+/// `ec2RoleDelivery` (how IMDS delivered them).
 fn is_instance_session(record: &RecordView<'_>) -> bool {
-    let Some(arn) = record.identity.arn else {
-        return false;
-    };
     // `aws:ec2-instance` is the SSM default host management role, not an instance profile.
-    if record.identity.ec2_role_delivery.is_none() || arn.contains("assumed-role/aws:ec2-instance/") {
-        return false;
-    }
-    arn.rsplit('/')
-        .next()
-        .and_then(|session| session.strip_prefix("i-"))
-        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    record.identity.ec2_role_delivery.is_some()
+        && !record
+            .identity
+            .arn
+            .is_some_and(|arn| arn.contains("assumed-role/aws:ec2-instance/"))
 }
 
 /// The node-role rules for an `AssumedRole` record.
