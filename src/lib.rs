@@ -11,6 +11,7 @@ pub mod detect;
 pub mod engine;
 pub mod finding;
 pub mod record;
+pub mod state;
 
 pub use config::{Config, ConfigError, Inventory};
 pub use engine::{Engine, FileError, FileStats, Sink};

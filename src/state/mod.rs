@@ -1,0 +1,72 @@
+//! The state store: what the stateful detections and the alert policy remember across
+//! records, files and invocations.
+//!
+//! Time is event time (epoch seconds): an entry expires when the *events* pass its
+//! expiry, so replaying last week's logs behaves like live traffic. Implementations:
+//! [`MemoryStore`] (one process), [`RedbStore`] (embedded, survives between replays) and,
+//! in `functions/`, DynamoDB. All must pass [`contract::check`].
+
+pub mod contract;
+mod memory;
+mod redb_store;
+
+pub use memory::MemoryStore;
+pub use redb_store::RedbStore;
+
+/// Why a state operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The backend failed (I/O, database, network).
+    #[error("state store {op} failed: {message}")]
+    Backend {
+        /// The operation.
+        op: &'static str,
+        /// What the backend said.
+        message: String,
+    },
+}
+
+impl StateError {
+    /// A backend error for `op`.
+    pub fn backend(op: &'static str, error: impl std::fmt::Display) -> Self {
+        Self::Backend {
+            op,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// The operations detectors and the alert policy need, and no more. Every method takes
+/// `now`, the event time of the record being processed: entries whose expiry is at or
+/// before `now` are treated as absent.
+pub trait StateStore: Send + Sync {
+    /// The value under `key`, unless absent or expired.
+    fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// Stores `value` under `key` until `expires` (overwriting).
+    fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError>;
+
+    /// Stores `value` only if `key` is absent or expired; true when this call stored it.
+    /// Of any number of concurrent callers, exactly one gets true.
+    fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError>;
+
+    /// Adds `by` to the counter under `key` and returns the new total. An absent or expired
+    /// counter starts from zero and lives until `expires`; a live one keeps its expiry.
+    fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError>;
+
+    /// Makes what was written durable (called at the end of a file or invocation).
+    fn flush(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+/// Encodes a counter value.
+fn counter_bytes(n: u64) -> [u8; 8] {
+    n.to_le_bytes()
+}
+
+/// Decodes a counter value (a corrupt one reads as zero).
+fn counter_value(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_le_bytes).unwrap_or(0)
+}
