@@ -3,10 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::alert::AlertsConfig;
 use crate::decode::Limits;
 
 /// The configuration file as written. Keys are API: alarms and scripts depend on them.
@@ -28,6 +30,9 @@ pub struct Config {
     /// Per-detection settings, keyed by detection id.
     #[serde(default)]
     pub detections: DetectionsConfig,
+    /// The alert policy.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 /// `[input]`: limits against hostile or broken input.
@@ -124,6 +129,108 @@ pub struct DetectionsConfig {
     /// `[detections.identity-config-change]`
     #[serde(default, rename = "identity-config-change")]
     pub identity_config_change: IdentityConfigChangeConfig,
+    /// `[detections.workload-credential-exfiltration]`
+    #[serde(default, rename = "workload-credential-exfiltration")]
+    pub workload_credential_exfiltration: Toggle,
+    /// `[detections.sdk-credential-fallback]`
+    #[serde(default, rename = "sdk-credential-fallback")]
+    pub sdk_credential_fallback: WindowConfig,
+    /// `[detections.access-denied-burst]`
+    #[serde(default, rename = "access-denied-burst")]
+    pub access_denied_burst: BurstConfig,
+    /// `[detections.unexpected-cross-account-assume]`
+    #[serde(default, rename = "unexpected-cross-account-assume")]
+    pub unexpected_cross_account_assume: Toggle,
+    /// `[detections.first-seen-role-source]`
+    #[serde(default, rename = "first-seen-role-source")]
+    pub first_seen_role_source: FirstSeenConfig,
+}
+
+/// A detection that pairs events within a window.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Whether the detection runs.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How long after the first event the second still counts (event time).
+    #[serde(default = "five_minutes", with = "humantime_serde")]
+    pub window: Duration,
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: five_minutes(),
+        }
+    }
+}
+
+fn five_minutes() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// `[detections.access-denied-burst]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurstConfig {
+    /// Whether the detection runs.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Errors within one window that make a burst.
+    #[serde(default = "ten")]
+    pub threshold: u64,
+    /// The window (aligned, event time).
+    #[serde(default = "five_minutes", with = "humantime_serde")]
+    pub window: Duration,
+}
+
+impl Default for BurstConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            threshold: ten(),
+            window: five_minutes(),
+        }
+    }
+}
+
+fn ten() -> u64 {
+    10
+}
+
+/// `[detections.first-seen-role-source]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirstSeenConfig {
+    /// Whether the detection runs.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How long (event time) a role is only learned, from its first record.
+    #[serde(default = "seven_days", with = "humantime_serde")]
+    pub learning_period: Duration,
+    /// How long a learned network or service is remembered.
+    #[serde(default = "thirty_days", with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for FirstSeenConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            learning_period: seven_days(),
+            retention: thirty_days(),
+        }
+    }
+}
+
+fn seven_days() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+
+fn thirty_days() -> Duration {
+    Duration::from_secs(30 * 86_400)
 }
 
 /// A detection with nothing to set but whether it runs.
@@ -297,6 +404,8 @@ pub struct Inventory {
     pub limits: Limits,
     /// Per-detection settings.
     pub detections: DetectionsConfig,
+    /// The alert policy as configured.
+    pub alerts: AlertsConfig,
     oidc: HashMap<String, usize>,
     node_roles: HashMap<String, usize>,
     /// `account/role-name` of node roles, for assumed-role ARNs (which drop the path).
@@ -443,7 +552,21 @@ impl Inventory {
             })?;
             inv.watched_role_names.insert(name.to_string());
         }
+        let burst = &config.detections.access_denied_burst;
+        if burst.threshold == 0 || burst.window.as_secs() == 0 {
+            return Err(invalid(
+                "detections.access-denied-burst",
+                "threshold and window must be positive",
+            ));
+        }
+        if config.detections.sdk_credential_fallback.window.as_secs() == 0 {
+            return Err(invalid(
+                "detections.sdk-credential-fallback.window",
+                "must be positive",
+            ));
+        }
         inv.detections = config.detections;
+        inv.alerts = config.alerts;
         Ok(inv)
     }
 

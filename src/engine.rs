@@ -6,11 +6,13 @@ use base64::Engine as _;
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
+use crate::alert::AlertPolicy;
 use crate::config::{ConfigError, Inventory};
 use crate::decode::{self, DecodeError, DocumentKind, Limits, PieceKind, Splitter};
-use crate::detect::Detectors;
+use crate::detect::{Cache, Detectors};
 use crate::finding::Finding;
 use crate::record::{Parser, RecordError, RecordView};
+use crate::state::{MemoryStore, StateError, StateStore};
 
 /// Where the engine delivers what it finds.
 pub trait Sink {
@@ -51,21 +53,40 @@ pub struct FileError {
     pub stats: FileStats,
     /// Why the input stopped.
     #[source]
-    pub source: DecodeError,
+    pub source: InputError,
+}
+
+/// Why an input stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The bytes could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The state store failed: stateful results for this input would be wrong.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// The engine: configuration plus detections, shared by every input.
 #[derive(Debug)]
 pub struct Engine {
     detectors: Detectors,
+    policy: AlertPolicy,
 }
 
 impl Engine {
     /// An engine over a validated inventory.
     pub fn new(inventory: Inventory) -> Result<Self, ConfigError> {
         Ok(Self {
+            policy: AlertPolicy::new(&inventory.alerts)?,
             detectors: Detectors::new(inventory)?,
         })
+    }
+
+    /// The alert policy findings go through before they are sent.
+    pub fn policy(&self) -> &AlertPolicy {
+        &self.policy
     }
 
     /// The inventory in use.
@@ -82,29 +103,46 @@ impl Engine {
         key.contains("CloudTrail-Digest") || key.contains("CloudTrail-Insight")
     }
 
-    /// Decodes `input` (gzip or plain, any supported shape) and runs every detection on
-    /// each record, handing findings to `sink` as they are made.
+    /// Like [`Engine::process_with_state`], with state that lives for this input only.
     pub fn process<R: Read>(&self, input: R, sink: &mut dyn Sink) -> Result<FileStats, FileError> {
+        self.process_with_state(input, &MemoryStore::new(), sink)
+    }
+
+    /// Decodes `input` (gzip or plain, any supported shape) and runs every detection on
+    /// each record, handing findings to `sink` as they are made. Stateful detections
+    /// remember in `store` across inputs.
+    pub fn process_with_state<R: Read>(
+        &self,
+        input: R,
+        store: &dyn StateStore,
+        sink: &mut dyn Sink,
+    ) -> Result<FileStats, FileError> {
         let mut run = Run {
             engine: self,
+            store,
+            cache: Cache::default(),
+            state_error: None,
             stats: FileStats::default(),
             parser: Parser::default(),
             findings: Vec::new(),
             index: 0,
         };
         let result = run.stream(input, sink, true);
+        let (bytes, result) = match result {
+            Ok(bytes) => (bytes, Ok(())),
+            Err((bytes, e)) => (bytes, Err(InputError::Decode(e))),
+        };
+        run.stats.bytes = bytes;
+        let result = match run.state_error.take() {
+            Some(e) => Err(InputError::State(e)),
+            None => result,
+        };
         match result {
-            Ok(bytes) => {
-                run.stats.bytes = bytes;
-                Ok(run.stats)
-            }
-            Err((bytes, source)) => {
-                run.stats.bytes = bytes;
-                Err(FileError {
-                    stats: run.stats,
-                    source,
-                })
-            }
+            Ok(()) => Ok(run.stats),
+            Err(source) => Err(FileError {
+                stats: run.stats,
+                source,
+            }),
         }
     }
 }
@@ -112,6 +150,10 @@ impl Engine {
 /// The state of one `process` call.
 struct Run<'e> {
     engine: &'e Engine,
+    store: &'e dyn StateStore,
+    cache: Cache,
+    /// The first state failure; the input stops there.
+    state_error: Option<StateError>,
     stats: FileStats,
     parser: Parser,
     /// Reused between records.
@@ -146,6 +188,9 @@ impl Run<'_> {
                 Ok(None) => return Ok(splitter.bytes_read()),
                 Err(e) => return Err((splitter.bytes_read(), e)),
             };
+            if self.state_error.is_some() {
+                return Ok(splitter.bytes_read());
+            }
             self.index += 1;
             let deferred = match piece {
                 (PieceKind::Oversized, _) => {
@@ -180,13 +225,16 @@ impl Run<'_> {
     fn record(&mut self, bytes: &mut [u8], sink: &mut dyn Sink) {
         let mut findings = std::mem::take(&mut self.findings);
         let detectors = &self.engine.detectors;
+        let (store, cache, state_error) = (self.store, &mut self.cache, &mut self.state_error);
         let outcome = self
             .parser
             .parse(bytes, |value| match RecordView::from_value(value) {
                 None => Err(RecordError::NotObject),
                 Some(view) if view.event_type == Some("AwsCloudTrailInsight") => Ok(false),
                 Some(view) => {
-                    detectors.run(&view, &mut findings);
+                    if let Err(e) = detectors.run_with_state(&view, store, cache, &mut findings) {
+                        state_error.get_or_insert(e);
+                    }
                     Ok(true)
                 }
             });
@@ -210,6 +258,7 @@ impl Run<'_> {
     fn document(&mut self, bytes: &mut [u8], sink: &mut dyn Sink, outer: bool) -> Deferred {
         let mut findings = std::mem::take(&mut self.findings);
         let detectors = &self.engine.detectors;
+        let (store, cache, state_error) = (self.store, &mut self.cache, &mut self.state_error);
         let mut stats = FileStats::default();
         let outcome = self.parser.parse(bytes, |doc| {
             let mut examine =
@@ -219,7 +268,9 @@ impl Run<'_> {
                     }
                     Some(view) => {
                         stats.records += 1;
-                        detectors.run(&view, &mut findings);
+                        if let Err(e) = detectors.run_with_state(&view, store, cache, &mut findings) {
+                            state_error.get_or_insert(e);
+                        }
                     }
                     None => stats.bad_records += 1,
                 };

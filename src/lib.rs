@@ -5,6 +5,7 @@
 //! run through the [`detect`] rules; findings go to a [`engine::Sink`]. Everything
 //! AWS-specific lives in the Lambda functions under `functions/`.
 
+pub mod alert;
 pub mod config;
 pub mod decode;
 pub mod detect;

@@ -92,6 +92,8 @@ pub struct Request<'a> {
     pub service_account: Option<&'a str>,
     /// `associationId` (Pod Identity associations).
     pub association_id: Option<&'a str>,
+    /// `durationSeconds` (AssumeRole*).
+    pub duration_seconds: Option<u64>,
     /// `url` (CreateOpenIDConnectProvider).
     pub url: Option<&'a str>,
     /// `openIDConnectProviderArn`.
@@ -119,6 +121,8 @@ pub struct PodTags<'a> {
 pub struct Response<'a> {
     /// `credentials.accessKeyId` handed out by an STS exchange.
     pub issued_key_id: Option<&'a str>,
+    /// `credentials.expiration`, as CloudTrail writes it (`Mar 19, 2025, 1:30:20 AM`).
+    pub expiration: Option<&'a str>,
     /// `assumedRoleUser.arn`.
     pub assumed_role_arn: Option<&'a str>,
     /// `subjectFromWebIdentityToken` (AssumeRoleWithWebIdentity).
@@ -184,6 +188,11 @@ impl<'a> RecordView<'a> {
     /// The account the event belongs to.
     pub fn account(&self) -> Option<&'a str> {
         self.recipient_account.or(self.identity.account)
+    }
+
+    /// `eventTime` as seconds since the epoch.
+    pub fn epoch(&self) -> Option<i64> {
+        parse_time(self.event_time?)
     }
 
     /// The IAM action, e.g. `s3:GetObject` for `s3.amazonaws.com` / `GetObject`.
@@ -253,6 +262,7 @@ impl<'a> Request<'a> {
                 "serviceAccount" => request.service_account = v.into_string(),
                 "associationId" => request.association_id = v.into_string(),
                 "url" => request.url = v.into_string(),
+                "durationSeconds" => request.duration_seconds = v.as_u64(),
                 "openIDConnectProviderArn" => request.oidc_provider_arn = v.into_string(),
                 "tags" => request.pod_tags = PodTags::from_value(v),
                 _ => {}
@@ -293,10 +303,11 @@ impl<'a> Response<'a> {
         for (key, v) in object.iter() {
             match key {
                 "credentials" => {
-                    response.issued_key_id = v
-                        .as_object()
-                        .and_then(|c| c.get("accessKeyId"))
-                        .and_then(|k| k.into_string());
+                    let Some(credentials) = v.as_object() else {
+                        continue;
+                    };
+                    response.issued_key_id = credentials.get("accessKeyId").and_then(|k| k.into_string());
+                    response.expiration = credentials.get("expiration").and_then(|k| k.into_string());
                 }
                 "assumedRoleUser" => {
                     response.assumed_role_arn = v
@@ -345,5 +356,48 @@ impl Parser {
             .map(|()| f(tape.as_value()));
         self.tape = Some(tape.reset());
         result
+    }
+}
+
+/// Parses a CloudTrail time stamp (`2026-11-30T10:00:00Z`, fractions allowed) into
+/// seconds since the epoch.
+pub fn parse_time(s: &str) -> Option<i64> {
+    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
+/// Parses `credentials.expiration`: CloudTrail writes `Mar 19, 2025, 1:30:20 AM` (UTC);
+/// RFC 3339 is accepted too.
+pub fn parse_expiration(s: &str) -> Option<i64> {
+    parse_time(s).or_else(|| {
+        jiff::civil::DateTime::strptime("%b %d, %Y, %I:%M:%S %p", s)
+            .ok()
+            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp().as_second())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        let cases = [
+            ("2026-11-30T10:00:00Z", Some(1_796_032_800)),
+            ("2020-09-14T00:44:23.000Z", Some(1_600_044_263)),
+            ("yesterday", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_time(s), want, "{s}");
+        }
+        let cases = [
+            ("Mar 19, 2025, 1:30:20 AM", Some(1_742_347_820)),
+            ("Mar 19, 2025, 1:30:20 PM", Some(1_742_391_020)),
+            ("2026-11-30T10:00:00Z", Some(1_796_032_800)),
+            ("soon", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_expiration(s), want, "{s}");
+        }
     }
 }

@@ -58,8 +58,16 @@ fn json_format_streams_findings_and_a_summary() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Two uses of one key from one address in one window: one alert of two events.
     let findings = lines(&out.stdout);
-    assert_eq!(findings.len(), 2);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(
+        (
+            findings[0]["count"].as_u64(),
+            findings[0]["event_ids"].as_array().map(Vec::len)
+        ),
+        (Some(2), Some(2))
+    );
     let keys = [
         "detection",
         "severity",
@@ -169,11 +177,13 @@ fn stdin_and_directories() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let ids: Vec<String> = lines(&out.stdout)
+    let alerts = lines(&out.stdout);
+    let ids: Vec<&str> = alerts
         .iter()
-        .map(|f| f["event_ids"][0].as_str().unwrap().to_string())
+        .flat_map(|f| f["event_ids"].as_array().unwrap())
+        .map(|id| id.as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(ids, ["a", "b"], "{alerts:?}");
     let summary = lines(&out.stderr).pop().unwrap();
     assert_eq!(
         (
@@ -213,7 +223,7 @@ fn text_format_groups_and_summarises() {
     for want in [
         "== HIGH ==",
         "long-term-access-key",
-        "Findings by detection",
+        "Alerts by detection",
         "records/s",
         "MB/s",
     ] {

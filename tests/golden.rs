@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use trailwatch::state::{MemoryStore, RedbStore, StateStore};
 use trailwatch::{Config, Engine, Finding, Inventory};
 
 fn samples() -> PathBuf {
@@ -16,6 +17,44 @@ fn samples() -> PathBuf {
 fn engine() -> Engine {
     let text = std::fs::read_to_string(samples().join("trailwatch.toml")).unwrap();
     Engine::new(Inventory::new(Config::from_toml(&text).unwrap()).unwrap()).unwrap()
+}
+
+/// Replays one file as one run: findings through the alert policy, state in `store`.
+/// Returns the `<detection> <eventID>` lines of the alerts.
+fn replay(engine: &Engine, store: &dyn StateStore, path: &Path) -> Result<BTreeSet<String>, String> {
+    let mut findings: Vec<Finding> = Vec::new();
+    if !Engine::is_skipped_key(&path.to_string_lossy()) {
+        let file = File::open(path).map_err(|e| e.to_string())?;
+        match engine.process_with_state(file, store, &mut findings) {
+            Ok(stats) if stats.bad_records == 0 => {}
+            other => return Err(format!("{other:?}")),
+        }
+    }
+    let mut batch = engine.policy().batch();
+    for f in findings {
+        batch.add(f, store).map_err(|e| e.to_string())?;
+    }
+    let alerts = batch.finish(store).map_err(|e| e.to_string())?;
+    store.flush().map_err(|e| e.to_string())?;
+    Ok(alerts
+        .iter()
+        .flat_map(|a| {
+            a.finding
+                .event_ids
+                .iter()
+                .map(|id| format!("{} {id}", a.finding.detection))
+        })
+        .collect())
+}
+
+fn expected(path: &Path) -> Option<BTreeSet<String>> {
+    let text = std::fs::read_to_string(format!("{}.expected", path.display())).ok()?;
+    Some(
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(String::from)
+            .collect(),
+    )
 }
 
 /// Inputs: what a directory replay picks up (see `is_log_file` in the CLI).
@@ -57,45 +96,67 @@ fn every_sample_yields_its_expected_findings() {
     let engine = engine();
     let mut files = Vec::new();
     inputs(&samples(), &mut files);
+    files.retain(|p| !p.starts_with(samples().join("stateful")));
     assert!(files.len() >= 10, "too few samples: {files:?}");
     let mut failures = Vec::new();
     for path in &files {
-        let expected_path = PathBuf::from(format!("{}.expected", path.display()));
-        let Ok(expected) = std::fs::read_to_string(&expected_path) else {
+        let Some(expected) = expected(path) else {
             failures.push(format!("{}: no .expected file beside it", path.display()));
             continue;
         };
-        let expected: BTreeSet<String> = expected
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(String::from)
-            .collect();
-        let mut findings: Vec<Finding> = Vec::new();
-        let skipped_by_name = Engine::is_skipped_key(&path.to_string_lossy());
-        if !skipped_by_name {
-            let stats = engine.process(File::open(path).unwrap(), &mut findings);
-            match stats {
-                Ok(stats) if stats.bad_records == 0 => {}
-                other => failures.push(format!("{}: {other:?}", path.display())),
-            }
-        }
-        let actual: BTreeSet<String> = findings
-            .iter()
-            .flat_map(|f| f.event_ids.iter().map(move |id| format!("{} {id}", f.detection)))
-            .collect();
-        if actual != expected {
-            failures.push(format!(
+        match replay(&engine, &MemoryStore::new(), path) {
+            Ok(actual) if actual == expected => {}
+            Ok(actual) => failures.push(format!(
                 "{}:\n{}",
                 path.display(),
                 side_by_side(&expected, &actual)
-            ));
+            )),
+            Err(e) => failures.push(format!("{}: {e}", path.display())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `samples/stateful/<scenario>/`: the files of a scenario are replayed in order, one run
+/// each, sharing one embedded store that is closed and reopened between runs.
+#[test]
+fn stateful_scenarios_replay_across_runs() {
+    let engine = engine();
+    let root = samples().join("stateful");
+    let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    scenarios.retain(|p| p.is_dir());
+    scenarios.sort();
+    assert!(scenarios.len() >= 5, "too few stateful scenarios: {scenarios:?}");
+    let mut failures = Vec::new();
+    for scenario in &scenarios {
+        let state = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        inputs(scenario, &mut files);
+        for path in &files {
+            let Some(expected) = expected(path) else {
+                failures.push(format!("{}: no .expected file beside it", path.display()));
+                continue;
+            };
+            let store = RedbStore::open(state.path()).unwrap();
+            match replay(&engine, &store, path) {
+                Ok(actual) if actual == expected => {}
+                Ok(actual) => failures.push(format!(
+                    "{}:\n{}",
+                    path.display(),
+                    side_by_side(&expected, &actual)
+                )),
+                Err(e) => failures.push(format!("{}: {e}", path.display())),
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
-fn samples_cover_every_stateless_detection() {
+fn samples_cover_every_detection() {
     let mut files = Vec::new();
     inputs(&samples(), &mut files);
     let mut seen = BTreeSet::new();
@@ -108,7 +169,7 @@ fn samples_cover_every_stateless_detection() {
             );
         }
     }
-    for id in trailwatch::detect::STATELESS {
+    for id in trailwatch::detect::all() {
         assert!(seen.contains(id), "no sample expects {id}");
     }
 }

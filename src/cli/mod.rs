@@ -11,8 +11,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use trailwatch::alert::AlertBatch;
 use trailwatch::engine::{FileStats, Sink};
 use trailwatch::record::RecordError;
+use trailwatch::state::{MemoryStore, RedbStore, StateError, StateStore};
 use trailwatch::{Config, Engine, Finding, Inventory, Severity};
 
 use output::{Output, Totals};
@@ -51,9 +53,12 @@ struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Exit 3 when a finding has at least this severity.
+    /// Exit 3 when an alert has at least this severity.
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
+    /// Keep detection and alert state in DIR between runs (default: in memory, this run only).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
     /// Files (.json, .json.gz, .ndjson[.gz], anything else is sniffed), directories, or `-`.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -155,17 +160,20 @@ fn discover(paths: &[PathBuf], totals: &mut Totals) -> Vec<Input> {
     inputs
 }
 
-/// Sends findings to the output and reports skipped records of one input.
-struct ReplaySink<'o> {
+/// Hands findings to the alert policy and reports skipped records of one input.
+struct ReplaySink<'o, 'p> {
     output: &'o mut Output,
+    batch: &'o mut AlertBatch<'p>,
+    store: &'o dyn StateStore,
     input: String,
-    worst: Option<Severity>,
+    state_error: Option<StateError>,
 }
 
-impl Sink for ReplaySink<'_> {
+impl Sink for ReplaySink<'_, '_> {
     fn finding(&mut self, finding: Finding) {
-        self.worst = self.worst.max(Some(finding.severity));
-        self.output.finding(finding);
+        if let Err(e) = self.batch.add(finding, self.store) {
+            self.state_error.get_or_insert(e);
+        }
     }
 
     fn bad_record(&mut self, index: u64, error: &RecordError) {
@@ -177,6 +185,12 @@ impl Sink for ReplaySink<'_> {
 fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     let inventory = load_config(args.config.as_deref())?;
     let engine = Engine::new(inventory).context("invalid config")?;
+    let store: Box<dyn StateStore> = match &args.state {
+        Some(dir) => Box::new(RedbStore::open(dir).context("cannot open --state")?),
+        None => Box::new(MemoryStore::new()),
+    };
+    let store = store.as_ref();
+    let mut batch = engine.policy().batch();
     let started = Instant::now();
     let mut totals = Totals::default();
     let inputs = discover(&args.paths, &mut totals);
@@ -208,11 +222,13 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         };
         let mut sink = ReplaySink {
             output: &mut output,
+            batch: &mut batch,
+            store,
             input: name.clone(),
-            worst: None,
+            state_error: None,
         };
-        let result = engine.process(reader, &mut sink);
-        worst = worst.max(sink.worst);
+        let result = engine.process_with_state(reader, store, &mut sink);
+        let state_error = sink.state_error.take();
         match result {
             Ok(stats) => totals.add(&stats),
             Err(e) => {
@@ -220,9 +236,20 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
                 progress.suspend(|| totals.fail(&name, &e));
             }
         }
+        if let Some(e) = state_error.or_else(|| store.flush().err()) {
+            anyhow::bail!("state store failed while replaying {name}: {e}");
+        }
     }
     progress.finish_and_clear();
     totals.files = inputs.len() as u64;
+    totals.suppressed = batch.suppressed();
+    let alerts = batch.finish(store).context("state store failed")?;
+    store.flush().context("state store failed")?;
+    totals.alerts = alerts.len() as u64;
+    for alert in alerts {
+        worst = worst.max(Some(alert.finding.severity));
+        output.finding(alert.finding);
+    }
     output.finish(&totals, started.elapsed());
 
     let code = if args.fail_on.is_some_and(|floor| worst >= Some(floor)) {

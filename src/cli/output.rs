@@ -21,6 +21,8 @@ pub struct Totals {
     pub skipped_files: u64,
     pub failed_files: u64,
     pub findings: u64,
+    pub alerts: u64,
+    pub suppressed: u64,
 }
 
 /// Where findings go while replaying.
@@ -139,17 +141,26 @@ impl Output {
             writeln!(out, "         {DIM}event {}{DIM:#}", f.event_ids.join(", "))?;
         }
 
-        let mut per_detection: BTreeMap<(&str, Severity), u64> = BTreeMap::new();
+        let mut per_detection: BTreeMap<(&str, Severity), (u64, u64)> = BTreeMap::new();
         for f in &self.held {
-            *per_detection.entry((f.detection, f.severity)).or_default() += 1;
+            let entry = per_detection.entry((f.detection, f.severity)).or_default();
+            entry.0 += 1;
+            entry.1 += f.count;
         }
-        writeln!(out, "\n{BOLD}Findings by detection{BOLD:#}")?;
+        writeln!(
+            out,
+            "\n{BOLD}Alerts by detection{BOLD:#}  {DIM}(alerts / events){DIM:#}"
+        )?;
         if per_detection.is_empty() {
             writeln!(out, "  (none)")?;
         }
-        for ((detection, severity), n) in &per_detection {
+        for ((detection, severity), (alerts, events)) in &per_detection {
             let s = style(*severity);
-            writeln!(out, "  {detection:<34} {s}{:<8}{s:#} {n:>6}", severity.as_str())?;
+            writeln!(
+                out,
+                "  {detection:<34} {s}{:<8}{s:#} {alerts:>6} / {events}",
+                severity.as_str()
+            )?;
         }
         let secs = elapsed.as_secs_f64().max(1e-9);
         writeln!(out, "\n{BOLD}Replay{BOLD:#}")?;
@@ -167,6 +178,11 @@ impl Output {
             ),
             ("unreadable files", totals.failed_files.to_string()),
             ("findings", totals.findings.to_string()),
+            ("alerts (after dedup)", totals.alerts.to_string()),
+            (
+                "suppressed (dedup, floors, thresholds)",
+                totals.suppressed.to_string(),
+            ),
             ("decompressed", format!("{:.1} MB", totals.bytes as f64 / 1e6)),
             ("time", format!("{secs:.3} s")),
             (

@@ -7,6 +7,7 @@ mod change;
 mod exchange;
 mod keys;
 mod node;
+mod stateful;
 
 use std::net::IpAddr;
 
@@ -15,6 +16,9 @@ use crate::finding::Finding;
 use crate::record::RecordView;
 
 pub use node::ActionSet;
+pub use stateful::{Cache, Workload};
+
+use crate::state::{StateError, StateStore};
 
 /// Failed IRSA (AssumeRoleWithWebIdentity) exchange.
 pub const IRSA_ASSUME_FAILURE: &str = "irsa-assume-failure";
@@ -32,6 +36,31 @@ pub const LONG_TERM_ACCESS_KEY: &str = "long-term-access-key";
 pub const UNEXPECTED_WEB_IDENTITY_SUBJECT: &str = "unexpected-web-identity-subject";
 /// Change to the identity plane (trust policies, associations, OIDC providers, keys).
 pub const IDENTITY_CONFIG_CHANGE: &str = "identity-config-change";
+
+/// IRSA/Pod Identity credentials used outside the cluster's egress.
+pub const WORKLOAD_CREDENTIAL_EXFILTRATION: &str = "workload-credential-exfiltration";
+/// A failed exchange followed by node-role business calls from the same IP.
+pub const SDK_CREDENTIAL_FALLBACK: &str = "sdk-credential-fallback";
+/// Many AccessDenied errors for one principal within a window.
+pub const ACCESS_DENIED_BURST: &str = "access-denied-burst";
+/// A workload or node role assuming into an untrusted account.
+pub const UNEXPECTED_CROSS_ACCOUNT_ASSUME: &str = "unexpected-cross-account-assume";
+/// A known role used from a new network or on a new service after learning.
+pub const FIRST_SEEN_ROLE_SOURCE: &str = "first-seen-role-source";
+
+/// The detections that need the state store.
+pub const STATEFUL: [&str; 5] = [
+    WORKLOAD_CREDENTIAL_EXFILTRATION,
+    SDK_CREDENTIAL_FALLBACK,
+    ACCESS_DENIED_BURST,
+    UNEXPECTED_CROSS_ACCOUNT_ASSUME,
+    FIRST_SEEN_ROLE_SOURCE,
+];
+
+/// Every detection id.
+pub fn all() -> impl Iterator<Item = &'static str> {
+    STATELESS.into_iter().chain(STATEFUL)
+}
 
 /// Every stateless detection id, in catalogue order.
 pub const STATELESS: [&str; 8] = [
@@ -67,7 +96,25 @@ impl Detectors {
         &self.inventory
     }
 
-    /// Runs every enabled detection on `record`, appending findings to `out`.
+    /// Runs every enabled detection, stateless and stateful, on `record`.
+    pub fn run_with_state(
+        &self,
+        record: &RecordView<'_>,
+        store: &dyn StateStore,
+        cache: &mut Cache,
+        out: &mut Vec<Finding>,
+    ) -> Result<(), StateError> {
+        self.run(record, out);
+        stateful::Context {
+            inventory: &self.inventory,
+            node_allow: &self.node_allow,
+            store,
+            cache,
+        }
+        .run(record, out)
+    }
+
+    /// Runs every enabled stateless detection on `record`, appending findings to `out`.
     pub fn run(&self, record: &RecordView<'_>, out: &mut Vec<Finding>) {
         let inv = &self.inventory;
         let on = &inv.detections;

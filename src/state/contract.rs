@@ -4,6 +4,9 @@
 //! Keys are prefixed with `prefix` so that a shared backend (a DynamoDB table) can run
 //! the suite more than once.
 
+// A test suite for other crates to run: a panic is how it reports a broken rule.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Barrier;
 
 use super::StateStore;

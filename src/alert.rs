@@ -1,0 +1,342 @@
+//! The alert policy: turns findings into alerts people can live with.
+//!
+//! Per detection: a severity floor, a dedup key (chosen finding fields) and window, and a
+//! threshold. Findings with the same key in the same aligned window of event time become
+//! one alert with `count`, `first_seen`, `last_seen` and (capped) `event_ids`. Claims in
+//! the state store make this hold across files, runs and concurrent invocations: one
+//! alert per key and window, and an event that was alerted on never alerts again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+use crate::detect;
+use crate::finding::{Finding, Severity};
+use crate::record::parse_time;
+use crate::state::{StateError, StateStore};
+
+/// `[alerts]` as written.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertsConfig {
+    /// Default dedup window.
+    #[serde(default = "fifteen_minutes", with = "humantime_serde")]
+    pub window: Duration,
+    /// Most event ids one alert lists.
+    #[serde(default = "twenty")]
+    pub max_event_ids: usize,
+    /// How long an alerted event id is remembered (re-processing protection).
+    #[serde(default = "seven_days", with = "humantime_serde")]
+    pub event_memory: Duration,
+    /// `[alerts.<detection-id>]` rules.
+    #[serde(flatten)]
+    pub rules: BTreeMap<String, AlertRuleConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            window: fifteen_minutes(),
+            max_event_ids: twenty(),
+            event_memory: seven_days(),
+            rules: BTreeMap::new(),
+        }
+    }
+}
+
+fn fifteen_minutes() -> Duration {
+    Duration::from_secs(900)
+}
+
+fn twenty() -> usize {
+    20
+}
+
+fn seven_days() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+
+/// `[alerts.<detection-id>]`: overrides for one detection.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRuleConfig {
+    /// Dedup window for this detection.
+    #[serde(default, with = "humantime_serde")]
+    pub window: Option<Duration>,
+    /// Findings within one window needed before an alert (default 1).
+    pub threshold: Option<u64>,
+    /// Findings below this severity are not alerted.
+    pub min_severity: Option<Severity>,
+    /// Finding fields that make the dedup key.
+    pub dedup_by: Option<Vec<DedupField>>,
+}
+
+/// A finding field that can be part of a dedup key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum DedupField {
+    Cluster,
+    Namespace,
+    ServiceAccount,
+    RoleArn,
+    PrincipalArn,
+    SourceIp,
+    ErrorCode,
+    Action,
+    Account,
+    Region,
+    /// Each event alerts on its own.
+    EventId,
+}
+
+impl DedupField {
+    fn of(self, f: &Finding) -> &str {
+        let value = match self {
+            Self::Cluster => &f.cluster,
+            Self::Namespace => &f.namespace,
+            Self::ServiceAccount => &f.service_account,
+            Self::RoleArn => &f.role_arn,
+            Self::PrincipalArn => &f.principal_arn,
+            Self::SourceIp => &f.source_ip,
+            Self::ErrorCode => &f.error_code,
+            Self::Action => &f.action,
+            Self::Account => &f.account,
+            Self::Region => &f.region,
+            Self::EventId => return f.event_ids.first().map_or("", String::as_str),
+        };
+        value.as_deref().unwrap_or("")
+    }
+}
+
+/// The built-in dedup key of each detection.
+fn default_dedup(detection: &str) -> Vec<DedupField> {
+    use DedupField::*;
+    match detection {
+        detect::IRSA_ASSUME_FAILURE | detect::POD_IDENTITY_FAILURE => {
+            vec![Cluster, Namespace, ServiceAccount, RoleArn, ErrorCode]
+        }
+        detect::NODE_ROLE_MISUSE => vec![Cluster, RoleArn, Action],
+        detect::IMDSV1_CREDENTIAL_USE => vec![Cluster, RoleArn, PrincipalArn],
+        detect::NODE_CREDENTIAL_EXFILTRATION => vec![Cluster, RoleArn, SourceIp],
+        detect::LONG_TERM_ACCESS_KEY => vec![PrincipalArn, SourceIp],
+        detect::UNEXPECTED_WEB_IDENTITY_SUBJECT => vec![Cluster, Namespace, ServiceAccount, RoleArn],
+        detect::IDENTITY_CONFIG_CHANGE => vec![EventId],
+        detect::ACCESS_DENIED_BURST => vec![PrincipalArn],
+        detect::UNEXPECTED_CROSS_ACCOUNT_ASSUME => vec![PrincipalArn, RoleArn],
+        detect::FIRST_SEEN_ROLE_SOURCE => vec![EventId],
+        // workload-credential-exfiltration, sdk-credential-fallback, and anything new
+        _ => vec![Cluster, Namespace, ServiceAccount, SourceIp],
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    window: i64,
+    threshold: u64,
+    min_severity: Severity,
+    dedup_by: Vec<DedupField>,
+}
+
+/// The validated policy.
+#[derive(Debug, Clone)]
+pub struct AlertPolicy {
+    rules: HashMap<&'static str, Rule>,
+    fallback: Rule,
+    max_event_ids: usize,
+    event_memory: i64,
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+impl AlertPolicy {
+    /// Validates `[alerts]`.
+    pub fn new(config: &AlertsConfig) -> Result<Self, ConfigError> {
+        let invalid = |key: String, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.to_string(),
+        };
+        if let Some(id) = config
+            .rules
+            .keys()
+            .find(|id| !detect::all().any(|d| d == id.as_str()))
+        {
+            return Err(invalid(format!("alerts.{id}"), "not a detection id"));
+        }
+        if config.window.as_secs() == 0 {
+            return Err(invalid("alerts.window".into(), "must be at least one second"));
+        }
+        let default_window = secs(config.window);
+        let mut rules = HashMap::new();
+        for id in detect::all() {
+            let c = config.rules.get(id).cloned().unwrap_or_default();
+            let window = c.window.map_or(default_window, secs);
+            if window == 0 || c.threshold == Some(0) {
+                return Err(invalid(
+                    format!("alerts.{id}"),
+                    "window and threshold must be positive",
+                ));
+            }
+            rules.insert(
+                id,
+                Rule {
+                    window,
+                    threshold: c.threshold.unwrap_or(1),
+                    min_severity: c.min_severity.unwrap_or(Severity::Info),
+                    dedup_by: c.dedup_by.unwrap_or_else(|| default_dedup(id)),
+                },
+            );
+        }
+        Ok(Self {
+            fallback: Rule {
+                window: default_window,
+                threshold: 1,
+                min_severity: Severity::Info,
+                dedup_by: default_dedup(""),
+            },
+            rules,
+            max_event_ids: config.max_event_ids.max(1),
+            event_memory: secs(config.event_memory),
+        })
+    }
+
+    /// Starts collecting the findings of one run (a file, an invocation, a replay).
+    pub fn batch(&self) -> AlertBatch<'_> {
+        AlertBatch {
+            policy: self,
+            pending: Vec::new(),
+            by_key: HashMap::new(),
+            suppressed: 0,
+        }
+    }
+}
+
+/// An alert about to be sent, with the claim that makes it unique.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    /// The alert, in the finding schema.
+    pub finding: Finding,
+    /// The state key claimed for it (one alert per key and window).
+    pub claim: String,
+}
+
+struct Pending {
+    key: String,
+    window_end: i64,
+    last: i64,
+    finding: Finding,
+    rule: Rule,
+}
+
+/// Findings of one run on their way to becoming alerts.
+pub struct AlertBatch<'p> {
+    policy: &'p AlertPolicy,
+    pending: Vec<Pending>,
+    by_key: HashMap<String, usize>,
+    suppressed: u64,
+}
+
+impl AlertBatch<'_> {
+    /// Findings dropped so far (below the floor, already alerted, under the threshold).
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed
+    }
+
+    /// Adds one finding.
+    pub fn add(&mut self, mut finding: Finding, store: &dyn StateStore) -> Result<(), StateError> {
+        let policy = self.policy;
+        let rule = policy.rules.get(finding.detection).unwrap_or(&policy.fallback);
+        if finding.severity < rule.min_severity {
+            self.suppressed += 1;
+            return Ok(());
+        }
+        let time = finding.first_seen.as_deref().and_then(parse_time).unwrap_or(0);
+        // An event already alerted on (a redelivered or re-processed file) is dropped.
+        let mut fresh = Vec::with_capacity(finding.event_ids.len());
+        for id in finding.event_ids.drain(..) {
+            let key = format!("event/{}/{id}", finding.detection);
+            if store.put_if_absent(&key, b"", time, time + policy.event_memory)? {
+                fresh.push(id);
+            }
+        }
+        if fresh.is_empty() && finding.count > 0 {
+            self.suppressed += 1;
+            return Ok(());
+        }
+        finding.event_ids = fresh;
+        let start = time.div_euclid(rule.window) * rule.window;
+        let mut key = format!("alert/{}", finding.detection);
+        for field in &rule.dedup_by {
+            key.push('/');
+            key.push_str(field.of(&finding));
+        }
+        key.push_str(&format!("/{start}"));
+        match self.by_key.get(&key) {
+            Some(&i) => merge(&mut self.pending[i], finding, time, policy.max_event_ids),
+            None => {
+                self.by_key.insert(key.clone(), self.pending.len());
+                self.pending.push(Pending {
+                    key,
+                    window_end: start + rule.window,
+                    last: time,
+                    finding,
+                    rule: rule.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The alerts of this run, claimed in the store: at most one per key and window ever.
+    pub fn finish(mut self, store: &dyn StateStore) -> Result<Vec<Alert>, StateError> {
+        let mut alerts = Vec::new();
+        for mut p in std::mem::take(&mut self.pending) {
+            let expires = p.window_end + p.rule.window;
+            if p.rule.threshold > 1 {
+                let total = store.increment(&format!("count/{}", p.key), p.finding.count, p.last, expires)?;
+                if total < p.rule.threshold {
+                    self.suppressed += p.finding.count;
+                    continue;
+                }
+                p.finding.count = total;
+            }
+            if !store.put_if_absent(&p.key, b"", p.last, expires)? {
+                self.suppressed += p.finding.count;
+                continue;
+            }
+            if p.finding.count > 1 {
+                p.finding.title = format!("{} ({} events)", p.finding.title, p.finding.count);
+            }
+            alerts.push(Alert {
+                finding: p.finding,
+                claim: p.key,
+            });
+        }
+        Ok(alerts)
+    }
+}
+
+fn merge(p: &mut Pending, f: Finding, time: i64, max_ids: usize) {
+    let into = &mut p.finding;
+    into.count += f.count;
+    into.severity = into.severity.max(f.severity);
+    for id in f.event_ids {
+        if into.event_ids.len() < max_ids {
+            into.event_ids.push(id);
+        }
+    }
+    let earlier = |a: &Option<String>, b: &Option<String>| {
+        a.as_deref().and_then(parse_time).unwrap_or(i64::MAX)
+            < b.as_deref().and_then(parse_time).unwrap_or(i64::MAX)
+    };
+    if earlier(&f.first_seen, &into.first_seen) {
+        into.first_seen = f.first_seen;
+    }
+    if time >= p.last {
+        p.last = time;
+        into.last_seen = f.last_seen;
+    }
+}

@@ -1,0 +1,738 @@
+//! Detections that remember: credential stitching, SDK fallback, bursts, cross-account
+//! assumes and first-seen baselines. All windows run on event time.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Inventory, arn_account};
+use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
+use crate::record::{RecordView, parse_expiration};
+use crate::state::{StateError, StateStore};
+
+use super::node::ActionSet;
+use super::{
+    ACCESS_DENIED_BURST, FIRST_SEEN_ROLE_SOURCE, SDK_CREDENTIAL_FALLBACK, UNEXPECTED_CROSS_ACCOUNT_ASSUME,
+    WORKLOAD_CREDENTIAL_EXFILTRATION, is_access_denied, public_ip, service_account_subject, short_role,
+};
+
+const PODS_EKS: &str = "pods.eks.amazonaws.com";
+/// STS credentials live at most 12 hours; without an expiry in the record, 1 hour.
+const MAX_CREDENTIAL_SECS: i64 = 12 * 3600;
+const DEFAULT_CREDENTIAL_SECS: i64 = 3600;
+/// How long a use of an unknown key waits for its exchange to show up.
+const PENDING_USE_SECS: i64 = 3600;
+
+/// Who a temporary credential was handed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Index-free cluster name (configs change between runs).
+    pub cluster: Option<String>,
+    /// Kubernetes namespace.
+    pub namespace: Option<String>,
+    /// Kubernetes service account.
+    pub service_account: Option<String>,
+    /// The role the credential is for.
+    pub role_arn: Option<String>,
+    /// `irsa` or `pod-identity`.
+    pub via: String,
+    /// When the credential expires (epoch seconds; 0 when unknown).
+    #[serde(default)]
+    pub expires: i64,
+}
+
+/// One remembered event, enough to report it later.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct EventRef {
+    id: Option<String>,
+    time: i64,
+    at: Option<String>,
+    ip: Option<String>,
+    principal: Option<String>,
+    action: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
+}
+
+impl EventRef {
+    fn of(record: &RecordView<'_>, time: i64) -> Self {
+        let field = |s: Option<&str>| s.map(|s| clean(s, MAX_FIELD_CHARS));
+        Self {
+            id: field(record.event_id),
+            time,
+            at: field(record.event_time),
+            ip: field(record.source_ip),
+            principal: record.identity.arn.map(|s| clean(s, 1024)),
+            action: record
+                .action()
+                .map(|(s, n)| clean(&format!("{s}:{n}"), MAX_FIELD_CHARS)),
+            account: field(record.account()),
+            region: field(record.region),
+        }
+    }
+
+    /// A finding about this remembered event.
+    fn finding(&self, detection: &'static str, severity: Severity) -> Finding {
+        let mut f = Finding::new(detection, severity, &RecordView::default());
+        f.event_ids = self.id.iter().cloned().collect();
+        f.first_seen = self.at.clone();
+        f.last_seen = self.at.clone();
+        f.source_ip = self.ip.clone();
+        f.principal_arn = self.principal.clone();
+        f.action = self.action.clone();
+        f.account = self.account.clone();
+        f.region = self.region.clone();
+        f
+    }
+}
+
+/// A failed exchange remembered by source IP, for `sdk-credential-fallback`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Failure {
+    workload: Workload,
+    event: EventRef,
+}
+
+/// Per-input memory in front of the store: each key is fetched once per file.
+#[derive(Debug, Default)]
+pub struct Cache {
+    credentials: HashMap<String, Option<Workload>>,
+    /// Keys known to exist in the store (put_if_absent already refused or done).
+    present: HashSet<String>,
+    first_seen: HashMap<String, i64>,
+}
+
+/// What the stateful pass needs from its caller.
+pub struct Context<'a> {
+    /// The inventory.
+    pub inventory: &'a Inventory,
+    /// The node allowlist (business calls are those outside it).
+    pub node_allow: &'a ActionSet,
+    /// The store.
+    pub store: &'a dyn StateStore,
+    /// Per-input cache.
+    pub cache: &'a mut Cache,
+}
+
+fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn from_slice<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
+    serde_json::from_slice(bytes).ok()
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+impl Context<'_> {
+    /// Runs the stateful detections on `record` and names the workload in `findings` (the
+    /// ones the stateless pass just made) when the call's key was handed to one.
+    pub fn run(&mut self, record: &RecordView<'_>, findings: &mut Vec<Finding>) -> Result<(), StateError> {
+        let Some(now) = record.epoch() else {
+            return Ok(()); // no event time: nothing can be windowed
+        };
+        let on = &self.inventory.detections;
+        let workload = self.remember_exchange(record, now, findings)?;
+        let caller = match record.identity.access_key_id.filter(|k| k.starts_with("ASIA")) {
+            Some(key) => self.credential(key, now)?,
+            None => None,
+        };
+        if let Some(w) = &caller {
+            for f in findings.iter_mut() {
+                enrich(f, w);
+            }
+            if on.workload_credential_exfiltration.enabled {
+                self.credential_used_outside(record, w, now, findings);
+            }
+        } else if workload.is_none() && on.workload_credential_exfiltration.enabled {
+            self.remember_unknown_use(record, now)?;
+        }
+        if on.sdk_credential_fallback.enabled {
+            self.fallback(record, now, findings)?;
+        }
+        if on.access_denied_burst.enabled {
+            self.burst(record, now, findings)?;
+        }
+        if on.unexpected_cross_account_assume.enabled {
+            self.cross_account(record, caller.as_ref(), findings);
+        }
+        if on.first_seen_role_source.enabled {
+            self.first_seen(record, caller.as_ref(), now, findings)?;
+        }
+        Ok(())
+    }
+
+    fn credential(&mut self, key: &str, now: i64) -> Result<Option<Workload>, StateError> {
+        if let Some(w) = self.cache.credentials.get(key) {
+            return Ok(w.clone().filter(|w| w.expires > now));
+        }
+        let w = self
+            .store
+            .get(&format!("cred/{key}"), now)?
+            .and_then(|b| from_slice(&b));
+        self.cache.credentials.insert(key.to_string(), w.clone());
+        Ok(w)
+    }
+
+    /// A successful IRSA or Pod Identity exchange: remember who got the key.
+    fn remember_exchange(
+        &mut self,
+        record: &RecordView<'_>,
+        now: i64,
+        findings: &mut Vec<Finding>,
+    ) -> Result<Option<Workload>, StateError> {
+        if record.error_code.is_some() || record.event_source != Some("sts.amazonaws.com") {
+            return Ok(None);
+        }
+        let Some(key) = record.response.issued_key_id else {
+            return Ok(None);
+        };
+        let inv = self.inventory;
+        let cluster_name = |name: &str| {
+            inv.cluster_by_name(name)
+                .map_or_else(|| name.to_string(), |c| inv.clusters[c].name.clone())
+        };
+        let workload = match record.event_name {
+            Some("AssumeRoleWithWebIdentity") => {
+                let cluster = record
+                    .identity
+                    .identity_provider
+                    .and_then(|p| inv.cluster_by_oidc(p));
+                let subject = record.identity.user_name.or(record.response.token_subject);
+                let Some((ns, sa)) = subject.and_then(service_account_subject) else {
+                    return Ok(None);
+                };
+                Workload {
+                    cluster: cluster.map(|c| inv.clusters[c].name.clone()),
+                    namespace: Some(clean(ns, MAX_FIELD_CHARS)),
+                    service_account: Some(clean(sa, MAX_FIELD_CHARS)),
+                    role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
+                    via: "irsa".into(),
+                    expires: 0,
+                }
+            }
+            Some("AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
+                let tags = &record.request.pod_tags;
+                Workload {
+                    cluster: tags.cluster.map(|c| clean(&cluster_name(c), MAX_FIELD_CHARS)),
+                    namespace: tags.namespace.map(|s| clean(s, MAX_FIELD_CHARS)),
+                    service_account: tags.service_account.map(|s| clean(s, MAX_FIELD_CHARS)),
+                    role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
+                    via: "pod-identity".into(),
+                    expires: 0,
+                }
+            }
+            _ => return Ok(None),
+        };
+        let expires = record
+            .response
+            .expiration
+            .and_then(parse_expiration)
+            .unwrap_or_else(|| {
+                now + record
+                    .request
+                    .duration_seconds
+                    .map_or(DEFAULT_CREDENTIAL_SECS, |d| d as i64)
+            })
+            .min(now + MAX_CREDENTIAL_SECS);
+        let workload = Workload { expires, ..workload };
+        self.store
+            .put(&format!("cred/{key}"), &to_vec(&workload), expires)?;
+        self.cache
+            .credentials
+            .insert(key.to_string(), Some(workload.clone()));
+        // A use seen before the exchange (out of order) is judged now.
+        if self.inventory.detections.workload_credential_exfiltration.enabled {
+            if let Some(event) = self
+                .store
+                .get(&format!("pend/{key}"), now)?
+                .and_then(|b| from_slice::<EventRef>(&b))
+            {
+                if event.time <= expires && self.outside(&workload, event.ip.as_deref(), false) {
+                    findings.push(exfiltration(
+                        event.finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical),
+                        &workload,
+                    ));
+                }
+            }
+        }
+        Ok(Some(workload))
+    }
+
+    /// Whether `ip` is a public address outside the workload's cluster egress.
+    fn outside(&self, workload: &Workload, ip: Option<&str>, via_endpoint: bool) -> bool {
+        let Some(cluster) = workload
+            .cluster
+            .as_deref()
+            .and_then(|c| self.inventory.cluster_by_name(c))
+        else {
+            return false;
+        };
+        let egress = &self.inventory.clusters[cluster].egress;
+        let Some(ip) = ip.and_then(public_ip) else {
+            return false;
+        };
+        !via_endpoint && !egress.is_empty() && !egress.iter().any(|n| n.contains(&ip))
+    }
+
+    fn credential_used_outside(
+        &self,
+        record: &RecordView<'_>,
+        w: &Workload,
+        now: i64,
+        findings: &mut Vec<Finding>,
+    ) {
+        if !self.outside(w, record.source_ip, record.vpc_endpoint_id.is_some()) {
+            return;
+        }
+        let f = EventRef::of(record, now).finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical);
+        let mut f = exfiltration(f, w);
+        f.user_agent = record.user_agent.map(|s| clean(s, MAX_FIELD_CHARS));
+        f.error_code = record.error_code.map(|s| clean(s, 64));
+        findings.push(f);
+    }
+
+    /// A temporary key nobody is known to have handed out, used from a public IP: keep
+    /// the first such use for a while, in case its exchange comes later.
+    fn remember_unknown_use(&mut self, record: &RecordView<'_>, now: i64) -> Result<(), StateError> {
+        let Some(key) = record.identity.access_key_id.filter(|k| k.starts_with("ASIA")) else {
+            return Ok(());
+        };
+        if record.vpc_endpoint_id.is_some() || record.source_ip.and_then(public_ip).is_none() {
+            return Ok(());
+        }
+        let pend = format!("pend/{key}");
+        if self.cache.present.contains(&pend) {
+            return Ok(());
+        }
+        self.store.put_if_absent(
+            &pend,
+            &to_vec(&EventRef::of(record, now)),
+            now,
+            now + PENDING_USE_SECS,
+        )?;
+        self.cache.present.insert(pend);
+        Ok(())
+    }
+
+    /// `sdk-credential-fallback`: a failed exchange, then node-role business calls from
+    /// the same source IP within the window (in either processing order).
+    fn fallback(
+        &mut self,
+        record: &RecordView<'_>,
+        now: i64,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), StateError> {
+        let Some(ip) = record.source_ip.filter(|ip| ip.parse::<IpAddr>().is_ok()) else {
+            return Ok(());
+        };
+        let window = secs(self.inventory.detections.sdk_credential_fallback.window);
+        let inv = self.inventory;
+        if let Some(workload) = failed_exchange(record, inv) {
+            let failure = Failure {
+                workload,
+                event: EventRef::of(record, now),
+            };
+            self.store
+                .put_if_absent(&format!("fail/{ip}"), &to_vec(&failure), now, now + window + 1)?;
+            // A node call already seen from this IP, at or after the failure?
+            if let Some(call) = self
+                .store
+                .get(&format!("nodecall/{ip}"), now)?
+                .and_then(|b| from_slice::<EventRef>(&b))
+            {
+                if (now..=now + window).contains(&call.time) {
+                    findings.push(fallback_finding(
+                        call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High),
+                        &failure,
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        // A node-role business call?
+        let cluster = inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn);
+        let business = cluster.is_some()
+            && record.identity.kind == Some("AssumedRole")
+            && record
+                .action()
+                .is_some_and(|(s, n)| !self.node_allow.contains(s, n));
+        if !business {
+            return Ok(());
+        }
+        let call = EventRef::of(record, now);
+        if let Some(failure) = self
+            .store
+            .get(&format!("fail/{ip}"), now)?
+            .and_then(|b| from_slice::<Failure>(&b))
+        {
+            if (failure.event.time..=failure.event.time + window).contains(&now) {
+                let mut f = fallback_finding(call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High), &failure);
+                f.role_arn = record.identity.issuer_arn.map(|s| clean(s, 1024));
+                findings.push(f);
+                return Ok(());
+            }
+        }
+        let key = format!("nodecall/{ip}");
+        if !self.cache.present.contains(&key) {
+            self.store
+                .put_if_absent(&key, &to_vec(&call), now, now + window + 1)?;
+            self.cache.present.insert(key);
+        }
+        Ok(())
+    }
+
+    /// `access-denied-burst`: ≥ threshold denials for one principal in one aligned window.
+    fn burst(
+        &mut self,
+        record: &RecordView<'_>,
+        now: i64,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), StateError> {
+        if !record.error_code.is_some_and(is_access_denied) {
+            return Ok(());
+        }
+        let Some(principal) = record.identity.arn.or(record.identity.principal_id) else {
+            return Ok(());
+        };
+        let config = &self.inventory.detections.access_denied_burst;
+        let window = secs(config.window).max(1);
+        let start = now.div_euclid(window) * window;
+        // A redelivered event must not count twice.
+        if let Some(id) = record.event_id {
+            if !self
+                .store
+                .put_if_absent(&format!("denied/{id}"), b"", now, start + 2 * window)?
+            {
+                return Ok(());
+            }
+        }
+        let principal = clean(principal, 1024);
+        let count =
+            self.store
+                .increment(&format!("burst/{principal}/{start}"), 1, now, start + 2 * window)?;
+        if count != config.threshold {
+            return Ok(());
+        }
+        let mut f = Finding::new(ACCESS_DENIED_BURST, Severity::Medium, record);
+        f.count = count;
+        let minutes = window / 60;
+        f.title = format!(
+            "{count} access denials for {} within {minutes} min",
+            short_role(&principal)
+        );
+        f.summary = format!(
+            "{principal} received {count} AccessDenied/UnauthorizedOperation errors within the {minutes}-minute \
+             window starting {}; the last was {}.",
+            jiff::Timestamp::from_second(start)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            f.action.clone().unwrap_or_default()
+        );
+        f.diagnosis = Some(
+            "Many denials in a short time are what permission probing looks like: stolen credentials \
+             being tried against services, or a tool enumerating what it may do."
+                .into(),
+        );
+        f.remediation = Some(
+            "Check what the principal was trying (the events' actions and resources) and from where; if \
+             it is not a misconfigured deploy, revoke its sessions."
+                .into(),
+        );
+        findings.push(f);
+        Ok(())
+    }
+
+    /// `unexpected-cross-account-assume`: a workload or node role assumes a role in an
+    /// account that is neither its own nor trusted.
+    fn cross_account(&self, record: &RecordView<'_>, caller: Option<&Workload>, findings: &mut Vec<Finding>) {
+        if record.event_source != Some("sts.amazonaws.com") || record.event_name != Some("AssumeRole") {
+            return;
+        }
+        let inv = self.inventory;
+        let issuer = record.identity.issuer_arn;
+        let node_cluster = inv.cluster_by_node_role(issuer, record.identity.arn);
+        let bound = issuer.is_some_and(|r| inv.bindings_of(r).next().is_some());
+        if record.identity.kind != Some("AssumedRole")
+            || (caller.is_none() && node_cluster.is_none() && !bound)
+        {
+            return;
+        }
+        let Some(target) = record.request.role_arn else {
+            return;
+        };
+        let Some(account) = arn_account(target) else {
+            return;
+        };
+        let own = record.identity.account.or(issuer.and_then(arn_account));
+        if own == Some(account) || inv.trusted_accounts.contains(account) {
+            return;
+        }
+        let who = if node_cluster.is_some() {
+            "node role"
+        } else {
+            "workload role"
+        };
+        let mut f = Finding::new(UNEXPECTED_CROSS_ACCOUNT_ASSUME, Severity::High, record).role(Some(target));
+        if let Some(c) = node_cluster {
+            f.cluster = Some(inv.clusters[c].name.clone());
+        }
+        if let Some(w) = caller {
+            enrich(&mut f, w);
+        } else if bound {
+            if let Some(b) = issuer.and_then(|r| inv.bindings_of(r).next()) {
+                f.cluster = Some(inv.clusters[b.cluster].name.clone());
+            }
+        }
+        let account = clean(account, 32);
+        let failed = record
+            .error_code
+            .map(|c| format!(" (it failed: {})", clean(c, 64)))
+            .unwrap_or_default();
+        f.title = format!(
+            "{} assumed a role in untrusted account {account}",
+            clean(short_role(issuer.unwrap_or("")), MAX_FIELD_CHARS)
+        );
+        f.summary = format!(
+            "The {who} {} called sts:AssumeRole into {}{failed}; account {account} is not in trusted_accounts.",
+            clean(issuer.unwrap_or("(unknown)"), 1024),
+            clean(target, 1024)
+        );
+        f.diagnosis = Some(
+            "Workload and node credentials reaching into an unknown account is how data leaves through a \
+             role the attacker controls, or a chained role nobody reviewed."
+                .into(),
+        );
+        f.remediation = Some(format!(
+            "If {account} is a partner or another of your accounts, add it to trusted_accounts; otherwise \
+             deny sts:AssumeRole outside your organisation (aws:ResourceOrgID) and revoke the caller's sessions."
+        ));
+        findings.push(f);
+    }
+
+    /// `first-seen-role-source`: a known role used from a new network or on a new service,
+    /// after its learning period.
+    fn first_seen(
+        &mut self,
+        record: &RecordView<'_>,
+        caller: Option<&Workload>,
+        now: i64,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), StateError> {
+        if record.identity.kind != Some("AssumedRole") {
+            return Ok(());
+        }
+        let inv = self.inventory;
+        let Some(role) = record.identity.issuer_arn else {
+            return Ok(());
+        };
+        let known = caller.is_some()
+            || inv.bindings_of(role).next().is_some()
+            || inv.cluster_by_node_role(Some(role), None).is_some();
+        let (Some(source), Some(ip)) = (record.event_source, record.source_ip) else {
+            return Ok(());
+        };
+        if !known {
+            return Ok(());
+        }
+        let config = &inv.detections.first_seen_role_source;
+        let retention = secs(config.retention);
+        let role = clean(role, 1024);
+        let first_key = format!("rfirst/{role}");
+        let first = match self.cache.first_seen.get(&first_key) {
+            Some(t) => *t,
+            None => self
+                .store
+                .get(&first_key, now)?
+                .and_then(|b| from_slice::<i64>(&b))
+                .unwrap_or(i64::MAX),
+        };
+        if now < first {
+            self.store.put(&first_key, &to_vec(&now), now + retention)?;
+        }
+        let first = first.min(now);
+        self.cache.first_seen.insert(first_key, first);
+        let learning = now - first < secs(config.learning_period);
+
+        let network = network_of(ip);
+        let mut new = Vec::new();
+        for (what, key) in [
+            ("network", format!("rnet/{role}/{network}")),
+            ("service", format!("rsvc/{role}/{source}")),
+        ] {
+            if self.cache.present.contains(&key) {
+                continue;
+            }
+            if self.store.put_if_absent(&key, b"", now, now + retention)? && !learning {
+                new.push(what);
+            }
+            self.cache.present.insert(key);
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut f = Finding::new(FIRST_SEEN_ROLE_SOURCE, Severity::Low, record).role(Some(&role));
+        if let Some(w) = caller {
+            enrich(&mut f, w);
+        }
+        let source = clean(source, MAX_FIELD_CHARS);
+        let network = clean(&network, MAX_FIELD_CHARS);
+        let what = new.join(" and ");
+        f.title = format!(
+            "{} used from a new {what}",
+            clean(short_role(&role), MAX_FIELD_CHARS)
+        );
+        f.summary = format!(
+            "{role} was used from {network} on {source}: a {what} not seen for this role since its baseline began."
+        );
+        f.diagnosis = Some("A change in where or how a role is used: a new subnet or service, or credentials used elsewhere.".into());
+        f.remediation =
+            Some("Confirm the deploy or network change; if there was none, check the caller.".into());
+        findings.push(f);
+        Ok(())
+    }
+}
+
+/// The network a source belongs to: the /24 (IPv4) or /48 (IPv6), or the service name.
+fn network_of(source: &str) -> String {
+    match source.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        Ok(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => source.to_string(),
+    }
+}
+
+/// The workload behind a failed IRSA or Pod Identity exchange.
+fn failed_exchange(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload> {
+    record.error_code?;
+    match (record.event_source?, record.event_name?) {
+        ("sts.amazonaws.com", "AssumeRoleWithWebIdentity") => {
+            let (ns, sa) = record.identity.user_name.and_then(service_account_subject)?;
+            let cluster = record
+                .identity
+                .identity_provider
+                .and_then(|p| inv.cluster_by_oidc(p));
+            Some(Workload {
+                cluster: cluster.map(|c| inv.clusters[c].name.clone()),
+                namespace: Some(clean(ns, MAX_FIELD_CHARS)),
+                service_account: Some(clean(sa, MAX_FIELD_CHARS)),
+                role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
+                via: "irsa".into(),
+                expires: 0,
+            })
+        }
+        ("sts.amazonaws.com", "AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
+            let tags = &record.request.pod_tags;
+            Some(Workload {
+                cluster: tags.cluster.map(|c| clean(c, MAX_FIELD_CHARS)),
+                namespace: tags.namespace.map(|s| clean(s, MAX_FIELD_CHARS)),
+                service_account: tags.service_account.map(|s| clean(s, MAX_FIELD_CHARS)),
+                role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
+                via: "pod-identity".into(),
+                expires: 0,
+            })
+        }
+        ("eks-auth.amazonaws.com", "AssumeRoleForPodIdentity") => Some(Workload {
+            cluster: record.request.cluster_name.map(|c| clean(c, MAX_FIELD_CHARS)),
+            via: "pod-identity".into(),
+            ..Workload::default()
+        }),
+        _ => None,
+    }
+}
+
+/// Names the workload in a finding that does not know it yet.
+fn enrich(f: &mut Finding, w: &Workload) {
+    if f.namespace.is_none() && f.service_account.is_none() {
+        f.namespace = w.namespace.clone();
+        f.service_account = w.service_account.clone();
+    }
+    if f.cluster.is_none() {
+        f.cluster = w.cluster.clone();
+    }
+}
+
+fn exfiltration(mut f: Finding, w: &Workload) -> Finding {
+    enrich(&mut f, w);
+    f.role_arn = w.role_arn.clone();
+    let workload = match (&w.namespace, &w.service_account) {
+        (Some(ns), Some(sa)) => format!("{ns}/{sa}"),
+        _ => "a workload".into(),
+    };
+    let via = if w.via == "irsa" { "IRSA" } else { "Pod Identity" };
+    let ip = f.source_ip.clone().unwrap_or_default();
+    let cluster = w.cluster.clone().unwrap_or_default();
+    f.title = format!("{via} credentials of {workload} used from {ip}, outside cluster {cluster}");
+    f.summary = format!(
+        "{} was signed with temporary credentials that {via} issued to {workload} in cluster {cluster}, from {ip}, \
+         which is not one of the cluster's egress ranges.",
+        f.action.clone().unwrap_or_else(|| "A call".into())
+    );
+    f.diagnosis = Some(format!(
+        "The pod's credentials ({} session) have left the cluster: read from the pod's environment, token file \
+         or the SDK cache and replayed elsewhere.",
+        w.role_arn.as_deref().map(short_role).unwrap_or("its role")
+    ));
+    f.remediation = Some(
+        "Revoke the role's active sessions (an aws:TokenIssueTime deny), rotate anything the role can read, and \
+         look at the pod for compromise; restrict the role with aws:SourceVpc / aws:SourceIp conditions."
+            .into(),
+    );
+    f
+}
+
+fn fallback_finding(mut f: Finding, failure: &Failure) -> Finding {
+    let w = &failure.workload;
+    enrich(&mut f, w);
+    let workload = match (&w.namespace, &w.service_account) {
+        (Some(ns), Some(sa)) => format!("{ns}/{sa}"),
+        _ => "a pod".into(),
+    };
+    let via = if w.via == "irsa" { "IRSA" } else { "Pod Identity" };
+    let ip = f.source_ip.clone().unwrap_or_default();
+    let action = f.action.clone().unwrap_or_default();
+    f.title = format!("{workload} fell back to node credentials after a failed {via} exchange");
+    f.summary = format!(
+        "A {via} exchange from {ip} failed (event {}), and {action} followed from the same address with the node \
+         role's credentials.",
+        failure.event.id.clone().unwrap_or_default()
+    );
+    f.diagnosis = Some(
+        "When the web identity or Pod Identity provider fails, the SDK's default chain moves on to IMDS and the \
+         pod runs with the node role: it works, with far more permissions than it should."
+            .into(),
+    );
+    f.remediation = Some(
+        "Fix the failing exchange (see the matching failure finding), and block pod access to IMDS (IMDSv2 hop \
+         limit 1) so the fallback cannot happen."
+            .into(),
+    );
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        let cases = [
+            ("10.0.5.17", "10.0.5.0/24"),
+            ("2600:1f18:abcd:1::5", "2600:1f18:abcd::/48"),
+            ("s3.amazonaws.com", "s3.amazonaws.com"),
+            ("AWS Internal", "AWS Internal"),
+        ];
+        for (source, want) in cases {
+            assert_eq!(network_of(source), want, "{source}");
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! Stateful detections and the alert policy at their edges: window boundaries, N−1 vs
+//! N, expiry, order, re-processing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use serde_json::{Value, json};
+use trailwatch::state::{MemoryStore, StateStore};
+use trailwatch::{Config, Engine, Finding, Inventory};
+
+const CONFIG: &str = r#"
+trusted_accounts = ["111122223333", "444455556666"]
+[[clusters]]
+name = "prod"
+account = "111122223333"
+oidc_provider = "oidc.eks.ap-southeast-1.amazonaws.com/id/ABC"
+node_roles = ["arn:aws:iam::111122223333:role/prod-node"]
+egress_cidrs = ["52.1.2.3/32", "10.0.0.0/16"]
+[[bindings]]
+cluster = "prod"
+namespace = "shop"
+service_account = "orders"
+role_arn = "arn:aws:iam::111122223333:role/orders"
+[detections.first-seen-role-source]
+learning_period = "1day"
+[alerts.long-term-access-key]
+threshold = 3
+[alerts.imdsv1-credential-use]
+min_severity = "medium"
+"#;
+const PROVIDER: &str = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.ap-southeast-1.amazonaws.com/id/ABC";
+const ORDERS: &str = "arn:aws:iam::111122223333:role/orders";
+const T0: i64 = 1_796_032_800; // 2026-11-30T10:00:00Z, on a 5- and 15-minute boundary
+
+fn engine(config: &str) -> Engine {
+    Engine::new(Inventory::new(Config::from_toml(config).unwrap()).unwrap()).unwrap()
+}
+
+fn at(t: i64) -> String {
+    jiff::Timestamp::from_second(t).unwrap().to_string()
+}
+
+fn record(id: &str, t: i64, source: &str, name: &str, ip: &str, identity: Value) -> Value {
+    json!({"eventVersion": "1.09", "eventTime": at(t), "eventSource": source, "eventName": name,
+           "awsRegion": "ap-southeast-1", "sourceIPAddress": ip, "eventID": id, "eventType": "AwsApiCall",
+           "recipientAccountId": "111122223333", "userIdentity": identity})
+}
+
+fn irsa_exchange(id: &str, t: i64, key: &str, error: Option<&str>) -> Value {
+    let subject = "system:serviceaccount:shop:orders";
+    let mut r = record(
+        id,
+        t,
+        "sts.amazonaws.com",
+        "AssumeRoleWithWebIdentity",
+        "10.0.1.1",
+        json!({"type": "WebIdentityUser", "userName": subject, "identityProvider": PROVIDER}),
+    );
+    r["requestParameters"] = json!({"roleArn": ORDERS, "roleSessionName": "s", "durationSeconds": 3600});
+    match error {
+        Some(code) => r["errorCode"] = json!(code),
+        None => {
+            r["responseElements"] = json!({"credentials": {"accessKeyId": key, "sessionToken": "x",
+            "expiration": "Nov 30, 2026, 11:00:00 AM"}, "subjectFromWebIdentityToken": subject})
+        }
+    }
+    r
+}
+
+fn workload_call(id: &str, t: i64, key: &str, ip: &str) -> Value {
+    record(
+        id,
+        t,
+        "s3.amazonaws.com",
+        "GetObject",
+        ip,
+        json!({"type": "AssumedRole",
+        "arn": "arn:aws:sts::111122223333:assumed-role/orders/botocore-1", "accessKeyId": key,
+        "sessionContext": {"sessionIssuer": {"arn": ORDERS}}}),
+    )
+}
+
+fn node_call(id: &str, t: i64, name: &str, ip: &str) -> Value {
+    let source = if name == "GetSecretValue" {
+        "secretsmanager.amazonaws.com"
+    } else {
+        "ec2.amazonaws.com"
+    };
+    record(
+        id,
+        t,
+        source,
+        name,
+        ip,
+        json!({"type": "AssumedRole",
+        "arn": "arn:aws:sts::111122223333:assumed-role/prod-node/i-0abc", "accessKeyId": "ASIANODE",
+        "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/prod-node"},
+                           "ec2RoleDelivery": "2.0"}}),
+    )
+}
+
+fn denied(id: &str, t: i64) -> Value {
+    let mut r = record(
+        id,
+        t,
+        "iam.amazonaws.com",
+        "ListUsers",
+        "10.0.1.9",
+        json!({"type": "AssumedRole",
+        "arn": "arn:aws:sts::111122223333:assumed-role/prober/x", "accessKeyId": "ASIAPROBE",
+        "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/prober"}}}),
+    );
+    r["errorCode"] = json!("AccessDenied");
+    r
+}
+
+/// Replays `records` as one file, then returns `detection eventID` of the alerts.
+fn run(engine: &Engine, store: &dyn StateStore, records: &[Value]) -> Vec<String> {
+    let input = serde_json::to_vec(&json!({ "Records": records })).unwrap();
+    let mut findings: Vec<Finding> = Vec::new();
+    engine
+        .process_with_state(&input[..], store, &mut findings)
+        .unwrap();
+    let mut batch = engine.policy().batch();
+    for f in findings {
+        batch.add(f, store).unwrap();
+    }
+    let mut out: Vec<String> = batch
+        .finish(store)
+        .unwrap()
+        .into_iter()
+        .flat_map(|a| {
+            a.finding
+                .event_ids
+                .into_iter()
+                .map(move |id| format!("{} {id}", a.finding.detection))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn only(detection: &str, got: Vec<String>) -> Vec<String> {
+    got.into_iter()
+        .filter(|l| l.starts_with(&format!("{detection} ")))
+        .collect()
+}
+
+#[test]
+fn credential_stitching_edges() {
+    let e = engine(CONFIG);
+    let cases: Vec<(&str, Vec<Value>, Vec<&str>)> = vec![
+        (
+            "outside use",
+            vec![
+                irsa_exchange("x", T0, "ASIAK1", None),
+                workload_call("u", T0 + 60, "ASIAK1", "198.51.100.9"),
+            ],
+            vec!["workload-credential-exfiltration u"],
+        ),
+        (
+            "inside use",
+            vec![
+                irsa_exchange("x", T0, "ASIAK1", None),
+                workload_call("u", T0 + 60, "ASIAK1", "52.1.2.3"),
+            ],
+            vec![],
+        ),
+        (
+            "use at expiry",
+            vec![
+                irsa_exchange("x", T0, "ASIAK1", None),
+                workload_call("u", T0 + 3600, "ASIAK1", "198.51.100.9"),
+            ],
+            vec![],
+        ),
+        (
+            "use a second before expiry",
+            vec![
+                irsa_exchange("x", T0, "ASIAK1", None),
+                workload_call("u", T0 + 3599, "ASIAK1", "198.51.100.9"),
+            ],
+            vec!["workload-credential-exfiltration u"],
+        ),
+        (
+            "use before exchange in the file",
+            vec![
+                workload_call("u", T0 + 60, "ASIAK1", "198.51.100.9"),
+                irsa_exchange("x", T0, "ASIAK1", None),
+            ],
+            vec!["workload-credential-exfiltration u"],
+        ),
+        (
+            "unknown key",
+            vec![workload_call("u", T0, "ASIAK9", "198.51.100.9")],
+            vec![],
+        ),
+    ];
+    for (name, records, want) in cases {
+        let got = only(
+            "workload-credential-exfiltration",
+            run(&e, &MemoryStore::new(), &records),
+        );
+        assert_eq!(got, want, "{name}");
+    }
+    // Across files (runs) on one store, in either order.
+    let store = MemoryStore::new();
+    assert!(run(&e, &store, &[irsa_exchange("x", T0, "ASIAK1", None)]).is_empty());
+    assert_eq!(
+        run(
+            &e,
+            &store,
+            &[workload_call("u", T0 + 900, "ASIAK1", "198.51.100.9")]
+        ),
+        ["workload-credential-exfiltration u"]
+    );
+    let store = MemoryStore::new();
+    assert!(
+        run(
+            &e,
+            &store,
+            &[workload_call("u", T0 + 60, "ASIAK2", "198.51.100.9")]
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        only(
+            "workload-credential-exfiltration",
+            run(&e, &store, &[irsa_exchange("x", T0, "ASIAK2", None)])
+        ),
+        ["workload-credential-exfiltration u"]
+    );
+}
+
+#[test]
+fn stitched_calls_name_the_workload() {
+    let e = engine(CONFIG);
+    let mut change = record(
+        "c",
+        T0 + 60,
+        "iam.amazonaws.com",
+        "CreateAccessKey",
+        "10.0.1.1",
+        json!({"type": "AssumedRole",
+        "arn": "arn:aws:sts::111122223333:assumed-role/orders/botocore-1", "accessKeyId": "ASIAK1"}),
+    );
+    change["requestParameters"] = json!({"userName": "backdoor"});
+    let input =
+        serde_json::to_vec(&json!({"Records": [irsa_exchange("x", T0, "ASIAK1", None), change]})).unwrap();
+    let mut findings: Vec<Finding> = Vec::new();
+    e.process_with_state(&input[..], &MemoryStore::new(), &mut findings)
+        .unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f.detection == "identity-config-change")
+        .unwrap();
+    assert_eq!(
+        (
+            f.namespace.as_deref(),
+            f.service_account.as_deref(),
+            f.cluster.as_deref()
+        ),
+        (Some("shop"), Some("orders"), Some("prod"))
+    );
+}
+
+#[test]
+fn sdk_fallback_window_edges() {
+    let e = engine(CONFIG);
+    let fail = |t| irsa_exchange("f", t, "", Some("AccessDenied"));
+    let ip = "10.0.1.1";
+    let cases: Vec<(&str, Vec<Value>, Vec<&str>)> = vec![
+        (
+            "business call within window",
+            vec![fail(T0), node_call("n", T0 + 120, "GetSecretValue", ip)],
+            vec!["sdk-credential-fallback n"],
+        ),
+        (
+            "at the window's end",
+            vec![fail(T0), node_call("n", T0 + 300, "GetSecretValue", ip)],
+            vec!["sdk-credential-fallback n"],
+        ),
+        (
+            "a second after",
+            vec![fail(T0), node_call("n", T0 + 301, "GetSecretValue", ip)],
+            vec![],
+        ),
+        (
+            "before the failure",
+            vec![node_call("n", T0 - 1, "GetSecretValue", ip), fail(T0)],
+            vec![],
+        ),
+        (
+            "processed before the failure",
+            vec![node_call("n", T0 + 10, "GetSecretValue", ip), fail(T0)],
+            vec!["sdk-credential-fallback n"],
+        ),
+        (
+            "allowlisted node call",
+            vec![fail(T0), node_call("n", T0 + 10, "DescribeInstances", ip)],
+            vec![],
+        ),
+        (
+            "other address",
+            vec![fail(T0), node_call("n", T0 + 10, "GetSecretValue", "10.0.1.2")],
+            vec![],
+        ),
+    ];
+    for (name, records, want) in cases {
+        let got = only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records));
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn access_denied_burst_edges() {
+    let e = engine(CONFIG);
+    let burst = |n: i64, start: i64, step: i64| -> Vec<Value> {
+        (0..n)
+            .map(|i| denied(&format!("d{i:02}"), start + i * step))
+            .collect()
+    };
+    let mut duplicated = burst(9, T0, 1);
+    duplicated.push(denied("d08", T0 + 20));
+    let cases: Vec<(&str, Vec<Value>, Vec<&str>)> = vec![
+        (
+            "ten in a window",
+            burst(10, T0, 1),
+            vec!["access-denied-burst d09"],
+        ),
+        ("nine", burst(9, T0, 1), vec![]),
+        (
+            "twenty fire once",
+            burst(20, T0, 1),
+            vec!["access-denied-burst d09"],
+        ),
+        ("split by the boundary", burst(12, T0 + 300 - 6, 1), vec![]),
+        ("a duplicate counts once", duplicated, vec![]),
+    ];
+    for (name, records, want) in cases {
+        let got = only("access-denied-burst", run(&e, &MemoryStore::new(), &records));
+        assert_eq!(got, want, "{name}");
+    }
+    // Five now and five in the next run, same window: the burst spans runs.
+    let store = MemoryStore::new();
+    let records = burst(10, T0, 1);
+    assert!(only("access-denied-burst", run(&e, &store, &records[..5])).is_empty());
+    assert_eq!(
+        only("access-denied-burst", run(&e, &store, &records[5..])),
+        ["access-denied-burst d09"]
+    );
+}
+
+#[test]
+fn cross_account_assumes() {
+    let e = engine(CONFIG);
+    let assume = |id: &str, caller: Value, target: &str| {
+        let mut r = record(id, T0, "sts.amazonaws.com", "AssumeRole", "10.0.1.1", caller);
+        r["requestParameters"] = json!({"roleArn": target, "roleSessionName": "x"});
+        r
+    };
+    let workload = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/orders/s",
+        "accountId": "111122223333", "sessionContext": {"sessionIssuer": {"arn": ORDERS}}});
+    let admin = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/a",
+        "accountId": "111122223333", "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/Admin"}}});
+    let node = node_call("n", T0, "x", "10.0.1.1")["userIdentity"].clone();
+    let cases: Vec<(&str, Value, Vec<&str>)> = vec![
+        (
+            "workload into untrusted",
+            assume("a", workload.clone(), "arn:aws:iam::999988887777:role/x"),
+            vec!["unexpected-cross-account-assume a"],
+        ),
+        (
+            "workload into trusted",
+            assume("b", workload.clone(), "arn:aws:iam::444455556666:role/x"),
+            vec![],
+        ),
+        (
+            "workload into own account",
+            assume("c", workload, "arn:aws:iam::111122223333:role/x"),
+            vec![],
+        ),
+        (
+            "node into untrusted",
+            assume("d", node, "arn:aws:iam::999988887777:role/x"),
+            vec!["unexpected-cross-account-assume d"],
+        ),
+        (
+            "admin into untrusted",
+            assume("e", admin, "arn:aws:iam::999988887777:role/x"),
+            vec![],
+        ),
+    ];
+    for (name, r, want) in cases {
+        let got = only(
+            "unexpected-cross-account-assume",
+            run(&e, &MemoryStore::new(), &[r]),
+        );
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn first_seen_after_learning_only() {
+    let e = engine(CONFIG);
+    let store = MemoryStore::new();
+    let day = 86_400;
+    // Learning: everything is new, nothing fires.
+    let learned = [
+        workload_call("l1", T0, "ASIAW", "10.0.5.1"),
+        workload_call("l2", T0 + 60, "ASIAW", "10.0.6.1"),
+    ];
+    assert!(only("first-seen-role-source", run(&e, &store, &learned)).is_empty());
+    // A day later: a known /24 is quiet, a new /24 fires once.
+    let later = [
+        workload_call("k", T0 + day, "ASIAW", "10.0.5.77"),
+        workload_call("n", T0 + day, "ASIAW", "10.0.9.1"),
+        workload_call("n2", T0 + day + 5, "ASIAW", "10.0.9.2"),
+    ];
+    assert_eq!(
+        only("first-seen-role-source", run(&e, &store, &later)),
+        ["first-seen-role-source n"]
+    );
+}
+
+#[test]
+fn alert_policy_dedups_thresholds_floors_and_reprocessing() {
+    let e = engine(CONFIG);
+    let akia = |id: &str, t: i64| {
+        record(
+            id,
+            t,
+            "s3.amazonaws.com",
+            "ListBuckets",
+            "198.51.100.7",
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/dev", "accessKeyId": "AKIAEXAMPLE"}),
+        )
+    };
+    // threshold 3 for long-term-access-key: two events are not enough, three are.
+    assert!(run(&e, &MemoryStore::new(), &[akia("a", T0), akia("b", T0 + 1)]).is_empty());
+    let store = MemoryStore::new();
+    let three = [akia("a", T0), akia("b", T0 + 1), akia("c", T0 + 2)];
+    assert_eq!(
+        run(&e, &store, &three),
+        [
+            "long-term-access-key a",
+            "long-term-access-key b",
+            "long-term-access-key c"
+        ]
+    );
+    // The same file again: nothing; a fourth event in the same window: nothing either.
+    assert!(run(&e, &store, &three).is_empty());
+    assert!(run(&e, &store, &[akia("d", T0 + 3)]).is_empty());
+    // The next window starts over (threshold again).
+    let next = [akia("e", T0 + 900), akia("f", T0 + 901), akia("g", T0 + 902)];
+    assert_eq!(run(&e, &store, &next).len(), 3);
+
+    // One alert per key and window, with count and bounds.
+    let mut findings: Vec<Finding> = Vec::new();
+    let fails: Vec<Value> = (0..25)
+        .map(|i| irsa_exchange(&format!("f{i}"), T0 + i, "", Some("AccessDenied")))
+        .collect();
+    let input = serde_json::to_vec(&json!({"Records": fails})).unwrap();
+    let store = MemoryStore::new();
+    e.process_with_state(&input[..], &store, &mut findings).unwrap();
+    let mut batch = e.policy().batch();
+    for f in findings {
+        batch.add(f, &store).unwrap();
+    }
+    let alerts = batch.finish(&store).unwrap();
+    let a = &alerts
+        .iter()
+        .find(|a| a.finding.detection == "irsa-assume-failure")
+        .unwrap()
+        .finding;
+    assert_eq!(
+        (a.count, a.event_ids.len()),
+        (25, 20),
+        "count all, list at most 20 ids"
+    );
+    assert_eq!(
+        (a.first_seen.clone(), a.last_seen.clone()),
+        (Some(at(T0)), Some(at(T0 + 24)))
+    );
+
+    // min_severity: IMDSv1 by an unlisted instance role is low, below the medium floor.
+    let bastion = record(
+        "v",
+        T0,
+        "s3.amazonaws.com",
+        "ListBuckets",
+        "10.9.0.1",
+        json!({"type": "AssumedRole",
+        "arn": "arn:aws:sts::111122223333:assumed-role/bastion/i-0def", "sessionContext": {
+        "sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/bastion"}, "ec2RoleDelivery": "1.0"}}),
+    );
+    assert!(run(&e, &MemoryStore::new(), std::slice::from_ref(&bastion)).is_empty());
+    assert_eq!(
+        run(&engine(""), &MemoryStore::new(), &[bastion]),
+        ["imdsv1-credential-use v"]
+    );
+}
+
+#[test]
+fn alert_config_errors_name_the_key() {
+    let cases = [
+        (
+            "[alerts.no-such-detection]\nthreshold = 2",
+            "alerts.no-such-detection",
+        ),
+        (
+            "[alerts.irsa-assume-failure]\nthreshold = 0",
+            "alerts.irsa-assume-failure",
+        ),
+        ("[alerts.irsa-assume-failure]\ndedup_by = [\"colour\"]", "colour"),
+        (
+            "[detections.access-denied-burst]\nthreshold = 0",
+            "detections.access-denied-burst",
+        ),
+        (
+            "[detections.sdk-credential-fallback]\nwindow = \"soon\"",
+            "window",
+        ),
+    ];
+    for (text, key) in cases {
+        let err = Config::from_toml(text)
+            .and_then(Inventory::new)
+            .and_then(Engine::new)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(key), "{text:?}: {err:?}");
+    }
+}
