@@ -232,3 +232,58 @@ fn text_format_groups_and_summarises() {
     // Not a terminal: no colour codes.
     assert!(!text.contains('\u{1b}'), "{text}");
 }
+
+#[test]
+fn state_carries_between_runs_and_rerun_does_not_realert() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("trailwatch.toml"),
+        "[[clusters]]\nname = \"prod\"\noidc_provider = \"oidc.eks.ap-southeast-1.amazonaws.com/id/ABC\"\n\
+         egress_cidrs = [\"52.1.2.3/32\"]\n",
+    )
+    .unwrap();
+    let subject = "system:serviceaccount:shop:orders";
+    let exchange = json!({"eventVersion": "1.08", "eventTime": "2026-11-30T10:00:00Z",
+        "eventSource": "sts.amazonaws.com", "eventName": "AssumeRoleWithWebIdentity", "eventID": "x",
+        "sourceIPAddress": "52.1.2.3", "userIdentity": {"type": "WebIdentityUser", "userName": subject,
+        "identityProvider": "arn:aws:iam::111122223333:oidc-provider/oidc.eks.ap-southeast-1.amazonaws.com/id/ABC"},
+        "requestParameters": {"roleArn": "arn:aws:iam::111122223333:role/orders"},
+        "responseElements": {"credentials": {"accessKeyId": "ASIASTITCH", "expiration": "Nov 30, 2026, 11:00:00 AM"}}});
+    let mut used = akia("u");
+    used["eventTime"] = json!("2026-11-30T10:20:00Z");
+    used["userIdentity"] = json!({"type": "AssumedRole", "accessKeyId": "ASIASTITCH",
+        "arn": "arn:aws:sts::111122223333:assumed-role/orders/s"});
+    write(&dir.path().join("day1.json"), &json!({"Records": [exchange]}));
+    write(&dir.path().join("day2.json"), &json!({"Records": [used]}));
+    let replay = |file: &str, state: bool| {
+        let mut args = vec!["replay", "--format", "json", file];
+        if state {
+            args.extend(["--state", "st"]);
+        }
+        let out = trailwatch(&args, dir.path(), None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lines(&out.stdout)
+    };
+    assert!(replay("day1.json", true).is_empty());
+    let alerts = replay("day2.json", true);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["detection"], "workload-credential-exfiltration");
+    assert_eq!(
+        (
+            alerts[0]["namespace"].as_str(),
+            alerts[0]["service_account"].as_str()
+        ),
+        (Some("shop"), Some("orders"))
+    );
+    assert!(
+        replay("day2.json", true).is_empty(),
+        "re-run with the same state must not re-alert"
+    );
+    // Without --state the second day alone knows nothing.
+    assert!(replay("day2.json", false).is_empty());
+}
