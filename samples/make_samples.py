@@ -1462,6 +1462,564 @@ def ndjson() -> None:
     write_expected(path, b.expected)
 
 
+# --------------------------------------------------------------------------- stateful samples
+#
+# samples/stateful/<scenario>/<n>-<name>.json.gz: each scenario is replayed file by file
+# (one run per file, in order) against one state store that starts empty per scenario;
+# `<file>.expected` is what that run must output after alert deduplication. Everything
+# here runs after the stateless samples above, so their ids do not move; nothing here is
+# created at import time for the same reason.
+
+STATEFUL = HERE / "stateful"
+R_ORDER, R_PAY, R_PROM = ("prod-production-order-service", "prod-production-payment-service",
+                          "prod-monitoring-prometheus")
+UNTRUSTED_ACCOUNT = "999988887777"
+
+
+class Scene(Batch):
+    """A stateful-sample file: records from `start` for `minutes`; `at(t)` pins the time
+    of the next record (the following ones go on from there)."""
+
+    def __init__(self, start: datetime, gap: tuple[int, int], minutes: int):
+        self.start, self.end, self.t = start, start + timedelta(minutes=minutes), start
+        self.gap = gap
+        self.records, self.expected = [], []
+        self.pinned: datetime | None = None
+
+    def at(self, t: datetime) -> "Scene":
+        assert self.start <= t < self.end, f"{iso(t)} outside {iso(self.start)}..{iso(self.end)}"
+        self.pinned = t
+        return self
+
+    def tick(self) -> datetime:
+        if self.pinned is not None:
+            self.t, self.pinned = self.pinned, None
+            return self.t
+        return super().tick()
+
+    def in_time_order(self) -> "Scene":
+        times = [r["eventTime"] for r in self.records]
+        assert times == sorted(times), "records out of time order"
+        return self
+
+
+def utc(y, mo, d, h, mi, s=0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, tzinfo=UTC)
+
+
+def secs(n: int) -> timedelta:
+    return timedelta(seconds=n)
+
+
+def spread(t0: datetime, t1: datetime, n: int) -> list[datetime]:
+    """n increasing times in [t0, t1)."""
+    step = int((t1 - t0).total_seconds()) // n
+    return [t0 + secs(i * step + RNG.randint(0, step - 1)) for i in range(n)]
+
+
+def sdk_session_name(kind: str, t: datetime) -> str:
+    """Role session names as the SDKs make them up (java: ms, boto: s, go: ns)."""
+    s = int(t.timestamp())
+    if kind == "java":
+        return f"aws-sdk-java-{s * 1000 + RNG.randint(0, 999)}"
+    if kind == "boto3":
+        return f"botocore-session-{s}"
+    return f"{s}{RNG.randint(0, 999_999_999):09d}"
+
+
+def irsa_session(role, name, ip, ua, created):
+    """An IRSA session whose exchange happened before the scenario (key unknown to state)."""
+    return session("irsa", role, name, ip, ua, created, provider=OIDC_ARN)
+
+
+def irsa_for(b, ns, sa, role, ip, ua, session_name, seconds):
+    """A successful IRSA exchange asking for `seconds` (durationSeconds) of credentials."""
+    rec, sess = irsa(b, ns, sa, role, ip, ua, session_name)
+    t = datetime.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    rec["requestParameters"]["durationSeconds"] = seconds
+    rec["responseElements"]["credentials"]["expiration"] = human(t + secs(seconds))
+    return rec, sess
+
+
+def assume_role(b, s, role, account, session_name, *, err=None, seconds=3600, **kw):
+    """sts:AssumeRole called with session/user `s` into `role` of `account`."""
+    if role not in ROLE_PID:
+        ROLE_PID[role] = aroa()
+    t = kw.pop("t", None) or b.tick()
+    resp = None
+    if err is None:
+        resp = {"credentials": sts_creds(asia(), t, seconds),
+                "assumedRoleUser": {"assumedRoleId": f"{ROLE_PID[role]}:{session_name}",
+                                    "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session_name}"}}
+    return call(b, s, "sts.amazonaws.com", "AssumeRole", t=t, ver="1.08", err=err,
+                req={"roleArn": role_arn(role, account), "roleSessionName": session_name,
+                     "durationSeconds": seconds},
+                resp=resp, resources=role_resource(role, account), shared=True, **kw)
+
+
+def kms_for_s3(b, s, bucket, key, t):
+    """The KMS call S3 makes on the caller's behalf for SSE-KMS: the caller's key, but
+    S3 as the source address."""
+    ident = ident_of(s)
+    ident["invokedBy"] = "s3.amazonaws.com"
+    return ev(b, ident, "kms.amazonaws.com", "GenerateDataKey", "s3.amazonaws.com",
+              "s3.amazonaws.com", t=t, ver="1.11", tls=False,
+              req={"keyId": KMS_KEY, "keySpec": "AES_256",
+                   "encryptionContext": {"aws:s3:arn": f"arn:aws:s3:::{bucket}/{key}"}},
+              resources=[{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": KMS_KEY}])
+
+
+# Permission probing from a compromised pod: action → (requestParameters, resource in the message).
+PROBES = {
+    "iam:ListRoles": ({"maxItems": 1000}, f"arn:aws:iam::{ACCOUNT}:role/"),
+    "iam:ListUsers": ({"maxItems": 1000}, f"arn:aws:iam::{ACCOUNT}:user/"),
+    "iam:GetAccountAuthorizationDetails": ({"filter": ["User", "Role", "LocalManagedPolicy"]}, "*"),
+    "iam:ListAttachedRolePolicies": ({"roleName": "prod-node-role"}, role_arn("prod-node-role")),
+    "iam:GetRole": ({"roleName": "Admin"}, role_arn("Admin")),
+    "s3:ListBuckets": (None, None),
+    "s3:GetObject": (None, None),
+    "secretsmanager:ListSecrets": ({"maxResults": 100}, "*"),
+    "secretsmanager:GetSecretValue": ({"secretId": "prod/rds/master"},
+                                      f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/rds/master-Xk3p9Q"),
+    "kms:ListKeys": ({"limit": 1000}, "*"),
+    "kms:DescribeKey": ({"keyId": "alias/prod-payments"}, KMS_KEY),
+    "ec2:DescribeInstances": ({"instancesSet": {}, "filterSet": {}}, None),
+    "ec2:DescribeSecurityGroups": ({"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}}, None),
+}
+PROBE_ORDER = ["iam:ListRoles", "iam:ListUsers", "s3:ListBuckets", "secretsmanager:ListSecrets",
+               "kms:ListKeys", "ec2:DescribeInstances", "iam:GetAccountAuthorizationDetails",
+               "secretsmanager:GetSecretValue", "s3:GetObject", "kms:DescribeKey",
+               "iam:ListAttachedRolePolicies", "ec2:DescribeSecurityGroups", "iam:GetRole"]
+
+
+def probe(b, s, action, **kw):
+    """A denied call: AccessDenied (IAM, S3), AccessDeniedException (Secrets Manager, KMS),
+    Client.UnauthorizedOperation (EC2). IAM has no VPC endpoint: it leaves through the NAT."""
+    svc, name = action.split(":")
+    kw.setdefault("ua", UA["cli_linux"])
+    arn = ident_of(s)["arn"]
+    if action == "s3:ListBuckets":
+        return call(b, s, "s3.amazonaws.com", "ListBuckets", ver="1.10",
+                    err=("AccessDenied", "Access Denied"), req={"Host": f"s3.{REGION}.amazonaws.com"},
+                    extra={"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                           "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
+                           "x-amz-id-2": amz_id2(), "bytesTransferredOut": 243},
+                    request_id=s3_request_id(), **kw)
+    if action == "s3:GetObject":
+        return s3(b, s, "GetObject", REPORT_BUCKET, "finance/2026-11/ledger.parquet",
+                  err=("AccessDenied", "Access Denied"), **kw)
+    req, resource = PROBES[action]
+    if svc == "ec2":
+        err = ("Client.UnauthorizedOperation",
+               f"You are not authorized to perform this operation. User: {arn} is not authorized to "
+               f"perform: {action} because no identity-based policy allows the {action} action")
+        return call(b, s, "ec2.amazonaws.com", name, ver="1.09", err=err, req=req, **kw)
+    err = ("AccessDenied" if svc == "iam" else "AccessDeniedException",
+           f"User: {arn} is not authorized to perform: {action} on resource: {resource} because no "
+           f"identity-based policy allows the {action} action")
+    if svc == "iam":
+        return iam(b, s, name, req, err=err, read_only=True, ip=NAT_A, **kw)
+    return call(b, s, f"{svc}.amazonaws.com", name, ver="1.11" if svc == "kms" else "1.09",
+                err=err, req=req, **kw)
+
+
+def write_scene(scenario: str, name: str, b: Batch) -> None:
+    raw = dumps({"Records": b.records}).encode("utf-8")
+    path = STATEFUL / scenario / f"{name}.json.gz"
+    write(path, gz(raw))
+    write_expected(path, b.expected)
+
+
+def scene_credential_stitching() -> None:
+    """IRSA and Pod Identity keys remembered from file 1, used in file 2."""
+    na = node("i-0c41d2e3f4a5b6c78", "10.0.14.21", "2026-11-30T05:40:10Z")
+    nb = node("i-0c42e3f4a5b6c7d89", "10.0.47.9", "2026-11-30T06:02:44Z")
+    b = Scene(utc(2026, 11, 30, 9, 0), (4, 12), 5)
+    node_background(b, na, ["ecr_auth"])
+    rec, order = irsa(b, "production", "order-service", R_ORDER, "10.0.21.41", UA["java"],
+                      sdk_session_name("java", b.t))
+    b.add(rec)
+    b.add(s3(b, order, "GetObject", ORDER_BUCKET, "config/order-service/settings.json", size=2841))
+    # Asks for 15 minutes only: the key is dead long before file 2.
+    rec, pay = irsa_for(b, "production", "payment-service", R_PAY, "10.0.22.41", UA["boto3"],
+                        sdk_session_name("boto3", b.t), 900)
+    b.add(rec)
+    b.add(ddb(b, pay, "PutItem", "payments"))
+    sts, eks, prom = pod_identity(b, nb, "monitoring", "prometheus", "prometheus-server-0",
+                                  R_PROM, pod_ip="10.0.23.44", ua=UA["yace"])
+    b.add(sts)
+    b.add(eks)
+    b.add(cw(b, prom, "GetMetricData"))
+    node_background(b, nb, ["describe", "logs"])
+    b.add(sqs_send(b, order, "order-events"))
+    b.add(kms_decrypt(b, pay, {"service": "payment-service"}))
+    node_background(b, na, ["eni", "metrics"])
+    b.add(cw(b, prom, "ListMetrics"))
+    b.add(ddb(b, pay, "GetItem", "payments"))
+    write_scene("credential-stitching", "1-exchange", b.in_time_order())
+
+    b = Scene(utc(2026, 11, 30, 9, 30), (5, 25), 10)
+    node_background(b, na, ["ecr_auth", "describe"])
+    # Inside: the pod's address through VPC endpoints, the NAT, S3 calling KMS for it.
+    b.add(s3(b, order, "GetObject", ORDER_BUCKET, "templates/invoice-v3.html", size=12877))
+    b.add(cw(b, prom, "GetMetricData"))
+    put = s3(b, order, "PutObject", ORDER_BUCKET, "exports/2026/11/30/orders-0930.csv.gz", size=190211)
+    b.add(put)
+    t_put = datetime.strptime(put["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    b.add(kms_for_s3(b, order, ORDER_BUCKET, "exports/2026/11/30/orders-0930.csv.gz", t_put))
+    b.add(caller_identity(b, order, ip=NAT_A))
+    node_background(b, nb, ["logs"])
+    # The IRSA key of order-service from outside.
+    b.add(s3_list_buckets(b, order, ip="198.51.100.60", ua=UA["cli_linux"]),
+          "workload-credential-exfiltration")
+    b.add(sqs_send(b, order, "order-events"))
+    # The 15-minute key, 15+ minutes after it expired: no longer remembered.
+    b.add(ddb(b, pay, "Scan", "payments", ip="198.51.100.61", ua=UA["cli_linux"]))
+    # The Pod Identity key of prometheus from outside.
+    b.add(caller_identity(b, prom, ip="203.0.113.90", ua=UA["cli_mac"]),
+          "workload-credential-exfiltration")
+    # A key no exchange in the state handed out (its exchange predates the scenario).
+    ghost = irsa_session(R_PAY, "botocore-session-1796023960", "10.0.22.42", UA["boto3"],
+                         "2026-11-30T07:32:40Z")
+    b.add(ddb(b, ghost, "GetItem", "payments", ip="198.51.100.62", ua=UA["cli_linux"]))
+    # An admin from the office: public, but not a workload credential.
+    b.add(iam(b, ALICE, "GetRole", {"roleName": R_PROM}, read_only=True))
+    b.add(cw(b, prom, "ListMetrics"))
+    node_background(b, na, ["logs"])
+    b.add(ddb(b, ghost, "Query", "payments"))
+    write_scene("credential-stitching", "2-use", b.in_time_order())
+
+
+def scene_out_of_order() -> None:
+    """Uses seen before the exchange that hands their key out."""
+    na = node("i-0d51e2f3a4b5c6d79", "10.0.16.8", "2026-11-30T06:20:31Z")
+    b = Scene(utc(2026, 11, 30, 9, 0), (5, 15), 5)
+    node_background(b, na, ["ecr_auth", "describe"])
+    rec, order = irsa(b, "production", "order-service", R_ORDER, "10.0.21.51", UA["java"],
+                      sdk_session_name("java", b.t))
+    b.add(rec)
+    b.add(s3(b, order, "GetObject", ORDER_BUCKET, "config/order-service/settings.json", size=2841))
+    b.add(sqs_send(b, order, "order-events"))
+    node_background(b, na, ["logs"])
+    use = b.add(s3(b, order, "GetObject", ORDER_BUCKET, "exports/2026/11/30/orders-0900.csv.gz",
+                   size=184220, ip="198.51.100.71", ua=UA["cli_mac"]),
+                "workload-credential-exfiltration")
+    b.add(ddb(b, order, "Query", "orders"))
+    node_background(b, na, ["eni", "metrics"])
+    b.add(s3(b, order, "PutObject", ORDER_BUCKET, "exports/2026/11/30/orders-0905.csv.gz", size=171520))
+    b.add(sqs_send(b, order, "order-events"))
+    node_background(b, na, ["eks"])
+    # CloudTrail does not sort a file: the outside use comes before the exchange in Records.
+    b.records.remove(use)
+    b.records.insert(b.records.index(rec), use)
+    write_scene("out-of-order", "1-use-before-exchange", b)
+
+    # The exchange at 10:02 is delivered late, in a file replayed after the one holding
+    # the use (10:07) — see 3-exchange-late, whose run reports the use.
+    late = Scene(utc(2026, 11, 30, 10, 0), (8, 20), 5)
+    node_background(late, na, ["ecr_auth"])
+    rec, pay = irsa(late, "production", "payment-service", R_PAY, "10.0.22.51", UA["boto3"],
+                    sdk_session_name("boto3", late.t))
+    late.add(rec)
+    late.add(ddb(late, pay, "GetItem", "payments"))
+    late.add(kms_decrypt(late, pay, {"service": "payment-service"}))
+    node_background(late, na, ["describe", "logs"])
+    late.add(ddb(late, pay, "PutItem", "payments"))
+    node_background(late, na, ["eni", "metrics"])
+    late.add(ddb(late, pay, "Query", "payments"))
+    late.add(sqs_send(late, pay, "payment-events"))
+
+    b = Scene(utc(2026, 11, 30, 10, 5), (8, 20), 5)
+    node_background(b, na, ["eni", "ecr_auth"])
+    b.add(ddb(b, pay, "Query", "payments"))
+    b.add(kms_decrypt(b, pay, {"service": "payment-service"}))
+    node_background(b, na, ["describe"])
+    b.at(utc(2026, 11, 30, 10, 7, 12))
+    use = b.add(ddb(b, pay, "Scan", "payments", ip="203.0.113.144", ua=UA["cli_linux"]))
+    b.add(ddb(b, pay, "GetItem", "payments"))
+    node_background(b, na, ["logs", "metrics"])
+    b.add(sqs_send(b, pay, "payment-events"))
+    b.add(ddb(b, pay, "PutItem", "payments"))
+    node_background(b, na, ["eks"])
+    write_scene("out-of-order", "2-use", b.in_time_order())
+    late.expected.append(f"workload-credential-exfiltration {use['eventID']}")
+    write_scene("out-of-order", "3-exchange-late", late.in_time_order())
+
+
+def scene_sdk_fallback() -> None:
+    """Failed exchanges, then node-role business calls from the same address."""
+    nx = node("i-0e61f2a3b4c5d6e7f", "10.0.77.40", "2026-11-30T07:12:09Z")  # pods 10.0.77.x
+    ny = node("i-0e62a3b4c5d6e7f80", "10.0.78.52", "2026-11-30T07:14:40Z")
+    denied = ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+    b = Scene(utc(2026, 11, 30, 11, 0), (6, 14), 30)
+    node_background(b, ny, ["ecr_auth", "describe"])
+    node_background(b, nx, ["logs"])
+    rec, ok = irsa(b, "production", "order-service", R_ORDER, "10.0.21.92", UA["java"],
+                   sdk_session_name("java", b.t))
+    b.add(rec)
+    b.add(s3(b, ok, "GetObject", ORDER_BUCKET, "config/order-service/settings.json", size=2841))
+    # A: IRSA refused, then the SDK's chain reaches IMDS: node credentials from the pod's IP.
+    t_a = utc(2026, 11, 30, 11, 1, 40)
+    rec, _ = irsa(b.at(t_a), "production", "order-service", R_ORDER, "10.0.77.11", UA["java"],
+                  sdk_session_name("java", t_a), err=denied)
+    b.add(rec, "irsa-assume-failure")
+    b.add(ec2_describe_instances(b, ny, [ny["name"]]))
+    b.add(s3(b.at(t_a + secs(95)), nx, "GetObject", ORDER_BUCKET,
+             "exports/2026/11/30/orders-1100.csv.gz", size=201433, ip="10.0.77.11", ua=UA["java"]),
+          "node-role-misuse", "sdk-credential-fallback")
+    # B: Pod Identity refused (trust lacks sts:TagSession) for a hostNetwork pod: the agent's
+    # eks-auth call and the pod's fallback both come from the node's address.
+    t_b = utc(2026, 11, 30, 11, 4, 30)
+    sts, eks, _ = pod_identity(
+        b.at(t_b), nx, "production", "payment-service", "payment-service-7d9c6b5f4-w8q2n", R_PAY,
+        sts_err=("AccessDenied",
+                 "User: pods.eks.amazonaws.com is not authorized to perform: sts:TagSession on resource: "
+                 "arn:aws:iam::111122223333:role/prod-production-payment-service"),
+        eks_err=("AccessDeniedException", PIA_ERR))
+    b.add(sts, "pod-identity-failure")
+    b.add(eks, "pod-identity-failure")
+    b.add(logs_put(b.at(t_b + secs(40)), nx))  # the node's own (allowlisted) traffic
+    b.add(cw(b, ok, "PutMetricData"))
+    b.add(call(b.at(t_b + secs(150)), nx, "secretsmanager.amazonaws.com", "GetSecretValue",
+               ver="1.08", ua=UA["boto3"], req={"secretId": "prod/payment-service/stripe"}),
+          "node-role-misuse", "sdk-credential-fallback")
+    # C: the node call comes 5 min + 1 s after the failure: too late.
+    t_c = utc(2026, 11, 30, 11, 8, 10)
+    rec, _ = irsa(b.at(t_c), "monitoring", "prometheus", R_PROM, "10.0.77.12", UA["yace"],
+                  sdk_session_name("go", t_c),
+                  err=("IDPCommunicationError",
+                       "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"))
+    b.add(rec, "irsa-assume-failure")
+    # D: exactly 5 min after the failure: still inside [t, t + 5 min].
+    t_d = utc(2026, 11, 30, 11, 9, 40)
+    e = int(t_d.timestamp())
+    rec, _ = irsa(b.at(t_d), "production", "payment-service", R_PAY, "10.0.77.13", UA["boto3"],
+                  sdk_session_name("boto3", t_d),
+                  err=("ExpiredTokenException",
+                       f"Token expired: current date/time {e} must be before the expiration date/time {e - 412}"))
+    b.add(rec, "irsa-assume-failure")
+    node_background(b, ny, ["logs"])
+    b.add(cw(b.at(t_c + secs(301)), nx, "GetMetricData", ip="10.0.77.12", ua=UA["yace"]),
+          "node-role-misuse")
+    b.add(ddb(b.at(t_d + secs(300)), nx, "Query", "payments", ip="10.0.77.13", ua=UA["boto3"]),
+          "node-role-misuse", "sdk-credential-fallback")
+    # E: the node call comes 20 s before the failure.
+    t_e = utc(2026, 11, 30, 11, 16, 50)
+    b.add(s3_list_buckets(b.at(t_e - secs(20)), nx, ip="10.0.77.14", ua=UA["java"]),
+          "node-role-misuse")
+    rec, _ = irsa(b.at(t_e), "production", "order-service", R_ORDER, "10.0.77.14", UA["java"],
+                  sdk_session_name("java", t_e), err=denied)
+    b.add(rec, "irsa-assume-failure")
+    b.add(sqs_send(b, ok, "order-events"))
+    # F: after the failure only allowlisted node calls from that address.
+    t_f = utc(2026, 11, 30, 11, 19, 0)
+    rec, _ = irsa(b.at(t_f), "production", "payment-service", R_PAY, "10.0.77.15", UA["boto3"],
+                  sdk_session_name("boto3", t_f), err=denied)
+    b.add(rec, "irsa-assume-failure")
+    b.add(ec2_describe_instances(b.at(t_f + secs(30)), nx, [nx["name"]], ip="10.0.77.15",
+                                 ua=UA["boto3"]))
+    b.add(ecr_auth(b.at(t_f + secs(65)), nx, ip="10.0.77.15"))
+    b.add(caller_identity(b.at(t_f + secs(80)), nx, ip="10.0.77.15", ua=UA["boto3"]))
+    # G: a failure from one address, node misuse from another.
+    t_g = utc(2026, 11, 30, 11, 22, 0)
+    rec, _ = irsa(b.at(t_g), "production", "order-service", R_ORDER, "10.0.77.16", UA["java"],
+                  sdk_session_name("java", t_g), err=denied)
+    b.add(rec, "irsa-assume-failure")
+    b.add(call(b.at(t_g + secs(60)), nx, "secretsmanager.amazonaws.com", "GetSecretValue",
+               ver="1.08", ip="10.0.77.17", ua=UA["java"],
+               req={"secretId": "prod/order-service/db"}),
+          "node-role-misuse")
+    node_background(b, nx, ["eni", "metrics"])
+    b.add(s3(b, ok, "PutObject", ORDER_BUCKET, "exports/2026/11/30/orders-1120.csv.gz", size=176004))
+    node_background(b, ny, ["pull"])
+    write_scene("sdk-fallback", "1-fallback", b.in_time_order())
+
+
+def scene_access_denied_burst() -> None:
+    """Per-session AccessDenied counts in aligned 5-minute windows."""
+    na = node("i-0f71a2b3c4d5e6f70", "10.0.18.12", "2026-11-30T06:44:02Z")
+    b = Scene(utc(2026, 11, 30, 10, 0), (5, 15), 30)
+
+    def burst(s, t0, t1, n, *, tenth=False):
+        for i, t in enumerate(spread(t0, t1, n)):
+            det = ("access-denied-burst",) if tenth and i == 9 else ()
+            b.add(probe(b.at(t), s, PROBE_ORDER[i % len(PROBE_ORDER)]), *det)
+
+    # 10:00–10:04:59: a fresh order-service pod gets its key, then probes: 11 denials
+    # (the 10th is the finding, the 11th adds nothing). Benign calls in between.
+    rec, s1 = irsa(b.at(utc(2026, 11, 30, 10, 0, 4)), "production", "order-service", R_ORDER,
+                   "10.0.21.61", UA["java"], "aws-sdk-java-1796032804311")
+    b.add(rec)
+    b.add(s3(b, s1, "GetObject", ORDER_BUCKET, "config/order-service/settings.json", size=2841))
+    burst(s1, utc(2026, 11, 30, 10, 0, 30), utc(2026, 11, 30, 10, 4, 30), 11, tenth=True)
+    node_background(b.at(utc(2026, 11, 30, 10, 4, 40)), na, ["ecr_auth"])
+    # 10:05–10:09:59: another order-service session, 9 denials and a NoSuchKey; a payment
+    # session's 2 denials in the same window count for that session only.
+    s2 = irsa_session(R_ORDER, "aws-sdk-java-1796028915820", "10.0.21.62", UA["java"],
+                      "2026-11-30T08:55:15Z")
+    s3p = irsa_session(R_PAY, "botocore-session-1796029540", "10.0.22.61", UA["boto3"],
+                       "2026-11-30T09:05:40Z")
+    burst(s2, utc(2026, 11, 30, 10, 5, 5), utc(2026, 11, 30, 10, 9, 50), 9)
+    b.add(s3(b.at(utc(2026, 11, 30, 10, 7, 1)), s2, "GetObject", ORDER_BUCKET,
+             "exports/2026/11/30/missing.csv", err=("NoSuchKey", "The specified key does not exist.")))
+    b.records.sort(key=lambda r: r["eventTime"])  # the NoSuchKey sits among the probes
+    for t, action in [(utc(2026, 11, 30, 10, 8, 20), "secretsmanager:GetSecretValue"),
+                      (utc(2026, 11, 30, 10, 8, 44), "kms:DescribeKey")]:
+        b.add(probe(b.at(t), s3p, action, ua=UA["boto3"]))
+    b.records.sort(key=lambda r: r["eventTime"])
+    b.add(ddb(b.at(utc(2026, 11, 30, 10, 10, 2)), s3p, "GetItem", "payments"))
+    # 10:12:40–10:16:58: prometheus's session, 6 denials up to 10:14:59 and 6 from 10:15:00.
+    s4 = irsa_session(R_PROM, "1796030460118843207", "10.0.23.61", UA["yace"],
+                      "2026-11-30T09:21:00Z")
+    b.add(cw(b.at(utc(2026, 11, 30, 10, 12, 10)), s4, "GetMetricData"))
+    times = [utc(2026, 11, 30, 10, 12, 40), utc(2026, 11, 30, 10, 13, 5), utc(2026, 11, 30, 10, 13, 31),
+             utc(2026, 11, 30, 10, 14, 2), utc(2026, 11, 30, 10, 14, 30), utc(2026, 11, 30, 10, 14, 59),
+             utc(2026, 11, 30, 10, 15, 0), utc(2026, 11, 30, 10, 15, 20), utc(2026, 11, 30, 10, 15, 47),
+             utc(2026, 11, 30, 10, 16, 10), utc(2026, 11, 30, 10, 16, 33), utc(2026, 11, 30, 10, 16, 58)]
+    for i, t in enumerate(times):
+        b.add(probe(b.at(t), s4, PROBE_ORDER[i], ua=UA["yace"]))
+    node_background(b, na, ["logs"])
+    # 10:20–10:24:59: 9 distinct denials, then CloudTrail delivers one of them again.
+    s5 = irsa_session(R_PAY, "botocore-session-1796031012", "10.0.22.62", UA["boto3"],
+                      "2026-11-30T09:30:12Z")
+    first = len(b.records)
+    burst(s5, utc(2026, 11, 30, 10, 20, 10), utc(2026, 11, 30, 10, 23, 40), 9)
+    b.records.append(b.records[first + 3])  # same eventID: counts once (not in ALL_RECORDS)
+    b.add(ddb(b.at(utc(2026, 11, 30, 10, 24, 30)), s5, "Query", "payments"))
+    node_background(b, na, ["describe"])
+    write_scene("access-denied-burst", "1-probing", b)
+
+
+def scene_cross_account() -> None:
+    """sts:AssumeRole out of the account by workloads, a node and an admin."""
+    nx = node("i-0a81b2c3d4e5f6a7b", "10.0.31.9", "2026-11-30T07:02:50Z")
+    b = Scene(utc(2026, 11, 30, 12, 0), (8, 25), 10)
+    node_background(b, nx, ["ecr_auth"])
+    rec, order = irsa(b, "production", "order-service", R_ORDER, "10.0.21.71", UA["java"],
+                      sdk_session_name("java", b.t))
+    b.add(rec)
+    b.add(s3(b, order, "GetObject", ORDER_BUCKET, "config/order-service/settings.json", size=2841))
+    # Into the trusted artifacts account and into its own account: fine.
+    b.add(assume_role(b, order, "shared-artifacts-reader", TRUSTED_OTHER_ACCOUNT,
+                      "order-service-artifacts", seconds=900))
+    b.add(assume_role(b, order, "prod-order-reports", ACCOUNT, "order-service-reports", seconds=900))
+    # Into an account nobody listed (succeeds: the partner's trust policy names this role).
+    b.add(assume_role(b, order, "partner-orders-export", UNTRUSTED_ACCOUNT, "order-service-export"),
+          "unexpected-cross-account-assume")
+    node_background(b, nx, ["describe"])
+    # A pod on the node using the node's credentials: refused, but attempted.
+    node_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/prod-node-role/{nx['name']}"
+    b.add(assume_role(b, nx, "partner-orders-export", UNTRUSTED_ACCOUNT, "export", ip="10.0.31.44",
+                      ua=UA["cli_linux"],
+                      err=("AccessDenied",
+                           f"User: {node_arn} is not authorized to perform: sts:AssumeRole on resource: "
+                           f"{role_arn('partner-orders-export', UNTRUSTED_ACCOUNT)}")),
+          "node-role-misuse", "unexpected-cross-account-assume")
+    # A role with no binding, but its key came from a remembered IRSA exchange.
+    rec, dns = irsa(b, "kube-system", "external-dns", "prod-kube-system-external-dns", "10.0.24.71",
+                    UA["external_dns"], sdk_session_name("go", b.t))
+    b.add(rec)
+    b.add(assume_role(b, dns, "route53-delegation", UNTRUSTED_ACCOUNT, "external-dns"),
+          "unexpected-cross-account-assume")
+    # An admin (not a workload) into the same account: not this detection's business.
+    b.add(assume_role(b, ALICE, "OrganizationAccountAccessRole", UNTRUSTED_ACCOUNT, "alice"))
+    b.add(sqs_send(b, order, "order-events"))
+    node_background(b, nx, ["logs", "eni"])
+    b.add(kms_decrypt(b, order, {"service": "order-service"}))
+    write_scene("cross-account", "1-assume", b.in_time_order())
+
+
+def scene_first_seen() -> None:
+    """A 7-day learning period, then new networks and services for a role."""
+    n1 = node("i-0b91c2d3e4f5a6b7c", "10.0.12.30", "2026-11-20T04:10:00Z")
+    alice = session("admin", "Admin", "alice", OFFICE_IP, UA["cli_mac"], "2026-11-20T09:41:03Z",
+                    mfa="true")
+    b = Scene(utc(2026, 11, 20, 10, 0), (10, 30), 10)
+    node_background(b, n1, ["ecr_auth", "describe"])
+    rec, p1 = irsa(b, "production", "payment-service", R_PAY, "10.0.5.21", UA["boto3"],
+                   sdk_session_name("boto3", b.t))
+    b.add(rec)
+    b.add(ddb(b, p1, "GetItem", "payments"))
+    b.add(kms_decrypt(b, p1, {"service": "payment-service"}))
+    node_background(b, n1, ["logs"])
+    rec, p2 = irsa(b, "production", "payment-service", R_PAY, "10.0.5.22", UA["boto3"],
+                   sdk_session_name("boto3", b.t))
+    b.add(rec)
+    b.add(ddb(b, p2, "PutItem", "payments"))
+    b.add(ddb(b, p1, "Query", "payments"))
+    b.add(kms_decrypt(b, p2, {"service": "payment-service"}))
+    b.add(iam(b, alice, "GetRole", {"roleName": R_PAY}, read_only=True))
+    node_background(b, n1, ["ecr_auth", "logs"])
+    b.add(ddb(b, p2, "GetItem", "payments"))
+    write_scene("first-seen", "1-baseline", b.in_time_order())
+
+    n2 = node("i-0b92d3e4f5a6b7c8d", "10.0.12.31", "2026-11-30T04:12:30Z")
+    b = Scene(utc(2026, 11, 30, 10, 0), (10, 30), 10)
+    node_background(b, n2, ["ecr_auth", "describe"])
+    rec, p3 = irsa(b, "production", "payment-service", R_PAY, "10.0.5.23", UA["boto3"],
+                   sdk_session_name("boto3", b.t))
+    b.add(rec)
+    b.add(ddb(b, p3, "GetItem", "payments"))
+    b.add(kms_decrypt(b, p3, {"service": "payment-service"}))
+    # A pod on a subnet the role never used (session from before this file).
+    p4 = irsa_session(R_PAY, "botocore-session-1796029320", "10.0.9.14", UA["boto3"],
+                      "2026-11-30T09:02:00Z")
+    b.add(ddb(b, p4, "Query", "payments"), "first-seen-role-source")
+    b.add(kms_decrypt(b, p4, {"service": "payment-service"}))  # 10.0.9.0/24 is known now
+    node_background(b, n2, ["logs"])
+    # A service the role never called, from its usual network.
+    b.add(sqs_send(b, p3, "payment-events"), "first-seen-role-source")
+    b.add(sqs_send(b, p3, "payment-events"))  # sqs is known now
+    # New network and new service at once: one finding.
+    p5 = irsa_session(R_PAY, "botocore-session-1796030100", "10.0.10.7", UA["boto3"],
+                      "2026-11-30T09:15:00Z")
+    b.add(call(b, p5, "secretsmanager.amazonaws.com", "GetSecretValue", ver="1.08",
+               req={"secretId": "prod/payment-service/stripe"}), "first-seen-role-source")
+    # order-service appears for the first time today: its learning period starts now.
+    rec, o1 = irsa(b, "production", "order-service", R_ORDER, "10.0.21.17", UA["java"],
+                   sdk_session_name("java", b.t))
+    b.add(rec)
+    b.add(s3(b, o1, "GetObject", ORDER_BUCKET, "config/order-service/settings.json", size=2841))
+    b.add(ddb(b, p3, "PutItem", "payments"))
+    node_background(b, n2, ["ecr_auth"])
+    write_scene("first-seen", "2-ten-days-later", b.in_time_order())
+
+
+def scene_reprocess() -> None:
+    """The same file twice: the second run alerts nothing."""
+    na = node("i-0c01d2e3f4a5b6c7d", "10.0.19.5", "2026-11-30T05:51:19Z")
+    b = Scene(utc(2026, 11, 30, 13, 0), (5, 15), 5)
+    node_background(b, na, ["ecr_auth"])
+    rec, order = irsa(b, "production", "order-service", R_ORDER, "10.0.21.81", UA["java"],
+                      sdk_session_name("java", b.t))
+    b.add(rec)
+    rec, _ = irsa(b, "production", "order-service", R_PAY, "10.0.21.82", UA["java"],
+                  sdk_session_name("java", b.t),
+                  err=("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"))
+    b.add(rec, "irsa-assume-failure")
+    b.add(s3(b, order, "GetObject", ORDER_BUCKET, "templates/receipt-v2.html", size=7781))
+    exporter = user("reports-exporter-legacy", NAT_A, UA["boto3"])
+    b.add(s3(b, exporter, "GetObject", REPORT_BUCKET, "reports/daily/2026-11-29.csv", size=90211),
+          "long-term-access-key")
+    node_background(b, na, ["describe", "logs"])
+    b.add(s3_list_buckets(b, order, ip="198.51.100.99", ua=UA["cli_mac"]),
+          "workload-credential-exfiltration")
+    b.add(sqs_send(b, order, "order-events"))
+    node_background(b, na, ["eni", "metrics"])
+    b.add(ddb(b, order, "Query", "orders"))
+    node_background(b, na, ["logs"])
+    write_scene("reprocess", "1-batch", b.in_time_order())
+    again = Scene(b.start, b.gap, 5)
+    again.records = b.records  # byte-identical file; every finding was already alerted
+    write_scene("reprocess", "2-batch-again", again)
+
+
+def stateful_samples() -> None:
+    for make in [scene_credential_stitching, scene_out_of_order, scene_sdk_fallback,
+                 scene_access_denied_burst, scene_cross_account, scene_first_seen, scene_reprocess]:
+        make()
+
+
 def main() -> None:
     for make in [batch_irsa_failures, batch_pod_identity, batch_node_role, batch_access_keys,
                  batch_identity_config, batch_unexpected_subjects, batch_benign]:
@@ -1470,6 +2028,7 @@ def main() -> None:
     cloudwatch_logs()
     eventbridge()
     ndjson()
+    stateful_samples()  # last: it draws from RNG after every file above
     ids = [r["eventID"] for r in ALL_RECORDS]
     assert len(ids) == len(set(ids)), "duplicate eventID"
     if CHECK:
