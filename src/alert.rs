@@ -214,21 +214,36 @@ impl AlertPolicy {
     }
 }
 
-/// An alert about to be sent, with the claim that makes it unique.
+/// An alert about to be sent, with the claims that make it unique.
 #[derive(Debug, Clone)]
 pub struct Alert {
     /// The alert, in the finding schema.
     pub finding: Finding,
     /// The state key claimed for it (one alert per key and window).
     pub claim: String,
+    /// The per-event keys claimed for it (an alerted event never alerts again).
+    pub events: Vec<String>,
 }
 
 struct Pending {
     key: String,
+    events: Vec<String>,
     window_end: i64,
     last: i64,
     finding: Finding,
     rule: Rule,
+}
+
+impl AlertPolicy {
+    /// Gives up the claims of an alert that could not be delivered, so that processing
+    /// its input again (a redelivered message) alerts again.
+    pub fn release(&self, alert: &Alert, store: &dyn StateStore) -> Result<(), StateError> {
+        for key in alert.events.iter().chain([&alert.claim]) {
+            // Expired entries are absent: an expiry in the past is a delete.
+            store.put(key, b"", i64::MIN)?;
+        }
+        Ok(())
+    }
 }
 
 /// Findings of one run on their way to becoming alerts.
@@ -256,10 +271,12 @@ impl AlertBatch<'_> {
         let time = finding.first_seen.as_deref().and_then(parse_time).unwrap_or(0);
         // An event already alerted on (a redelivered or re-processed file) is dropped.
         let mut fresh = Vec::with_capacity(finding.event_ids.len());
+        let mut events = Vec::with_capacity(finding.event_ids.len());
         for id in finding.event_ids.drain(..) {
             let key = format!("event/{}/{id}", finding.detection);
             if store.put_if_absent(&key, b"", time, time + policy.event_memory)? {
                 fresh.push(id);
+                events.push(key);
             }
         }
         if fresh.is_empty() && finding.count > 0 {
@@ -275,11 +292,15 @@ impl AlertBatch<'_> {
         }
         key.push_str(&format!("/{start}"));
         match self.by_key.get(&key) {
-            Some(&i) => merge(&mut self.pending[i], finding, time, policy.max_event_ids),
+            Some(&i) => {
+                self.pending[i].events.extend(events);
+                merge(&mut self.pending[i], finding, time, policy.max_event_ids);
+            }
             None => {
                 self.by_key.insert(key.clone(), self.pending.len());
                 self.pending.push(Pending {
                     key,
+                    events,
                     window_end: start + rule.window,
                     last: time,
                     finding,
@@ -313,6 +334,7 @@ impl AlertBatch<'_> {
             alerts.push(Alert {
                 finding: p.finding,
                 claim: p.key,
+                events: p.events,
             });
         }
         Ok(alerts)

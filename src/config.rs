@@ -33,6 +33,45 @@ pub struct Config {
     /// The alert policy.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// CloudWatch metrics (used by the Lambda functions).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: how the Lambda functions report metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// CloudWatch namespace.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// `api` (PutMetricData) or `emf` (structured log lines).
+    #[serde(default)]
+    pub mode: MetricsMode,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            namespace: default_namespace(),
+            mode: MetricsMode::default(),
+        }
+    }
+}
+
+fn default_namespace() -> String {
+    "TrailWatch".into()
+}
+
+/// How metrics leave a function.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsMode {
+    /// `cloudwatch:PutMetricData`, aggregated per invocation.
+    #[default]
+    Api,
+    /// CloudWatch Embedded Metric Format lines on stdout.
+    Emf,
 }
 
 /// `[input]`: limits against hostile or broken input.
@@ -406,6 +445,8 @@ pub struct Inventory {
     pub detections: DetectionsConfig,
     /// The alert policy as configured.
     pub alerts: AlertsConfig,
+    /// Metrics settings.
+    pub metrics: MetricsConfig,
     oidc: HashMap<String, usize>,
     node_roles: HashMap<String, usize>,
     /// `account/role-name` of node roles, for assumed-role ARNs (which drop the path).
@@ -565,8 +606,16 @@ impl Inventory {
                 "must be positive",
             ));
         }
+        let ns = &config.metrics.namespace;
+        if ns.is_empty() || ns.len() > 255 || ns.starts_with("AWS/") {
+            return Err(invalid(
+                "metrics.namespace",
+                format!("{ns:?}: 1-255 characters, not starting with AWS/"),
+            ));
+        }
         inv.detections = config.detections;
         inv.alerts = config.alerts;
+        inv.metrics = config.metrics;
         Ok(inv)
     }
 

@@ -43,6 +43,49 @@ pub struct FileStats {
     pub findings: u64,
     /// The input was recognised as something to skip whole (a digest file).
     pub skipped_file: bool,
+    /// Event times of the records (for lag).
+    pub times: EventTimes,
+}
+
+/// Event times seen, enough for lag statistics (now − eventTime) without keeping them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EventTimes {
+    /// Records with a parseable event time.
+    pub count: u64,
+    /// Sum of their event times (epoch seconds).
+    pub sum: i128,
+    /// Earliest.
+    pub min: i64,
+    /// Latest.
+    pub max: i64,
+}
+
+impl EventTimes {
+    /// Adds one event time.
+    pub fn add(&mut self, t: i64) {
+        if self.count == 0 {
+            (self.min, self.max) = (t, t);
+        }
+        self.count += 1;
+        self.sum += i128::from(t);
+        self.min = self.min.min(t);
+        self.max = self.max.max(t);
+    }
+
+    /// Adds another set.
+    pub fn merge(&mut self, other: &EventTimes) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
 }
 
 /// An input that stopped early; `stats` counts what was processed before.
@@ -226,13 +269,14 @@ impl Run<'_> {
         let mut findings = std::mem::take(&mut self.findings);
         let detectors = &self.engine.detectors;
         let (store, cache, state_error) = (self.store, &mut self.cache, &mut self.state_error);
+        let times = &mut self.stats.times;
         let outcome = self
             .parser
             .parse(bytes, |value| match RecordView::from_value(value) {
                 None => Err(RecordError::NotObject),
                 Some(view) if view.event_type == Some("AwsCloudTrailInsight") => Ok(false),
                 Some(view) => {
-                    if let Err(e) = detectors.run_with_state(&view, store, cache, &mut findings) {
+                    if let Err(e) = detectors.run_with_state(&view, times, store, cache, &mut findings) {
                         state_error.get_or_insert(e);
                     }
                     Ok(true)
@@ -259,6 +303,8 @@ impl Run<'_> {
         let mut findings = std::mem::take(&mut self.findings);
         let detectors = &self.engine.detectors;
         let (store, cache, state_error) = (self.store, &mut self.cache, &mut self.state_error);
+        let mut doc_times = EventTimes::default();
+        let times = &mut doc_times;
         let mut stats = FileStats::default();
         let outcome = self.parser.parse(bytes, |doc| {
             let mut examine =
@@ -268,7 +314,7 @@ impl Run<'_> {
                     }
                     Some(view) => {
                         stats.records += 1;
-                        if let Err(e) = detectors.run_with_state(&view, store, cache, &mut findings) {
+                        if let Err(e) = detectors.run_with_state(&view, times, store, cache, &mut findings) {
                             state_error.get_or_insert(e);
                         }
                     }
@@ -309,6 +355,7 @@ impl Run<'_> {
         self.stats.records += stats.records;
         self.stats.skipped_records += stats.skipped_records;
         self.stats.skipped_file |= stats.skipped_file;
+        self.stats.times.merge(&doc_times);
         for _ in 0..stats.bad_records {
             self.bad(sink, &RecordError::NotObject);
         }

@@ -531,3 +531,33 @@ fn alert_config_errors_name_the_key() {
         assert!(err.contains(key), "{text:?}: {err:?}");
     }
 }
+
+#[test]
+fn released_alerts_alert_again() {
+    let e = engine("");
+    let store = MemoryStore::new();
+    let r = record(
+        "k",
+        T0,
+        "s3.amazonaws.com",
+        "ListBuckets",
+        "198.51.100.7",
+        json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/dev", "accessKeyId": "AKIAEXAMPLE"}),
+    );
+    let input = serde_json::to_vec(&json!({"Records": [r]})).unwrap();
+    let alerts = |store: &MemoryStore| {
+        let mut findings: Vec<Finding> = Vec::new();
+        e.process_with_state(&input[..], store, &mut findings).unwrap();
+        let mut batch = e.policy().batch();
+        for f in findings {
+            batch.add(f, store).unwrap();
+        }
+        batch.finish(store).unwrap()
+    };
+    let first = alerts(&store);
+    assert_eq!(first.len(), 1);
+    assert!(alerts(&store).is_empty(), "claimed: a redelivery does not alert");
+    // Delivery failed: give the claims back, and the redelivery alerts.
+    e.policy().release(&first[0], &store).unwrap();
+    assert_eq!(alerts(&store).len(), 1);
+}

@@ -97,21 +97,26 @@ impl Detectors {
     }
 
     /// Runs every enabled detection, stateless and stateful, on `record`.
+    /// `times` collects the record's event time.
     pub fn run_with_state(
         &self,
         record: &RecordView<'_>,
+        times: &mut crate::engine::EventTimes,
         store: &dyn StateStore,
         cache: &mut Cache,
         out: &mut Vec<Finding>,
     ) -> Result<(), StateError> {
         self.run(record, out);
+        // Stateful rules window on event time: without one there is nothing to window.
+        let Some(now) = record.epoch() else { return Ok(()) };
+        times.add(now);
         stateful::Context {
             inventory: &self.inventory,
             node_allow: &self.node_allow,
             store,
             cache,
         }
-        .run(record, out)
+        .run(record, now, out)
     }
 
     /// Runs every enabled stateless detection on `record`, appending findings to `out`.

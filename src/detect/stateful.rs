@@ -130,10 +130,13 @@ fn secs(d: std::time::Duration) -> i64 {
 impl Context<'_> {
     /// Runs the stateful detections on `record` and names the workload in `findings` (the
     /// ones the stateless pass just made) when the call's key was handed to one.
-    pub fn run(&mut self, record: &RecordView<'_>, findings: &mut Vec<Finding>) -> Result<(), StateError> {
-        let Some(now) = record.epoch() else {
-            return Ok(()); // no event time: nothing can be windowed
-        };
+    /// `now` is the record's event time.
+    pub fn run(
+        &mut self,
+        record: &RecordView<'_>,
+        now: i64,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), StateError> {
         let on = &self.inventory.detections;
         let workload = self.remember_exchange(record, now, findings)?;
         let caller = match record.identity.access_key_id.filter(|k| k.starts_with("ASIA")) {
