@@ -147,7 +147,7 @@ impl Engine {
     }
 
     /// Like [`Engine::process_with_state`], with state that lives for this input only.
-    pub fn process<R: Read>(&self, input: R, sink: &mut dyn Sink) -> Result<FileStats, FileError> {
+    pub fn process<R: Read>(&self, input: R, sink: &mut dyn Sink) -> Result<FileStats, Box<FileError>> {
         self.process_with_state(input, &MemoryStore::new(), sink)
     }
 
@@ -159,7 +159,7 @@ impl Engine {
         input: R,
         store: &dyn StateStore,
         sink: &mut dyn Sink,
-    ) -> Result<FileStats, FileError> {
+    ) -> Result<FileStats, Box<FileError>> {
         let mut run = Run {
             engine: self,
             store,
@@ -182,10 +182,10 @@ impl Engine {
         };
         match result {
             Ok(()) => Ok(run.stats),
-            Err(source) => Err(FileError {
+            Err(source) => Err(Box::new(FileError {
                 stats: run.stats,
                 source,
-            }),
+            })),
         }
     }
 }

@@ -48,10 +48,10 @@ pub fn classify<'t, 'a>(doc: Value<'t, 'a>) -> DocumentKind<'t, 'a> {
     {
         return DocumentKind::AwsLogs(data);
     }
-    if object.get("detail-type").is_some() {
-        if let Some(detail) = object.get("detail").filter(|d| d.is_object()) {
-            return classify_record(detail);
-        }
+    if object.get("detail-type").is_some()
+        && let Some(detail) = object.get("detail").filter(|d| d.is_object())
+    {
+        return classify_record(detail);
     }
     if object.get("digestStartTime").is_some() || object.get("digestPublicKeyFingerprint").is_some() {
         return DocumentKind::Digest;

@@ -49,10 +49,10 @@ fn check_binding(
     if bindings.is_empty() {
         return BindingCheck::Unbound;
     }
-    if let (Some(ns), Some(sa)) = (ns, sa) {
-        if bindings.iter().any(|b| b.allows(ns, sa)) {
-            return BindingCheck::Allowed;
-        }
+    if let (Some(ns), Some(sa)) = (ns, sa)
+        && bindings.iter().any(|b| b.allows(ns, sa))
+    {
+        return BindingCheck::Allowed;
     }
     BindingCheck::Other(
         bindings

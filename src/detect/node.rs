@@ -151,36 +151,36 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
     let Some(cluster) = cluster else { return };
     let cluster_name = inv.clusters[cluster].name.as_str();
 
-    if on.node_role_misuse.enabled && is_call {
-        if let Some((service, name)) = record.action() {
-            if !allow.contains(service, name) {
-                let failed = record
-                    .error_code
-                    .map(|c| format!(" (it failed with {})", clean(c, 64)))
-                    .unwrap_or_default();
-                out.push(
-                    Finding::new(NODE_ROLE_MISUSE, Severity::High, record)
-                        .cluster(Some(cluster_name))
-                        .role(role)
-                        .text(
-                            format!("Node role {role_short} called {action}"),
-                            format!(
-                                "The node role of cluster {cluster_name} called {action}, which nodes \
+    if on.node_role_misuse.enabled
+        && is_call
+        && let Some((service, name)) = record.action()
+        && !allow.contains(service, name)
+    {
+        let failed = record
+            .error_code
+            .map(|c| format!(" (it failed with {})", clean(c, 64)))
+            .unwrap_or_default();
+        out.push(
+            Finding::new(NODE_ROLE_MISUSE, Severity::High, record)
+                .cluster(Some(cluster_name))
+                .role(role)
+                .text(
+                    format!("Node role {role_short} called {action}"),
+                    format!(
+                        "The node role of cluster {cluster_name} called {action}, which nodes \
                                  do not need{failed}: a pod is most likely using the node's IMDS credentials."
-                            ),
-                        )
-                        .advice(
-                            "Pods without their own IRSA or Pod Identity role fall back to the node's \
+                    ),
+                )
+                .advice(
+                    "Pods without their own IRSA or Pod Identity role fall back to the node's \
                              instance-profile credentials from IMDS."
-                                .into(),
-                            "Give the workload its own role (IRSA or Pod Identity), block pod access to \
+                        .into(),
+                    "Give the workload its own role (IRSA or Pod Identity), block pod access to \
                              IMDS (IMDSv2 hop limit 1 or a network policy), and keep the node role to \
                              what nodes need."
-                                .into(),
-                        ),
-                );
-            }
-        }
+                        .into(),
+                ),
+        );
     }
 
     if on.node_credential_exfiltration.enabled && is_call {

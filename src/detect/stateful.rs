@@ -248,19 +248,18 @@ impl Context<'_> {
             .credentials
             .insert(key.to_string(), Some(workload.clone()));
         // A use seen before the exchange (out of order) is judged now.
-        if self.inventory.detections.workload_credential_exfiltration.enabled {
-            if let Some(event) = self
+        if self.inventory.detections.workload_credential_exfiltration.enabled
+            && let Some(event) = self
                 .store
                 .get(&format!("pend/{key}"), now)?
                 .and_then(|b| from_slice::<EventRef>(&b))
-            {
-                if event.time <= expires && self.outside(&workload, event.ip.as_deref(), false) {
-                    findings.push(exfiltration(
-                        event.finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical),
-                        &workload,
-                    ));
-                }
-            }
+            && event.time <= expires
+            && self.outside(&workload, event.ip.as_deref(), false)
+        {
+            findings.push(exfiltration(
+                event.finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical),
+                &workload,
+            ));
         }
         Ok(Some(workload))
     }
@@ -346,13 +345,12 @@ impl Context<'_> {
                 .store
                 .get(&format!("nodecall/{ip}"), now)?
                 .and_then(|b| from_slice::<EventRef>(&b))
+                && (now..=now + window).contains(&call.time)
             {
-                if (now..=now + window).contains(&call.time) {
-                    findings.push(fallback_finding(
-                        call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High),
-                        &failure,
-                    ));
-                }
+                findings.push(fallback_finding(
+                    call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High),
+                    &failure,
+                ));
             }
             return Ok(());
         }
@@ -371,13 +369,12 @@ impl Context<'_> {
             .store
             .get(&format!("fail/{ip}"), now)?
             .and_then(|b| from_slice::<Failure>(&b))
+            && (failure.event.time..=failure.event.time + window).contains(&now)
         {
-            if (failure.event.time..=failure.event.time + window).contains(&now) {
-                let mut f = fallback_finding(call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High), &failure);
-                f.role_arn = record.identity.issuer_arn.map(|s| clean(s, 1024));
-                findings.push(f);
-                return Ok(());
-            }
+            let mut f = fallback_finding(call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High), &failure);
+            f.role_arn = record.identity.issuer_arn.map(|s| clean(s, 1024));
+            findings.push(f);
+            return Ok(());
         }
         let key = format!("nodecall/{ip}");
         if !self.cache.present.contains(&key) {
@@ -405,13 +402,12 @@ impl Context<'_> {
         let window = secs(config.window).max(1);
         let start = now.div_euclid(window) * window;
         // A redelivered event must not count twice.
-        if let Some(id) = record.event_id {
-            if !self
+        if let Some(id) = record.event_id
+            && !self
                 .store
                 .put_if_absent(&format!("denied/{id}"), b"", now, start + 2 * window)?
-            {
-                return Ok(());
-            }
+        {
+            return Ok(());
         }
         let principal = clean(principal, 1024);
         let count =
@@ -485,10 +481,8 @@ impl Context<'_> {
         }
         if let Some(w) = caller {
             enrich(&mut f, w);
-        } else if bound {
-            if let Some(b) = issuer.and_then(|r| inv.bindings_of(r).next()) {
-                f.cluster = Some(inv.clusters[b.cluster].name.clone());
-            }
+        } else if bound && let Some(b) = issuer.and_then(|r| inv.bindings_of(r).next()) {
+            f.cluster = Some(inv.clusters[b.cluster].name.clone());
         }
         let account = clean(account, 32);
         let failed = record
