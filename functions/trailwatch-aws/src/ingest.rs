@@ -1,0 +1,193 @@
+//! The ingest function: S3 object notifications in (through SQS, or direct), findings
+//! through the engine, alerts to SNS, metrics to CloudWatch.
+//!
+//! Each SQS message succeeds or fails alone (`ReportBatchItemFailures`): a missing or
+//! corrupt object, or an alert SNS would not take, fails its own message so SQS delivers
+//! it again; alerts already sent are claimed in the state table and are not repeated.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
+use serde_json::Value;
+use tokio_util::io::SyncIoBridge;
+use tracing::Instrument;
+
+use trailwatch::Finding;
+use trailwatch::engine::FileStats;
+
+use crate::Services;
+use crate::metrics::Metrics;
+use crate::objects::{self, ObjectRef, Objects};
+use crate::services::error_chain;
+
+/// A message or event that could not be processed completely.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct IngestError(pub String);
+
+/// Handles one invocation: an SQS batch (answered with the failed message ids), or a
+/// direct S3 / EventBridge event (an error makes Lambda retry it).
+pub async fn handle(svc: Arc<Services>, event: Value) -> Result<Value, IngestError> {
+    let metrics = Arc::new(Mutex::new(Metrics::default()));
+    let is_sqs = event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:sqs");
+    let result = if is_sqs {
+        let batch: SqsEvent = serde_json::from_value(event).map_err(|e| IngestError(format!("bad SQS event: {e}")))?;
+        let response = handle_sqs(&svc, batch, &metrics).await;
+        serde_json::to_value(response).map_err(|e| IngestError(e.to_string()))
+    } else {
+        let objects = objects::from_message(&event.to_string()).map_err(|e| IngestError(e.to_string()))?;
+        process_message(&svc, objects, &metrics).await.map(|()| Value::Null).map_err(IngestError)
+    };
+    let metrics = std::mem::take(&mut *metrics.lock().unwrap_or_else(|e| e.into_inner()));
+    svc.metrics.flush(metrics).await;
+    result
+}
+
+async fn handle_sqs(svc: &Arc<Services>, batch: SqsEvent, metrics: &Arc<Mutex<Metrics>>) -> SqsBatchResponse {
+    let outcomes: Vec<(String, Result<(), String>)> = futures::stream::iter(batch.records)
+        .map(|message| {
+            let id = message.message_id.clone().unwrap_or_default();
+            let span = tracing::info_span!("message", id = %id);
+            async move {
+                let result = match objects::from_message(message.body.as_deref().unwrap_or_default()) {
+                    Ok(objects) => process_message(svc, objects, metrics).await,
+                    Err(e) => Err(e.to_string()),
+                };
+                (id, result)
+            }
+            .instrument(span)
+        })
+        .buffer_unordered(svc.concurrency)
+        .collect()
+        .await;
+    let mut response = SqsBatchResponse::default();
+    for (id, result) in outcomes {
+        if let Err(error) = result {
+            tracing::error!(message = %id, %error, "Message failed; SQS will deliver it again");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// All objects of one message, then its alerts. Err when anything must be redone.
+async fn process_message(svc: &Arc<Services>, objects: Objects, metrics: &Arc<Mutex<Metrics>>) -> Result<(), String> {
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    for object in &objects.objects {
+        let span = tracing::info_span!("object", bucket = %object.bucket, key = %object.key);
+        match process_object(svc, object).instrument(span).await {
+            Ok((stats, found)) => {
+                lock(metrics).file(&stats, now());
+                findings.extend(found);
+            }
+            Err(e) => errors.push(format!("s3://{}/{}: {e}", object.bucket, object.key)),
+        }
+    }
+    lock(metrics).objects(objects.skipped, errors.len() as u64);
+    // Alerts of the objects that were read go out even when another object failed: they
+    // are claimed, so the redelivery will not send them twice.
+    if let Err(e) = send_alerts(svc, findings, metrics).await {
+        errors.push(e);
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+}
+
+fn lock(metrics: &Mutex<Metrics>) -> std::sync::MutexGuard<'_, Metrics> {
+    metrics.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Streams one object from S3 through the engine, never holding it whole.
+async fn process_object(svc: &Arc<Services>, object: &ObjectRef) -> Result<(FileStats, Vec<Finding>), String> {
+    let response = svc
+        .s3
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let reader = SyncIoBridge::new(response.body.into_async_read());
+    run_engine(svc, reader).await
+}
+
+/// Runs the engine on a blocking thread (decoding is CPU work, the state store blocks).
+pub(crate) async fn run_engine<R: Read + Send + 'static>(
+    svc: &Arc<Services>,
+    reader: R,
+) -> Result<(FileStats, Vec<Finding>), String> {
+    let svc = Arc::clone(svc);
+    tokio::task::spawn_blocking(move || {
+        let mut findings: Vec<Finding> = Vec::new();
+        let stats = svc.engine.process_with_state(reader, svc.store.as_ref(), &mut findings);
+        match stats {
+            Ok(stats) => {
+                if stats.bad_records > 0 {
+                    tracing::warn!(bad_records = stats.bad_records, "Skipped unusable records");
+                }
+                Ok((stats, findings))
+            }
+            Err(e) => Err(format!("{} (after {} records)", e.source, e.stats.records)),
+        }
+    })
+    .await
+    .map_err(|e| format!("engine task failed: {e}"))?
+}
+
+/// Findings → alert policy → SNS. Claims of alerts that could not be published are
+/// released, so the message's redelivery sends them.
+pub(crate) async fn send_alerts(
+    svc: &Arc<Services>,
+    findings: Vec<Finding>,
+    metrics: &Arc<Mutex<Metrics>>,
+) -> Result<(), String> {
+    lock(metrics).findings(&findings, svc.engine.inventory());
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let policy_svc = Arc::clone(svc);
+    let alerts = tokio::task::spawn_blocking(move || {
+        let store = policy_svc.store.as_ref();
+        let mut batch = policy_svc.engine.policy().batch();
+        for f in findings {
+            batch.add(f, store)?;
+        }
+        batch.finish(store)
+    })
+    .await
+    .map_err(|e| format!("alert task failed: {e}"))?
+    .map_err(|e| e.to_string())?;
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let to_send: Vec<Finding> = alerts.iter().map(|a| a.finding.clone()).collect();
+    let failed = svc.alerts.publish(&to_send).await;
+    let sent: Vec<&Finding> =
+        to_send.iter().enumerate().filter(|(i, _)| !failed.iter().any(|f| f.index == *i)).map(|(_, a)| a).collect();
+    lock(metrics).alerts(&sent, failed.len());
+    tracing::info!(alerts = sent.len(), failed = failed.len(), "Alerts published");
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let release_svc = Arc::clone(svc);
+    let unsent: Vec<_> = failed.iter().map(|f| alerts[f.index].clone()).collect();
+    tokio::task::spawn_blocking(move || {
+        for alert in &unsent {
+            if let Err(e) = release_svc.engine.policy().release(alert, release_svc.store.as_ref()) {
+                tracing::error!(error = %e, "Could not release an unsent alert; it will not be retried");
+            }
+        }
+    })
+    .await
+    .map_err(|e| format!("release task failed: {e}"))?;
+    Err(failed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+}

@@ -1,0 +1,32 @@
+//! The logs function: a CloudWatch Logs subscription (`{"awslogs":{"data":…}}`) whose
+//! log events are CloudTrail records. The engine decodes the envelope itself (base64,
+//! gzip with its size cap); control messages are skipped there.
+
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::Services;
+use crate::ingest::{IngestError, run_engine, send_alerts};
+use crate::metrics::Metrics;
+
+/// Handles one subscription delivery; an error makes Lambda retry it.
+pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError> {
+    if event.pointer("/awslogs/data").and_then(Value::as_str).is_none() {
+        return Err(IngestError("not a CloudWatch Logs subscription event (no awslogs.data)".into()));
+    }
+    let bytes = serde_json::to_vec(&event).map_err(|e| IngestError(e.to_string()))?;
+    let metrics = Arc::new(Mutex::new(Metrics::default()));
+    let result = async {
+        let (stats, findings) = run_engine(&svc, Cursor::new(bytes)).await?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        metrics.lock().unwrap_or_else(|e| e.into_inner()).file(&stats, now);
+        send_alerts(&svc, findings, &metrics).await
+    }
+    .await;
+    let metrics = std::mem::take(&mut *metrics.lock().unwrap_or_else(|e| e.into_inner()));
+    svc.metrics.flush(metrics).await;
+    result.map_err(IngestError)
+}
