@@ -2,7 +2,6 @@
 //! an S3 event notification (direct, or through SNS and SQS), CloudTrail's own SNS
 //! notification, an EventBridge "Object Created" event, and the `s3:TestEvent`.
 
-use aws_lambda_events::event::s3::S3Event;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
@@ -94,11 +93,14 @@ fn from_value(value: &Value, depth: u8) -> Result<Objects, EnvelopeError> {
         return Ok(out);
     }
     // S3 event notification.
-    if value.get("Records").is_some() {
-        let event: S3Event = serde_json::from_value(value.clone()).map_err(|e| EnvelopeError::Json(e.to_string()))?;
-        for record in event.records {
-            let (Some(bucket), Some(key)) = (record.s3.bucket.name.as_deref(), record.s3.object.key.as_deref()) else {
-                continue;
+    // S3 event notification. Read loosely: only bucket and key matter, and a record
+    // missing other fields must not hide the object.
+    if let Some(records) = value.get("Records").and_then(Value::as_array) {
+        for record in records {
+            let bucket = record.pointer("/s3/bucket/name").and_then(Value::as_str);
+            let key = record.pointer("/s3/object/key").and_then(Value::as_str);
+            let (Some(bucket), Some(key)) = (bucket, key) else {
+                return Err(EnvelopeError::Unknown);
             };
             push(&mut out, bucket, decode_s3_key(key));
         }

@@ -1,0 +1,40 @@
+//! Test-only helpers for exercising the trailwatch AWS adapters against moto server.
+//!
+//! There is no AWS account here: every AWS API is served by [moto server] on 127.0.0.1, spoken
+//! to over real HTTP by the real AWS SDK for Rust.
+//!
+//! - [`Moto`] starts one moto server (per test process with [`Moto::shared`]) and makes sure it
+//!   dies with the process.
+//! - [`sdk_config`] builds an [`aws_config::SdkConfig`] pointing at an endpoint, with dummy
+//!   static credentials and nothing read from the environment, profile files or IMDS.
+//! - [`CborGateway`] lets `aws-sdk-cloudwatch`, which speaks Smithy RPC v2 CBOR, talk to moto,
+//!   which only serves CloudWatch's AWS JSON 1.0 and Query protocols.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use trailwatch_aws_test_support::{CborGateway, Moto, sdk_config, unique_name};
+//!
+//! let moto = Moto::shared();
+//! // Every client but CloudWatch talks to moto directly...
+//! let sns = aws_sdk_sns::Client::new(&sdk_config(moto.endpoint()).await);
+//! // ...CloudWatch goes through the gateway.
+//! let cw = aws_sdk_cloudwatch::Client::new(&sdk_config(CborGateway::shared().endpoint()).await);
+//! // Tests share the server: isolate them by unique resource names.
+//! let topic = unique_name("alerts");
+//! # let _ = (sns, cw, topic);
+//! # }
+//! ```
+//!
+//! [moto server]: https://docs.getmoto.org/en/latest/docs/server_mode.html
+
+// Test support: a helper that cannot do its job has nothing better to do than fail the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod gateway;
+mod moto;
+pub mod translate;
+
+pub use config::{DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, REGION, sdk_config, unique_name};
+pub use gateway::CborGateway;
+pub use moto::Moto;
