@@ -2,8 +2,10 @@
 
 CARGO ?= cargo
 BIN := target/release/trailwatch
+VENV := .venv
+PYTHON ?= python3
 
-.PHONY: all build replay test fmt-check clippy unit samples-check clean
+.PHONY: all build replay test venv fmt-check clippy unit samples-check clean
 
 all: build
 
@@ -14,8 +16,17 @@ build:
 replay: build
 	$(BIN) replay --config samples/trailwatch.toml samples/
 
-## Everything CI checks: formatting, lints, then every test.
-test: fmt-check clippy unit samples-check
+## Everything CI checks: formatting, lints, then every test (moto server is started and
+## stopped by the tests that need it).
+test: venv fmt-check clippy unit samples-check
+
+## Python tools for the tests (moto server), pinned in requirements-test.txt.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

@@ -53,14 +53,27 @@ impl DynamoStore {
 impl StateStore for DynamoStore {
     fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
         let out = self
-            .block_on(self.client.get_item().table_name(&self.table).key("pk", s(key)).consistent_read(true).send())
+            .block_on(
+                self.client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(key))
+                    .consistent_read(true)
+                    .send(),
+            )
             .map_err(|e| StateError::backend("get", error_chain(&e)))?;
         let Some(item) = out.item else { return Ok(None) };
-        let exp = item.get("exp").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
+        let exp = item
+            .get("exp")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok());
         if exp.is_none_or(|exp| exp <= now) {
             return Ok(None);
         }
-        Ok(item.get("v").and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec()))
+        Ok(item
+            .get("v")
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref().to_vec()))
     }
 
     fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
@@ -92,7 +105,12 @@ impl StateStore for DynamoStore {
         );
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(StateError::backend("put_if_absent", error_chain(&e))),
         }
     }
@@ -117,12 +135,18 @@ impl StateStore for DynamoStore {
             );
             match updated {
                 Ok(out) => {
-                    let total = out.attributes.as_ref().and_then(|a| a.get("n")).and_then(|v| v.as_n().ok());
+                    let total = out
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get("n"))
+                        .and_then(|v| v.as_n().ok());
                     return total
                         .and_then(|t| t.parse::<u64>().ok())
                         .ok_or_else(|| StateError::backend("increment", "no counter value returned"));
                 }
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(StateError::backend("increment", error_chain(&e))),
             }
             // Expired: restart it, unless another caller just did (then add to theirs).
@@ -140,10 +164,15 @@ impl StateStore for DynamoStore {
             );
             match reset {
                 Ok(_) => return Ok(by),
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(StateError::backend("increment", error_chain(&e))),
             }
         }
-        Err(StateError::backend("increment", "counter kept changing under concurrent resets"))
+        Err(StateError::backend(
+            "increment",
+            "counter kept changing under concurrent resets",
+        ))
     }
 }

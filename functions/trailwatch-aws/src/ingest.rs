@@ -34,12 +34,16 @@ pub async fn handle(svc: Arc<Services>, event: Value) -> Result<Value, IngestErr
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let is_sqs = event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:sqs");
     let result = if is_sqs {
-        let batch: SqsEvent = serde_json::from_value(event).map_err(|e| IngestError(format!("bad SQS event: {e}")))?;
+        let batch: SqsEvent =
+            serde_json::from_value(event).map_err(|e| IngestError(format!("bad SQS event: {e}")))?;
         let response = handle_sqs(&svc, batch, &metrics).await;
         serde_json::to_value(response).map_err(|e| IngestError(e.to_string()))
     } else {
         let objects = objects::from_message(&event.to_string()).map_err(|e| IngestError(e.to_string()))?;
-        process_message(&svc, objects, &metrics).await.map(|()| Value::Null).map_err(IngestError)
+        process_message(&svc, objects, &metrics)
+            .await
+            .map(|()| Value::Null)
+            .map_err(IngestError)
     };
     let metrics = std::mem::take(&mut *metrics.lock().unwrap_or_else(|e| e.into_inner()));
     svc.metrics.flush(metrics).await;
@@ -76,7 +80,11 @@ async fn handle_sqs(svc: &Arc<Services>, batch: SqsEvent, metrics: &Arc<Mutex<Me
 }
 
 /// All objects of one message, then its alerts. Err when anything must be redone.
-async fn process_message(svc: &Arc<Services>, objects: Objects, metrics: &Arc<Mutex<Metrics>>) -> Result<(), String> {
+async fn process_message(
+    svc: &Arc<Services>,
+    objects: Objects,
+    metrics: &Arc<Mutex<Metrics>>,
+) -> Result<(), String> {
     let mut findings = Vec::new();
     let mut errors = Vec::new();
     for object in &objects.objects {
@@ -95,7 +103,11 @@ async fn process_message(svc: &Arc<Services>, objects: Objects, metrics: &Arc<Mu
     if let Err(e) = send_alerts(svc, findings, metrics).await {
         errors.push(e);
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
 }
 
 fn lock(metrics: &Mutex<Metrics>) -> std::sync::MutexGuard<'_, Metrics> {
@@ -103,11 +115,16 @@ fn lock(metrics: &Mutex<Metrics>) -> std::sync::MutexGuard<'_, Metrics> {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Streams one object from S3 through the engine, never holding it whole.
-async fn process_object(svc: &Arc<Services>, object: &ObjectRef) -> Result<(FileStats, Vec<Finding>), String> {
+async fn process_object(
+    svc: &Arc<Services>,
+    object: &ObjectRef,
+) -> Result<(FileStats, Vec<Finding>), String> {
     let response = svc
         .s3
         .get_object()
@@ -128,7 +145,9 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
     let svc = Arc::clone(svc);
     tokio::task::spawn_blocking(move || {
         let mut findings: Vec<Finding> = Vec::new();
-        let stats = svc.engine.process_with_state(reader, svc.store.as_ref(), &mut findings);
+        let stats = svc
+            .engine
+            .process_with_state(reader, svc.store.as_ref(), &mut findings);
         match stats {
             Ok(stats) => {
                 if stats.bad_records > 0 {
@@ -171,8 +190,12 @@ pub(crate) async fn send_alerts(
     }
     let to_send: Vec<Finding> = alerts.iter().map(|a| a.finding.clone()).collect();
     let failed = svc.alerts.publish(&to_send).await;
-    let sent: Vec<&Finding> =
-        to_send.iter().enumerate().filter(|(i, _)| !failed.iter().any(|f| f.index == *i)).map(|(_, a)| a).collect();
+    let sent: Vec<&Finding> = to_send
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !failed.iter().any(|f| f.index == *i))
+        .map(|(_, a)| a)
+        .collect();
     lock(metrics).alerts(&sent, failed.len());
     tracing::info!(alerts = sent.len(), failed = failed.len(), "Alerts published");
     if failed.is_empty() {
@@ -182,12 +205,20 @@ pub(crate) async fn send_alerts(
     let unsent: Vec<_> = failed.iter().map(|f| alerts[f.index].clone()).collect();
     tokio::task::spawn_blocking(move || {
         for alert in &unsent {
-            if let Err(e) = release_svc.engine.policy().release(alert, release_svc.store.as_ref()) {
+            if let Err(e) = release_svc
+                .engine
+                .policy()
+                .release(alert, release_svc.store.as_ref())
+            {
                 tracing::error!(error = %e, "Could not release an unsent alert; it will not be retried");
             }
         }
     })
     .await
     .map_err(|e| format!("release task failed: {e}"))?;
-    Err(failed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+    Err(failed
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; "))
 }

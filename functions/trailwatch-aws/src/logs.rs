@@ -15,14 +15,21 @@ use crate::metrics::Metrics;
 /// Handles one subscription delivery; an error makes Lambda retry it.
 pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError> {
     if event.pointer("/awslogs/data").and_then(Value::as_str).is_none() {
-        return Err(IngestError("not a CloudWatch Logs subscription event (no awslogs.data)".into()));
+        return Err(IngestError(
+            "not a CloudWatch Logs subscription event (no awslogs.data)".into(),
+        ));
     }
     let bytes = serde_json::to_vec(&event).map_err(|e| IngestError(e.to_string()))?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let result = async {
         let (stats, findings) = run_engine(&svc, Cursor::new(bytes)).await?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        metrics.lock().unwrap_or_else(|e| e.into_inner()).file(&stats, now);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .file(&stats, now);
         send_alerts(&svc, findings, &metrics).await
     }
     .await;

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
 
-use trailwatch::config::{MetricsMode, Inventory};
+use trailwatch::config::{Inventory, MetricsMode};
 use trailwatch::detect;
 use trailwatch::engine::FileStats;
 use trailwatch::{Finding, Severity};
@@ -90,7 +90,17 @@ pub struct Metrics {
 
 impl Metrics {
     fn add(&mut self, name: &'static str, dims: Vec<(&'static str, String)>, value: f64, unit: Unit) {
-        self.add_set(name, dims, Stats { count: 1.0, sum: value, min: value, max: value, unit });
+        self.add_set(
+            name,
+            dims,
+            Stats {
+                count: 1.0,
+                sum: value,
+                min: value,
+                max: value,
+                unit,
+            },
+        );
     }
 
     fn add_set(&mut self, name: &'static str, dims: Vec<(&'static str, String)>, s: Stats) {
@@ -109,7 +119,11 @@ impl Metrics {
     pub fn sum(&self, name: &str, dims: &[(&str, &str)]) -> f64 {
         self.values
             .iter()
-            .filter(|((n, d), _)| *n == name && d.len() == dims.len() && d.iter().zip(dims).all(|(a, b)| a.0 == b.0 && a.1 == b.1))
+            .filter(|((n, d), _)| {
+                *n == name
+                    && d.len() == dims.len()
+                    && d.iter().zip(dims).all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+            })
             .map(|(_, s)| s.sum)
             .sum()
     }
@@ -120,7 +134,12 @@ impl Metrics {
         self.add(RECORDS, vec![], stats.records as f64, Unit::Count);
         self.add(BYTES, vec![], stats.bytes as f64, Unit::Bytes);
         self.add(BAD_RECORDS, vec![], stats.bad_records as f64, Unit::Count);
-        self.add(SKIPPED_FILES, vec![], f64::from(u8::from(stats.skipped_file)), Unit::Count);
+        self.add(
+            SKIPPED_FILES,
+            vec![],
+            f64::from(u8::from(stats.skipped_file)),
+            Unit::Count,
+        );
         let t = &stats.times;
         if t.count > 0 {
             let count = t.count as f64;
@@ -147,17 +166,32 @@ impl Metrics {
     /// Findings, before the alert policy.
     pub fn findings(&mut self, findings: &[Finding], inventory: &Inventory) {
         for f in findings {
-            self.add(names::FINDINGS, vec![("Detection", f.detection.to_string())], 1.0, Unit::Count);
+            self.add(
+                names::FINDINGS,
+                vec![("Detection", f.detection.to_string())],
+                1.0,
+                Unit::Count,
+            );
             let cluster = cluster_dimension(f.cluster.as_deref(), inventory);
             match f.detection {
                 detect::IRSA_ASSUME_FAILURE => {
                     self.add(names::IRSA_FAILURES, vec![], 1.0, Unit::Count);
                     let code = error_code_dimension(f.error_code.as_deref());
-                    self.add(names::IRSA_FAILURES, vec![("Cluster", cluster), ("ErrorCode", code)], 1.0, Unit::Count);
+                    self.add(
+                        names::IRSA_FAILURES,
+                        vec![("Cluster", cluster), ("ErrorCode", code)],
+                        1.0,
+                        Unit::Count,
+                    );
                 }
                 detect::POD_IDENTITY_FAILURE => {
                     self.add(names::POD_IDENTITY_FAILURES, vec![], 1.0, Unit::Count);
-                    self.add(names::POD_IDENTITY_FAILURES, vec![("Cluster", cluster)], 1.0, Unit::Count);
+                    self.add(
+                        names::POD_IDENTITY_FAILURES,
+                        vec![("Cluster", cluster)],
+                        1.0,
+                        Unit::Count,
+                    );
                 }
                 _ => {}
             }
@@ -169,7 +203,12 @@ impl Metrics {
         for severity in Severity::ALL {
             let n = sent.iter().filter(|a| a.severity == severity).count();
             if n > 0 {
-                self.add(names::ALERTS, vec![("Severity", severity.as_str().to_string())], n as f64, Unit::Count);
+                self.add(
+                    names::ALERTS,
+                    vec![("Severity", severity.as_str().to_string())],
+                    n as f64,
+                    Unit::Count,
+                );
             }
         }
         self.add(names::ALERTS_PUBLISHED, vec![], sent.len() as f64, Unit::Count);
@@ -251,13 +290,21 @@ fn unit(u: Unit) -> StandardUnit {
 }
 
 fn datum((name, dims): &Key, s: &Stats, now: SystemTime) -> MetricDatum {
-    let dims = dims.iter().map(|(n, v)| Dimension::builder().name(*n).value(v).build()).collect();
+    let dims = dims
+        .iter()
+        .map(|(n, v)| Dimension::builder().name(*n).value(v).build())
+        .collect();
     MetricDatum::builder()
         .metric_name(*name)
         .set_dimensions(Some(dims))
         .timestamp(now.into())
         .statistic_values(
-            StatisticSet::builder().sample_count(s.count).sum(s.sum).minimum(s.min).maximum(s.max).build(),
+            StatisticSet::builder()
+                .sample_count(s.count)
+                .sum(s.sum)
+                .minimum(s.min)
+                .maximum(s.max)
+                .build(),
         )
         .unit(unit(s.unit))
         .build()
@@ -265,7 +312,9 @@ fn datum((name, dims): &Key, s: &Stats, now: SystemTime) -> MetricDatum {
 
 /// One EMF line per metric: CloudWatch Logs turns them into metrics.
 fn emf_lines(namespace: &str, metrics: &Metrics, now: SystemTime) -> Vec<String> {
-    let millis = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let millis = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     metrics
         .values
         .iter()
@@ -309,13 +358,29 @@ mod tests {
         let mut m = Metrics::default();
         let mut findings = Vec::new();
         for i in 0..500 {
-            let mut f = Finding::new(detect::IRSA_ASSUME_FAILURE, Severity::Medium, &RecordView::default());
-            f.cluster = Some(if i % 2 == 0 { "prod".into() } else { format!("attacker-{i}") });
-            f.error_code = Some(if i % 3 == 0 { "AccessDenied".into() } else { format!("Made-Up-{i}") });
+            let mut f = Finding::new(
+                detect::IRSA_ASSUME_FAILURE,
+                Severity::Medium,
+                &RecordView::default(),
+            );
+            f.cluster = Some(if i % 2 == 0 {
+                "prod".into()
+            } else {
+                format!("attacker-{i}")
+            });
+            f.error_code = Some(if i % 3 == 0 {
+                "AccessDenied".into()
+            } else {
+                format!("Made-Up-{i}")
+            });
             findings.push(f);
         }
         m.findings(&findings, &inv);
-        let distinct: Vec<_> = m.values.keys().filter(|(n, d)| *n == names::IRSA_FAILURES && !d.is_empty()).collect();
+        let distinct: Vec<_> = m
+            .values
+            .keys()
+            .filter(|(n, d)| *n == names::IRSA_FAILURES && !d.is_empty())
+            .collect();
         assert_eq!(distinct.len(), 4, "{distinct:?}"); // {prod, unconfigured} × {AccessDenied, Other}
         assert_eq!(m.sum(names::IRSA_FAILURES, &[]), 500.0);
     }
@@ -335,7 +400,12 @@ mod tests {
     #[test]
     fn emf_lines_name_their_metric() {
         let mut m = Metrics::default();
-        m.add(names::ALERTS, vec![("Severity", "critical".into())], 2.0, Unit::Count);
+        m.add(
+            names::ALERTS,
+            vec![("Severity", "critical".into())],
+            2.0,
+            Unit::Count,
+        );
         let lines = emf_lines("TrailWatch", &m, SystemTime::UNIX_EPOCH);
         let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(v["Alerts"], 2.0);

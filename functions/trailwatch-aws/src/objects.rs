@@ -67,7 +67,10 @@ fn from_value(value: &Value, depth: u8) -> Result<Objects, EnvelopeError> {
     }
     // SNS envelope (S3 → SNS → SQS, or CloudTrail → SNS → SQS): the payload is a string.
     if value.get("Type").and_then(Value::as_str) == Some("Notification") && depth == 0 {
-        let message = value.get("Message").and_then(Value::as_str).ok_or(EnvelopeError::Unknown)?;
+        let message = value
+            .get("Message")
+            .and_then(Value::as_str)
+            .ok_or(EnvelopeError::Unknown)?;
         let inner: Value = serde_json::from_str(message).map_err(|e| EnvelopeError::Json(e.to_string()))?;
         return from_value(&inner, depth + 1);
     }
@@ -139,12 +142,34 @@ mod tests {
         };
         let cases: Vec<(&str, String, Objects)> = vec![
             ("s3 event", s3_event(key), one(key)),
-            ("url-encoded key", s3_event("AWSLogs/a+b/c%3Dd%20e.json.gz"), one("AWSLogs/a b/c=d e.json.gz")),
+            (
+                "url-encoded key",
+                s3_event("AWSLogs/a+b/c%3Dd%20e.json.gz"),
+                one("AWSLogs/a b/c=d e.json.gz"),
+            ),
             ("s3 via sns", sns(&s3_event(key)), one(key)),
-            ("cloudtrail via sns", sns(&cloudtrail), Objects { skipped: 1, ..one(key) }),
+            (
+                "cloudtrail via sns",
+                sns(&cloudtrail),
+                Objects {
+                    skipped: 1,
+                    ..one(key)
+                },
+            ),
             ("eventbridge", eventbridge, one(key)),
-            ("test event", r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"trail"}"#.into(), Objects::default()),
-            ("digest key", s3_event("AWSLogs/1/CloudTrail-Digest/us-east-1/x.json.gz"), Objects { objects: vec![], skipped: 1 }),
+            (
+                "test event",
+                r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"trail"}"#.into(),
+                Objects::default(),
+            ),
+            (
+                "digest key",
+                s3_event("AWSLogs/1/CloudTrail-Digest/us-east-1/x.json.gz"),
+                Objects {
+                    objects: vec![],
+                    skipped: 1,
+                },
+            ),
         ];
         for (name, body, want) in cases {
             assert_eq!(from_message(&body), Ok(want), "{name}");
@@ -155,11 +180,18 @@ mod tests {
 
     #[test]
     fn real_cloudtrail_sns_notification() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/real-records/sns-cloudtrail-notification.sqs-body.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/reference/real-records/sns-cloudtrail-notification.sqs-body.json"
+        );
         let body = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let objects = from_message(&body).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(objects.objects.len(), 2);
         assert_eq!(objects.objects[0].bucket, "my-test-bucket");
-        assert!(objects.objects[0].key.ends_with("_CloudTrail_us-east-1_20140309T2015Z_996mpJdKNLd1Yvzl.json.gz"));
+        assert!(
+            objects.objects[0]
+                .key
+                .ends_with("_CloudTrail_us-east-1_20140309T2015Z_996mpJdKNLd1Yvzl.json.gz")
+        );
     }
 }

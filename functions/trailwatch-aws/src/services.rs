@@ -75,16 +75,23 @@ impl Settings {
     /// Reads the settings from the environment.
     pub fn from_env() -> Result<Self, ServicesError> {
         let required = |name: &'static str| {
-            std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ServicesError::Env {
-                name,
-                problem: "not set".into(),
-            })
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or(ServicesError::Env {
+                    name,
+                    problem: "not set".into(),
+                })
         };
         let concurrency = match std::env::var(ENV_CONCURRENCY) {
-            Ok(v) => v.parse::<usize>().ok().filter(|n| (1..=64).contains(n)).ok_or(ServicesError::Env {
-                name: ENV_CONCURRENCY,
-                problem: format!("{v:?} is not a number from 1 to 64"),
-            })?,
+            Ok(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or(ServicesError::Env {
+                    name: ENV_CONCURRENCY,
+                    problem: format!("{v:?} is not a number from 1 to 64"),
+                })?,
             Err(_) => 4,
         };
         Ok(Self {
@@ -112,24 +119,53 @@ pub struct Services {
     pub concurrency: usize,
 }
 
+/// The AWS clients a function uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// S3 (objects, configuration).
+    pub s3: aws_sdk_s3::Client,
+    /// SNS (alerts).
+    pub sns: aws_sdk_sns::Client,
+    /// CloudWatch (metrics).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// DynamoDB (state).
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// SSM (configuration).
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl Clients {
+    /// Every client from one SDK configuration.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            s3: s3_client(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            ssm: aws_sdk_ssm::Client::new(sdk),
+        }
+    }
+}
+
 impl Services {
     /// Builds everything from `settings`, loading the configuration it points at.
-    pub async fn new(sdk: &SdkConfig, settings: Settings) -> Result<Self, ServicesError> {
-        let s3 = s3_client(sdk);
-        let text = load_config(sdk, &s3, &settings.config).await?;
+    pub async fn new(clients: Clients, settings: Settings) -> Result<Self, ServicesError> {
+        let text = load_config(&clients, &settings.config).await?;
         let invalid = |source| ServicesError::Invalid {
             location: settings.config.clone(),
             source,
         };
-        let inventory = Config::from_toml(&text).and_then(Inventory::new).map_err(invalid)?;
-        let metrics = MetricsSink::new(aws_sdk_cloudwatch::Client::new(sdk), &inventory);
+        let inventory = Config::from_toml(&text)
+            .and_then(Inventory::new)
+            .map_err(invalid)?;
+        let metrics = MetricsSink::new(clients.cloudwatch, &inventory);
         let engine = Engine::new(inventory).map_err(invalid)?;
         Ok(Self {
             engine: Arc::new(engine),
-            store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table)),
-            alerts: AlertPublisher::new(aws_sdk_sns::Client::new(sdk), settings.topic_arn),
+            store: Arc::new(DynamoStore::new(clients.dynamodb, settings.table)),
+            alerts: AlertPublisher::new(clients.sns, settings.topic_arn),
             metrics,
-            s3,
+            s3: clients.s3,
             concurrency: settings.concurrency,
         })
     }
@@ -139,23 +175,36 @@ impl Services {
 /// such as moto do not resolve bucket subdomains).
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let path_style = sdk.endpoint_url().is_some();
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build())
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(path_style)
+            .build(),
+    )
 }
 
-async fn load_config(sdk: &SdkConfig, s3: &aws_sdk_s3::Client, location: &str) -> Result<String, ServicesError> {
+async fn load_config(clients: &Clients, location: &str) -> Result<String, ServicesError> {
     let fail = |problem: String| ServicesError::Load {
         location: location.to_string(),
         problem,
     };
     if let Some(rest) = location.strip_prefix("s3://") {
-        let (bucket, key) = rest.split_once('/').ok_or_else(|| fail("expected s3://bucket/key".into()))?;
-        let object = s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| fail(error_chain(&e)))?;
+        let (bucket, key) = rest
+            .split_once('/')
+            .ok_or_else(|| fail("expected s3://bucket/key".into()))?;
+        let object = clients
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| fail(error_chain(&e)))?;
         let bytes = object.body.collect().await.map_err(|e| fail(e.to_string()))?;
         return String::from_utf8(bytes.to_vec()).map_err(|e| fail(e.to_string()));
     }
     if let Some(name) = location.strip_prefix("ssm:") {
-        let client = aws_sdk_ssm::Client::new(sdk);
-        let out = client
+        let out = clients
+            .ssm
             .get_parameter()
             .name(name)
             .with_decryption(true)

@@ -76,13 +76,25 @@ impl AlertPublisher {
             for chunk in chunks(pending) {
                 let ids: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
                 let entries: Vec<PublishBatchRequestEntry> = chunk.iter().map(|(_, e)| e.clone()).collect();
-                match self.client.publish_batch().topic_arn(&self.topic_arn).set_publish_batch_request_entries(Some(entries)).send().await {
+                match self
+                    .client
+                    .publish_batch()
+                    .topic_arn(&self.topic_arn)
+                    .set_publish_batch_request_entries(Some(entries))
+                    .send()
+                    .await
+                {
                     Ok(out) => {
                         for f in out.failed() {
-                            let Some(pos) = chunk.iter().position(|(_, e)| e.id() == f.id()) else { continue };
+                            let Some(pos) = chunk.iter().position(|(_, e)| e.id() == f.id()) else {
+                                continue;
+                            };
                             let reason = format!("{}: {}", f.code(), f.message().unwrap_or_default());
                             if f.sender_fault() || attempt == self.attempts {
-                                failed.push(PublishError { index: chunk[pos].0, reason });
+                                failed.push(PublishError {
+                                    index: chunk[pos].0,
+                                    reason,
+                                });
                             } else {
                                 retry.push(chunk[pos].clone());
                             }
@@ -92,7 +104,10 @@ impl AlertPublisher {
                         let reason = error_chain(&e);
                         tracing::warn!(attempt, error = %reason, "PublishBatch failed");
                         if attempt == self.attempts {
-                            failed.extend(ids.into_iter().map(|index| PublishError { index, reason: reason.clone() }));
+                            failed.extend(ids.into_iter().map(|index| PublishError {
+                                index,
+                                reason: reason.clone(),
+                            }));
                         } else {
                             retry.extend(chunk);
                         }
@@ -154,7 +169,10 @@ pub fn message(alert: &Finding) -> Result<String, String> {
             return Ok(body);
         }
         if alert.event_ids.len() <= 1 {
-            return Err(format!("alert of {} bytes does not fit an SNS message", body.len()));
+            return Err(format!(
+                "alert of {} bytes does not fit an SNS message",
+                body.len()
+            ));
         }
         let keep = alert.event_ids.len() / 2;
         alert.event_ids.truncate(keep);
@@ -162,7 +180,11 @@ pub fn message(alert: &Finding) -> Result<String, String> {
 }
 
 fn attribute(value: &str) -> Result<MessageAttributeValue, String> {
-    MessageAttributeValue::builder().data_type("String").string_value(value).build().map_err(|e| e.to_string())
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn entry(index: usize, alert: &Finding) -> Result<PublishBatchRequestEntry, String> {
@@ -183,7 +205,8 @@ mod tests {
     use trailwatch::record::RecordView;
 
     fn alert(title: &str) -> Finding {
-        Finding::new("irsa-assume-failure", Severity::High, &RecordView::default()).text(title.into(), String::new())
+        Finding::new("irsa-assume-failure", Severity::High, &RecordView::default())
+            .text(title.into(), String::new())
     }
 
     #[test]

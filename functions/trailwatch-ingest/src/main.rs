@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use serde_json::Value;
-use trailwatch_aws::services::{Services, Settings};
+use trailwatch_aws::services::{Clients, Services, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     // Clients and configuration once per cold start; a bad configuration fails the init.
     let sdk = aws_config::load_from_env().await;
-    let services = Arc::new(Services::new(&sdk, Settings::from_env()?).await?);
+    let services = Arc::new(Services::new(Clients::new(&sdk), Settings::from_env()?).await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let services = Arc::clone(&services);
         async move { Ok::<Value, Error>(trailwatch_aws::ingest::handle(services, event.payload).await?) }
