@@ -130,7 +130,7 @@ impl StateStore for DynamoStore {
                     .expression_attribute_values(":by", n(by))
                     .expression_attribute_values(":exp", n(expires))
                     .expression_attribute_values(":now", n(now))
-                    .return_values(ReturnValue::UpdatedNew)
+                    .return_values(ReturnValue::AllNew)
                     .send(),
             );
             match updated {

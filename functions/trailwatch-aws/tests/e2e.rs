@@ -1,0 +1,557 @@
+//! The functions end to end against moto server (real HTTP, real AWS SDK): CloudTrail
+//! objects in S3 → the ingest handler → alerts in an SQS queue subscribed to the SNS
+//! topic, metrics in CloudWatch (through the CBOR gateway), state in DynamoDB.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use serde_json::{Value, json};
+use trailwatch_aws::Services;
+use trailwatch_aws::services::{Clients, Settings};
+use trailwatch_aws_test_support::{CborGateway, Moto, sdk_config, unique_name};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const DAY: &str = "samples/AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30";
+
+/// A sample batch by its time stamp, e.g. `0905Z`.
+fn sample(stamp: &str) -> PathBuf {
+    let dir = repo().join(DAY);
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.to_string_lossy().contains(&format!("T{stamp}_")) && p.extension().is_some_and(|e| e == "gz")
+        })
+        .unwrap_or_else(|| panic!("no sample {stamp} in {}", dir.display()))
+}
+
+fn expected(path: &Path) -> BTreeSet<String> {
+    std::fs::read_to_string(format!("{}.expected", path.display()))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// One isolated set of resources on the shared moto server.
+struct Env {
+    clients: Clients,
+    sqs: aws_sdk_sqs::Client,
+    bucket: String,
+    topic_arn: String,
+    queue_url: String,
+    table: String,
+    namespace: String,
+}
+
+async fn env() -> Env {
+    let moto = Moto::shared();
+    let sdk = sdk_config(moto.endpoint()).await;
+    let mut clients = Clients::new(&sdk);
+    clients.cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config(CborGateway::shared().endpoint()).await);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (bucket, table, namespace) = (
+        unique_name("trail"),
+        unique_name("state"),
+        unique_name("TrailWatchTest"),
+    );
+    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    clients
+        .dynamodb
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let topic_arn = clients
+        .sns
+        .create_topic()
+        .name(unique_name("alerts"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique_name("alerts"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let queue_arn = attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .unwrap();
+    let config = format!(
+        "{}\n[metrics]\nnamespace = \"{namespace}\"\n",
+        std::fs::read_to_string(repo().join("samples/trailwatch.toml")).unwrap()
+    );
+    put(&clients, &bucket, "config/trailwatch.toml", config.into_bytes()).await;
+    Env {
+        clients,
+        sqs,
+        bucket,
+        topic_arn,
+        queue_url,
+        table,
+        namespace,
+    }
+}
+
+async fn put(clients: &Clients, bucket: &str, key: &str, body: Vec<u8>) {
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+impl Env {
+    async fn services(&self, topic_arn: &str) -> Arc<Services> {
+        let settings = Settings {
+            config: format!("s3://{}/config/trailwatch.toml", self.bucket),
+            topic_arn: topic_arn.to_string(),
+            table: self.table.clone(),
+            concurrency: 2,
+        };
+        let mut services = Services::new(self.clients.clone(), settings).await.unwrap();
+        services.alerts = services.alerts.with_retries(2, Duration::from_millis(10));
+        Arc::new(services)
+    }
+
+    /// Uploads a sample under the CloudTrail key layout; returns its key.
+    async fn upload(&self, path: &Path) -> String {
+        let key = format!(
+            "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        put(&self.clients, &self.bucket, &key, std::fs::read(path).unwrap()).await;
+        key
+    }
+
+    fn s3_event(&self, key: &str) -> String {
+        // As S3 writes it: keys URL-encoded, spaces as `+`.
+        let encoded = key.replace(' ', "+");
+        json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-11-30T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "AWS:CLOUDTRAIL"}, "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+            "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "trailwatch",
+            "bucket": {"name": self.bucket, "arn": format!("arn:aws:s3:::{}", self.bucket)},
+            "object": {"key": encoded, "size": 1}}}]})
+        .to_string()
+    }
+
+    /// The alerts delivered to the queue so far: (detection, eventID) lines, plus the
+    /// raw SNS envelopes.
+    async fn delivered(&self) -> (BTreeSet<String>, Vec<Value>) {
+        let mut lines = BTreeSet::new();
+        let mut envelopes = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            for m in messages {
+                let envelope: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+                let alert: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+                for id in alert["event_ids"].as_array().unwrap() {
+                    lines.insert(format!(
+                        "{} {}",
+                        alert["detection"].as_str().unwrap(),
+                        id.as_str().unwrap()
+                    ));
+                }
+                envelopes.push(envelope);
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        (lines, envelopes)
+    }
+
+    async fn metric_sum(&self, name: &str) -> f64 {
+        let now = SystemTime::now();
+        let metric = Metric::builder().namespace(&self.namespace).metric_name(name);
+        let query = MetricDataQuery::builder()
+            .id("m")
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(metric.build())
+                    .period(60)
+                    .stat("Sum")
+                    .build(),
+            )
+            .build();
+        let out = self
+            .clients
+            .cloudwatch
+            .get_metric_data()
+            .metric_data_queries(query)
+            .start_time((now - Duration::from_secs(900)).into())
+            .end_time((now + Duration::from_secs(60)).into())
+            .send()
+            .await
+            .unwrap();
+        out.metric_data_results().iter().flat_map(|r| r.values()).sum()
+    }
+}
+
+fn sqs_event(messages: &[(&str, String)]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|(id, body)| json!({"messageId": id, "receiptHandle": "rh", "body": body, "attributes": {},
+            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:trailwatch-ingest", "awsRegion": "us-east-1"}))
+        .collect();
+    json!({ "Records": records })
+}
+
+fn failures(response: &Value) -> BTreeSet<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_batch_end_to_end() {
+    let env = env().await;
+    let svc = env.services(&env.topic_arn).await;
+    let (irsa, node, keys) = (sample("0905Z"), sample("0915Z"), sample("0920Z"));
+    let irsa_key = env.upload(&irsa).await;
+    let node_key = env.upload(&node).await;
+    let keys_key = env.upload(&keys).await;
+    let spaced = "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/with space.json.gz";
+    put(&env.clients, &env.bucket, spaced, std::fs::read(&irsa).unwrap()).await;
+    let corrupt = "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/corrupt.json.gz";
+    put(&env.clients, &env.bucket, corrupt, b"this is not gzip".to_vec()).await;
+    let sns = |inner: &str| json!({"Type": "Notification", "MessageId": "x", "Message": inner}).to_string();
+    let cloudtrail = json!({"s3Bucket": env.bucket, "s3ObjectKey": [keys_key,
+        "AWSLogs/111122223333/CloudTrail-Digest/ap-southeast-1/2026/11/30/digest.json.gz"]})
+    .to_string();
+    let event = sqs_event(&[
+        ("raw", env.s3_event(&irsa_key)),
+        ("sns-wrapped", sns(&env.s3_event(&node_key))),
+        ("cloudtrail-sns", sns(&cloudtrail)),
+        ("spaced", env.s3_event(spaced)),
+        (
+            "missing",
+            env.s3_event("AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/missing.json.gz"),
+        ),
+        ("corrupt", env.s3_event(corrupt)),
+        (
+            "test-event",
+            json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": env.bucket}).to_string(),
+        ),
+    ]);
+
+    let response = trailwatch_aws::ingest::handle(Arc::clone(&svc), event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["missing".to_string(), "corrupt".to_string()]),
+        "{response}"
+    );
+
+    // Alerts: what the samples expect, once each (the spaced copy repeats the IRSA sample's
+    // events, which are claimed already).
+    let want: BTreeSet<String> = [&irsa, &node, &keys].iter().flat_map(|p| expected(p)).collect();
+    let (got, envelopes) = env.delivered().await;
+    assert_eq!(got, want);
+    for e in &envelopes {
+        let alert: Value = serde_json::from_str(e["Message"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            e["MessageAttributes"]["severity"]["Value"], alert["severity"],
+            "{e}"
+        );
+        assert_eq!(
+            e["MessageAttributes"]["detection"]["Value"], alert["detection"],
+            "{e}"
+        );
+        let subject = e["Subject"].as_str().unwrap();
+        assert!(
+            subject.len() < 100 && subject.is_ascii() && !subject.contains('\n'),
+            "{subject:?}"
+        );
+    }
+
+    // Metrics, read back through CloudWatch's own API.
+    let records: f64 = [&irsa, &node, &keys, &irsa]
+        .iter()
+        .map(|p| record_count(p) as f64)
+        .sum();
+    assert_eq!(env.metric_sum("Records").await, records);
+    // Two copies of the IRSA sample, five failures each: 10 in the series without
+    // dimensions and 10 across the Cluster × ErrorCode series. moto's GetMetricData sums
+    // every series of a name (and ORs dimension filters), so the total is checked, and the
+    // series are checked by ListMetrics below.
+    assert_eq!(env.metric_sum("IrsaAssumeFailures").await, 20.0);
+    assert_eq!(env.metric_sum("FailedObjects").await, 2.0);
+    assert_eq!(env.metric_sum("SkippedFiles").await, 1.0, "the digest key");
+    let listed = env
+        .clients
+        .cloudwatch
+        .list_metrics()
+        .namespace(&env.namespace)
+        .send()
+        .await
+        .unwrap();
+    let names: BTreeSet<&str> = listed.metrics().iter().filter_map(|m| m.metric_name()).collect();
+    for name in ["Findings", "Alerts", "LagSeconds", "Bytes", "AlertsPublished"] {
+        assert!(names.contains(name), "{name} not in {names:?}");
+    }
+    let mut series: Vec<String> = listed
+        .metrics()
+        .iter()
+        .filter(|m| m.metric_name() == Some("IrsaAssumeFailures"))
+        .map(|m| {
+            m.dimensions()
+                .iter()
+                .map(|d| format!("{}={}", d.name().unwrap_or(""), d.value().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    series.sort();
+    assert_eq!(
+        series,
+        [
+            "",
+            "Cluster=prod,ErrorCode=AccessDenied",
+            "Cluster=prod,ErrorCode=ExpiredTokenException",
+            "Cluster=prod,ErrorCode=IDPCommunicationError",
+            "Cluster=unconfigured,ErrorCode=InvalidIdentityToken",
+        ]
+    );
+
+    // State: alert claims and remembered events are in the table.
+    let items = env
+        .clients
+        .dynamodb
+        .scan()
+        .table_name(&env.table)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = items
+        .items()
+        .iter()
+        .filter_map(|i| i.get("pk")?.as_s().ok().cloned())
+        .collect();
+    assert!(
+        keys.iter().any(|k| k.starts_with("alert/")) && keys.iter().any(|k| k.starts_with("event/")),
+        "{keys:?}"
+    );
+
+    // SQS delivers the batch again: same failures, no alert twice.
+    let again = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
+    assert_eq!(failures(&again), failures(&response));
+    assert!(
+        env.delivered().await.0.is_empty(),
+        "a redelivered batch must not alert again"
+    );
+}
+
+fn record_count(path: &Path) -> usize {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    serde_json::from_str::<Value>(&text).unwrap()["Records"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_store_meets_the_contract() {
+    let env = env().await;
+    let svc = env.services(&env.topic_arn).await;
+    let store = Arc::clone(&svc.store);
+    tokio::task::spawn_blocking(move || trailwatch::state::contract::check(store.as_ref(), "contract/"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_invocations_alert_once() {
+    let env = env().await;
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    let (a, b) = (
+        env.services(&env.topic_arn).await,
+        env.services(&env.topic_arn).await,
+    );
+    let (ra, rb) = tokio::join!(
+        trailwatch_aws::ingest::handle(a, event.clone()),
+        trailwatch_aws::ingest::handle(b, event)
+    );
+    assert!(failures(&ra.unwrap()).is_empty() && failures(&rb.unwrap()).is_empty());
+    let (got, envelopes) = env.delivered().await;
+    assert_eq!(got, expected(&irsa));
+    let ids: Vec<String> = envelopes
+        .iter()
+        .map(|e| e["Message"].as_str().unwrap().to_string())
+        .collect();
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "an alert was published twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_function_end_to_end() {
+    let env = env().await;
+    let svc = env.services(&env.topic_arn).await;
+    let path = repo().join("samples/cloudwatch-logs/subscription-awslogs.json");
+    let event: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    trailwatch_aws::logs::handle(svc, event).await.unwrap();
+    assert_eq!(env.delivered().await.0, expected(&path));
+    let control: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("samples/cloudwatch-logs/control-message.json")).unwrap(),
+    )
+    .unwrap();
+    trailwatch_aws::logs::handle(env.services(&env.topic_arn).await, control)
+        .await
+        .unwrap();
+    assert!(env.delivered().await.0.is_empty());
+    let bad = trailwatch_aws::logs::handle(env.services(&env.topic_arn).await, json!({"hello": 1})).await;
+    assert!(bad.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_publish_fails_the_message_and_redelivery_alerts() {
+    let env = env().await;
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    // A topic that does not exist: SNS refuses every entry.
+    let missing = format!("{}-deleted", env.topic_arn);
+    let broken = env.services(&missing).await;
+    let response = trailwatch_aws::ingest::handle(broken, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(failures(&response), BTreeSet::from(["m".to_string()]));
+    assert!(env.delivered().await.0.is_empty());
+    // The redelivery, with SNS working again, sends every alert.
+    let response = trailwatch_aws::ingest::handle(env.services(&env.topic_arn).await, event)
+        .await
+        .unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    assert_eq!(env.delivered().await.0, expected(&irsa));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_metrics_never_fail_the_ingest() {
+    let mut env = env().await;
+    // Nothing listens on port 1: every PutMetricData fails.
+    env.clients.cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config("http://127.0.0.1:1").await);
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    let response = trailwatch_aws::ingest::handle(
+        env.services(&env.topic_arn).await,
+        sqs_event(&[("m", env.s3_event(&key))]),
+    )
+    .await
+    .unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    assert_eq!(env.delivered().await.0, expected(&irsa));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_fails_at_start_naming_the_key() {
+    let env = env().await;
+    put(
+        &env.clients,
+        &env.bucket,
+        "config/bad.toml",
+        b"[[clusters]]\nname = \"x\"\negress_cidrs = [\"nope\"]\n".to_vec(),
+    )
+    .await;
+    let settings = |config: String| Settings {
+        config,
+        topic_arn: env.topic_arn.clone(),
+        table: env.table.clone(),
+        concurrency: 1,
+    };
+    let bad = Services::new(
+        env.clients.clone(),
+        settings(format!("s3://{}/config/bad.toml", env.bucket)),
+    )
+    .await;
+    let message = bad.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("clusters[0].egress_cidrs[0]"), "{message}");
+    let missing = Services::new(
+        env.clients.clone(),
+        settings(format!("s3://{}/config/none.toml", env.bucket)),
+    )
+    .await;
+    assert!(
+        missing
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("cannot load configuration")
+    );
+}
