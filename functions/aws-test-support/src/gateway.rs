@@ -1,30 +1,4 @@
-//! A test-only HTTP gateway that lets Smithy RPC v2 CBOR clients talk to moto.
-//!
-//! `aws-sdk-cloudwatch` speaks Smithy RPC v2 CBOR; moto serves CloudWatch's AWS JSON 1.0 (and
-//! Query) protocol only. The gateway translates each rpcv2Cbor call into the awsJson1_0 call
-//! for the same operation and the answer back:
-//!
-//! | rpcv2Cbor request (from the SDK)                         | awsJson1_0 request (to moto)              |
-//! |----------------------------------------------------------|-------------------------------------------|
-//! | `POST /service/{Service}/operation/{Operation}`          | `POST /`                                  |
-//! | `smithy-protocol: rpc-v2-cbor`, `accept: application/cbor` | (dropped)                               |
-//! | `content-type: application/cbor`                         | `content-type: application/x-amz-json-1.0`|
-//! |                                                          | `x-amz-target: {Service}.{Operation}`     |
-//! | `content-encoding: gzip` (request compression)           | (dropped; the body is inflated)           |
-//! | CBOR body                                                | JSON body ([`crate::translate`])          |
-//! | every other header (`authorization`, `x-amz-date`, `x-amzn-query-mode`, ...) | unchanged        |
-//!
-//! | awsJson1_0 response (from moto)                          | rpcv2Cbor response (to the SDK)           |
-//! |----------------------------------------------------------|-------------------------------------------|
-//! | status                                                   | same status                               |
-//! | JSON body, error or not (`__type`, `message`)            | CBOR body, same members                   |
-//! | `x-amzn-query-error: {Code};{Sender or Receiver}`        | unchanged: the SDK takes the error code from it (CloudWatch is `awsQueryCompatible`) |
-//! | `x-amzn-requestid` and other headers                     | unchanged                                 |
-//! | `content-type`                                           | `application/cbor`, plus `smithy-protocol: rpc-v2-cbor` |
-//! | a body that is not JSON (moto crashed, say)              | CBOR `{__type, message}`; 502 if the status was a success |
-//!
-//! Anything else (another path, or not a POST) is proxied to moto unchanged, but the intended
-//! set-up is: the CloudWatch client on [`CborGateway::endpoint`], every other client on moto's.
+//! The rpcv2Cbor → awsJson1_0 gateway in front of moto; see [`CborGateway`].
 
 use std::convert::Infallible;
 use std::io::Read as _;
@@ -72,8 +46,33 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRANSFER_ENCODING,
 ];
 
-/// An HTTP server on 127.0.0.1 that serves Smithy RPC v2 CBOR in front of moto's AWS JSON 1.0;
-/// see the module source for the exact translation.
+/// A test-only HTTP server on 127.0.0.1 that lets Smithy RPC v2 CBOR clients talk to moto.
+///
+/// `aws-sdk-cloudwatch` speaks Smithy RPC v2 CBOR; moto serves CloudWatch's AWS JSON 1.0 (and
+/// Query) protocol only. The gateway translates each rpcv2Cbor call into the awsJson1_0 call
+/// for the same operation and the answer back:
+///
+/// | rpcv2Cbor request (from the SDK)                         | awsJson1_0 request (to moto)              |
+/// |----------------------------------------------------------|-------------------------------------------|
+/// | `POST /service/{Service}/operation/{Operation}`          | `POST /`                                  |
+/// | `smithy-protocol: rpc-v2-cbor`, `accept: application/cbor` | (dropped)                               |
+/// | `content-type: application/cbor`                         | `content-type: application/x-amz-json-1.0`|
+/// |                                                          | `x-amz-target: {Service}.{Operation}`     |
+/// | `content-encoding: gzip` (request compression)           | (dropped; the body is inflated)           |
+/// | CBOR body                                                | JSON body ([`crate::translate`])          |
+/// | every other header (`authorization`, `x-amz-date`, `x-amzn-query-mode`, ...) | unchanged        |
+///
+/// | awsJson1_0 response (from moto)                          | rpcv2Cbor response (to the SDK)           |
+/// |----------------------------------------------------------|-------------------------------------------|
+/// | status                                                   | same status                               |
+/// | JSON body, error or not (`__type`, `message`)            | CBOR body, same members                   |
+/// | `x-amzn-query-error: {Code};{Sender or Receiver}`        | unchanged: the SDK takes the error code from it (CloudWatch is `awsQueryCompatible`) |
+/// | `x-amzn-requestid` and other headers                     | unchanged                                 |
+/// | `content-type`                                           | `application/cbor`, plus `smithy-protocol: rpc-v2-cbor` |
+/// | a body that is not JSON (moto crashed, say)              | CBOR `{__type, message}`; 502 if the status was a success |
+///
+/// Anything else (another path, or not a POST) is proxied to moto unchanged, but the intended
+/// set-up is: the CloudWatch client on [`CborGateway::endpoint`], every other client on moto's.
 ///
 /// It runs on a thread of its own with its own Tokio runtime, so one gateway can serve tests
 /// that each have their own runtime (`#[tokio::test]`), and can be started from sync code.
@@ -134,7 +133,10 @@ impl CborGateway {
         listener
             .set_nonblocking(true)
             .expect("CborGateway cannot make its listener non-blocking");
-        let port = listener.local_addr().expect("CborGateway listener has no address").port();
+        let port = listener
+            .local_addr()
+            .expect("CborGateway listener has no address")
+            .port();
         let stats = Arc::new(Stats::default());
         let context = Arc::new(Context {
             upstream: upstream_addr,
@@ -195,7 +197,8 @@ impl Drop for CborGateway {
 }
 
 async fn serve(listener: StdTcpListener, context: Arc<Context>, mut stop: oneshot::Receiver<()>) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("CborGateway cannot register its listener");
+    let listener =
+        tokio::net::TcpListener::from_std(listener).expect("CborGateway cannot register its listener");
     loop {
         tokio::select! {
             _ = &mut stop => return,
@@ -213,7 +216,10 @@ async fn serve(listener: StdTcpListener, context: Arc<Context>, mut stop: onesho
     }
 }
 
-async fn handle(context: Arc<Context>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    context: Arc<Context>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let rpc = (request.method() == Method::POST)
         .then(|| rpc_target(request.uri().path()))
         .flatten();
@@ -241,7 +247,13 @@ async fn translate_call(
     let (parts, body) = request.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) => return cbor_error(StatusCode::BAD_REQUEST, GATEWAY_ERROR, &format!("reading the request: {e}")),
+        Err(e) => {
+            return cbor_error(
+                StatusCode::BAD_REQUEST,
+                GATEWAY_ERROR,
+                &format!("reading the request: {e}"),
+            );
+        }
     };
     let gzipped = parts
         .headers
@@ -251,7 +263,13 @@ async fn translate_call(
         context.stats.gzip.fetch_add(1, Ordering::Relaxed);
         match inflate(&body) {
             Ok(inflated) => Bytes::from(inflated),
-            Err(e) => return cbor_error(StatusCode::BAD_REQUEST, GATEWAY_ERROR, &format!("bad gzip body: {e}")),
+            Err(e) => {
+                return cbor_error(
+                    StatusCode::BAD_REQUEST,
+                    GATEWAY_ERROR,
+                    &format!("bad gzip body: {e}"),
+                );
+            }
         }
     } else {
         body
@@ -303,8 +321,15 @@ async fn translate_call(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or(GATEWAY_ERROR)
                 .to_owned();
-            let message = format!("moto answered {status} with a body that is not JSON: {}", String::from_utf8_lossy(&body));
-            let status = if status.is_success() { StatusCode::BAD_GATEWAY } else { status };
+            let message = format!(
+                "moto answered {status} with a body that is not JSON: {}",
+                String::from_utf8_lossy(&body)
+            );
+            let status = if status.is_success() {
+                StatusCode::BAD_GATEWAY
+            } else {
+                status
+            };
             let error = json!({"__type": error_type, "message": message});
             (status, translate::json_to_response_body(&error, schema))
         }
@@ -332,16 +357,18 @@ async fn proxy(context: &Context, request: Request<Incoming>) -> Response<Full<B
     // The whole body is here: no 100-continue dance with moto, and a length instead of chunks.
     parts.headers.remove(header::EXPECT);
     if chunked || !parts.headers.contains_key(header::CONTENT_LENGTH) {
-        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = path.parse().expect("a path and query parse as a URI");
     let head = parts.method == Method::HEAD;
-    let (status, mut headers, body) = match exchange(context.upstream, Request::from_parts(parts, Full::new(body))).await
-    {
-        Ok(answer) => answer,
-        Err(e) => return text_response(StatusCode::BAD_GATEWAY, format!("moto: {e}")),
-    };
+    let (status, mut headers, body) =
+        match exchange(context.upstream, Request::from_parts(parts, Full::new(body))).await {
+            Ok(answer) => answer,
+            Err(e) => return text_response(StatusCode::BAD_GATEWAY, format!("moto: {e}")),
+        };
     let chunked = headers.contains_key(header::TRANSFER_ENCODING);
     strip(&mut headers);
     if !head && (chunked || !headers.contains_key(header::CONTENT_LENGTH)) {
@@ -356,7 +383,10 @@ async fn proxy(context: &Context, request: Request<Incoming>) -> Response<Full<B
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One request to moto on a connection of its own; the whole response.
-async fn exchange(upstream: SocketAddr, request: Request<Full<Bytes>>) -> Result<(StatusCode, HeaderMap, Bytes), BoxError> {
+async fn exchange(
+    upstream: SocketAddr,
+    request: Request<Full<Bytes>>,
+) -> Result<(StatusCode, HeaderMap, Bytes), BoxError> {
     let attempt = async {
         let stream = TcpStream::connect(upstream).await?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -391,7 +421,10 @@ fn inflate(body: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 fn cbor_error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
-    let body = translate::json_to_response_body(&json!({"__type": error_type, "message": message}), &Schema::GENERIC);
+    let body = translate::json_to_response_body(
+        &json!({"__type": error_type, "message": message}),
+        &Schema::GENERIC,
+    );
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -403,9 +436,10 @@ fn cbor_error(status: StatusCode, error_type: &str, message: &str) -> Response<F
 fn text_response(status: StatusCode, message: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(message)));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -417,7 +451,10 @@ mod tests {
     fn rpc_paths() {
         assert_eq!(
             rpc_target("/service/GraniteServiceVersion20100801/operation/PutMetricData"),
-            Some(("GraniteServiceVersion20100801".to_owned(), "PutMetricData".to_owned()))
+            Some((
+                "GraniteServiceVersion20100801".to_owned(),
+                "PutMetricData".to_owned()
+            ))
         );
         assert_eq!(rpc_target("/"), None);
         assert_eq!(rpc_target("/service/X/operation/"), None);

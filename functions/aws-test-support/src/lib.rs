@@ -25,6 +25,21 @@
 //! # }
 //! ```
 //!
+//! moto 5.2.5 quirks that tests must live with (found while writing this crate's tests):
+//!
+//! - CloudWatch `GetMetricData` ignores a query's namespace as soon as the query has
+//!   dimensions: give every test's metrics a dimension with a unique value (say
+//!   `Run = unique_name("run")`), not only a unique namespace.
+//! - `PutMetricData` accepts an empty namespace; mismatched `Values`/`Counts` lengths do fail
+//!   (`InvalidParameterValue`), and so does `GetMetricData` with `EndTime` before `StartTime`
+//!   (`ValidationError`).
+//! - A new alarm starts in `OK`, not `INSUFFICIENT_DATA`.
+//! - Operations moto does not implement (for example `GetMetricWidgetImage`,
+//!   `DescribeAlarmHistory`) answer 500 with an HTML page; through the gateway that is a service
+//!   error with code `TrailwatchCborGatewayError` and the page as its message.
+//! - Sub-second timestamps come back as floats, which the SDK truncates to milliseconds: `.05`
+//!   may read as `.049` (as it would from CloudWatch itself).
+//!
 //! [moto server]: https://docs.getmoto.org/en/latest/docs/server_mode.html
 
 // Test support: a helper that cannot do its job has nothing better to do than fail the test.
@@ -37,4 +52,4 @@ pub mod translate;
 
 pub use config::{DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, REGION, sdk_config, unique_name};
 pub use gateway::CborGateway;
-pub use moto::Moto;
+pub use moto::{MOTO_SERVER_ENV, Moto};

@@ -110,6 +110,16 @@ impl Moto {
         )
     }
 
+    /// The `moto_server` binary that [`Moto::start`] runs: [`MOTO_SERVER_ENV`] if set, else
+    /// `.venv/bin/moto_server` in the workspace root.
+    ///
+    /// # Panics
+    ///
+    /// If it does not exist, with a message that says how to make it (`make venv`).
+    pub fn server_binary() -> PathBuf {
+        moto_server_binary()
+    }
+
     /// `http://127.0.0.1:PORT`, for `endpoint_url` / [`crate::sdk_config`].
     pub fn endpoint(&self) -> &str {
         &self.endpoint
@@ -158,7 +168,7 @@ impl Moto {
             .arg(WRAPPER)
             .arg("trailwatch-moto")
             .arg(&log_dir)
-            .arg(binary)
+            .args(server_command(binary))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(log.0)
@@ -203,7 +213,11 @@ impl Moto {
         let running_line = format!("Running on http://127.0.0.1:{}", self.port);
         let mut backoff = Duration::from_millis(20);
         loop {
-            if let Some(status) = self.wrapper.try_wait().map_err(|e| format!("waiting on sh: {e}"))? {
+            if let Some(status) = self
+                .wrapper
+                .try_wait()
+                .map_err(|e| format!("waiting on sh: {e}"))?
+            {
                 return Err(format!("it exited ({status})"));
             }
             let bound = fs::read_to_string(self.log_path()).is_ok_and(|log| log.contains(&running_line));
@@ -211,7 +225,10 @@ impl Moto {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(format!("no 200 from GET {}/moto-api/ within {STARTUP_TIMEOUT:?}", self.endpoint));
+                return Err(format!(
+                    "no 200 from GET {}/moto-api/ with {running_line:?} in its log within {STARTUP_TIMEOUT:?}",
+                    self.endpoint
+                ));
             }
             thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_millis(250));
@@ -251,6 +268,21 @@ enum StartError {
     /// moto could not bind its port (someone took it after we picked it): try another.
     PortTaken(String),
     Failed(String),
+}
+
+/// How to run the server: the venv's moto through `moto_serialized.py` (beside this
+/// crate's manifest), which handles one request at a time. moto's DynamoDB does not lock
+/// items, so under `moto_server`'s many threads two conditional writes can both win and
+/// concurrent ADDs can lose updates; real DynamoDB serialises writes to an item, and the
+/// state-store contract tests exactly that. A binary named by [`MOTO_SERVER_ENV`] runs as is.
+fn server_command(binary: &Path) -> Vec<std::ffi::OsString> {
+    let python = binary.with_file_name("python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto_serialized.py");
+    if std::env::var_os(MOTO_SERVER_ENV).is_none() && python.is_file() && script.is_file() {
+        vec![python.into_os_string(), script.into_os_string()]
+    } else {
+        vec![binary.as_os_str().to_owned()]
+    }
 }
 
 fn moto_server_binary() -> PathBuf {
@@ -301,7 +333,12 @@ fn http_status(port: u16, method: &str, path: &str) -> io::Result<u16> {
     line.split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("not an HTTP status line: {line:?}")))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not an HTTP status line: {line:?}"),
+            )
+        })
 }
 
 fn log_tail(path: &Path) -> String {

@@ -175,7 +175,8 @@ pub fn request_body_to_json(body: &[u8]) -> Result<Json, TranslateError> {
         return Ok(Json::Object(Map::new()));
     }
     let mut reader = body;
-    let value: Cbor = ciborium::from_reader(&mut reader).map_err(|e| TranslateError::Malformed(e.to_string()))?;
+    let value: Cbor =
+        ciborium::from_reader(&mut reader).map_err(|e| TranslateError::Malformed(e.to_string()))?;
     if !reader.is_empty() {
         return Err(TranslateError::Malformed(format!(
             "{} bytes after the first data item",
@@ -358,7 +359,8 @@ mod tests {
     fn sorted(v: Cbor) -> Cbor {
         match v {
             Cbor::Map(entries) => {
-                let mut entries: Vec<(Cbor, Cbor)> = entries.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                let mut entries: Vec<(Cbor, Cbor)> =
+                    entries.into_iter().map(|(k, v)| (k, sorted(v))).collect();
                 entries.sort_by(|(a, _), (b, _)| format!("{a:?}").cmp(&format!("{b:?}")));
                 Cbor::Map(entries)
             }
@@ -377,7 +379,10 @@ mod tests {
         assert_eq!(names, sorted);
         assert_eq!(Schema::CLOUDWATCH.kind("Timestamps"), Kind::Timestamp);
         assert_eq!(Schema::CLOUDWATCH.kind("Namespace"), Kind::Other);
-        assert_eq!(Schema::for_service("GraniteServiceVersion20100801").kind("Sum"), Kind::Double);
+        assert_eq!(
+            Schema::for_service("GraniteServiceVersion20100801").kind("Sum"),
+            Kind::Double
+        );
         assert_eq!(Schema::for_service("SomethingElse").kind("Sum"), Kind::Other);
     }
 
@@ -442,11 +447,23 @@ mod tests {
     #[test]
     fn request_rejects_what_has_no_json_form() {
         let big_tag = Cbor::Tag(2, Box::new(Cbor::Bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 0])));
-        assert!(matches!(cbor_to_json(&big_tag), Err(TranslateError::Unsupported(_))));
+        assert!(matches!(
+            cbor_to_json(&big_tag),
+            Err(TranslateError::Unsupported(_))
+        ));
         let int_key = Cbor::Map(vec![(Cbor::Integer(1.into()), Cbor::Null)]);
-        assert!(matches!(cbor_to_json(&int_key), Err(TranslateError::Unsupported(_))));
-        assert!(matches!(request_body_to_json(&[0xbf]), Err(TranslateError::Malformed(_))));
-        assert!(matches!(request_body_to_json(&[0xa0, 0xa0]), Err(TranslateError::Malformed(_))));
+        assert!(matches!(
+            cbor_to_json(&int_key),
+            Err(TranslateError::Unsupported(_))
+        ));
+        assert!(matches!(
+            request_body_to_json(&[0xbf]),
+            Err(TranslateError::Malformed(_))
+        ));
+        assert!(matches!(
+            request_body_to_json(&[0xa0, 0xa0]),
+            Err(TranslateError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -506,7 +523,11 @@ mod tests {
             ciborium::into_writer(v, &mut out).unwrap();
             out
         };
-        assert_eq!(encode(&sorted(actual.clone())), encode(&sorted(expected)), "{actual:?}");
+        assert_eq!(
+            encode(&sorted(actual.clone())),
+            encode(&sorted(expected)),
+            "{actual:?}"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The real `aws-sdk-cloudwatch` (Smithy RPC v2 CBOR) against moto through the CBOR gateway.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
@@ -8,8 +10,8 @@ use aws_sdk_cloudwatch::error::ProvideErrorMetadata as _;
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit, StateValue,
-    StatisticSet, StatusCode,
+    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit,
+    StateValue, StatisticSet, StatusCode,
 };
 use trailwatch_aws_test_support::{CborGateway, sdk_config, unique_name};
 
@@ -29,7 +31,13 @@ fn sum_query(id: &str, namespace: &str, metric: &str, dimensions: &[(&str, &str)
         .build();
     MetricDataQuery::builder()
         .id(id)
-        .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(60)
+                .stat("Sum")
+                .build(),
+        )
         .build()
 }
 
@@ -94,7 +102,12 @@ async fn put_metric_data_then_list_metrics_and_get_metric_data() {
         .await
         .expect("PutMetricData");
 
-    let listed = cw.list_metrics().namespace(&namespace).send().await.expect("ListMetrics");
+    let listed = cw
+        .list_metrics()
+        .namespace(&namespace)
+        .send()
+        .await
+        .expect("ListMetrics");
     let metrics: BTreeSet<(String, Vec<(String, String)>)> = listed
         .metrics()
         .iter()
@@ -103,17 +116,36 @@ async fn put_metric_data_then_list_metrics_and_get_metric_data() {
             let mut dims: Vec<(String, String)> = m
                 .dimensions()
                 .iter()
-                .map(|d| (d.name().unwrap_or_default().to_owned(), d.value().unwrap_or_default().to_owned()))
+                .map(|d| {
+                    (
+                        d.name().unwrap_or_default().to_owned(),
+                        d.value().unwrap_or_default().to_owned(),
+                    )
+                })
                 .collect();
             dims.sort();
             (m.metric_name().unwrap_or_default().to_owned(), dims)
         })
         .collect();
-    let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+    let owned = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    };
     let expected: BTreeSet<(String, Vec<(String, String)>)> = [
-        ("Events".to_owned(), owned(&[("Function", "ingest"), ("Outcome", "ok"), ("Run", &run)])),
-        ("Events".to_owned(), owned(&[("Function", "logs"), ("Outcome", "ok"), ("Run", &run)])),
-        ("Batches".to_owned(), owned(&[("Function", "ingest"), ("Run", &run)])),
+        (
+            "Events".to_owned(),
+            owned(&[("Function", "ingest"), ("Outcome", "ok"), ("Run", &run)]),
+        ),
+        (
+            "Events".to_owned(),
+            owned(&[("Function", "logs"), ("Outcome", "ok"), ("Run", &run)]),
+        ),
+        (
+            "Batches".to_owned(),
+            owned(&[("Function", "ingest"), ("Run", &run)]),
+        ),
     ]
     .into_iter()
     .collect();
@@ -210,7 +242,10 @@ async fn get_metric_statistics_returns_datapoints() {
     assert_eq!(point.sample_count(), Some(4.0));
     assert_eq!(point.maximum(), Some(4.0));
     let t = SystemTime::try_from(point.timestamp().copied().expect("a datapoint has a timestamp")).unwrap();
-    assert!(t <= now + Duration::from_secs(60) && t + Duration::from_secs(660) >= now, "{t:?}");
+    assert!(
+        t <= now + Duration::from_secs(60) && t + Duration::from_secs(660) >= now,
+        "{t:?}"
+    );
 }
 
 #[tokio::test]
@@ -233,7 +268,12 @@ async fn put_metric_alarm_then_describe_alarms() {
         .await
         .expect("PutMetricAlarm");
 
-    let described = cw.describe_alarms().alarm_names(&alarm).send().await.expect("DescribeAlarms");
+    let described = cw
+        .describe_alarms()
+        .alarm_names(&alarm)
+        .send()
+        .await
+        .expect("DescribeAlarms");
     let [found] = described.metric_alarms() else {
         panic!("expected one alarm, got {:?}", described.metric_alarms());
     };
@@ -290,7 +330,10 @@ async fn compressed_put_metric_data_is_inflated() {
         .send()
         .await
         .expect("PutMetricData");
-    assert!(gateway.gzip_requests() > gzipped_before, "the SDK did not compress the request");
+    assert!(
+        gateway.gzip_requests() > gzipped_before,
+        "the SDK did not compress the request"
+    );
 
     let data = cw
         .get_metric_data()
@@ -300,7 +343,11 @@ async fn compressed_put_metric_data_is_inflated() {
         .send()
         .await
         .expect("GetMetricData");
-    let values: Vec<f64> = data.metric_data_results().iter().flat_map(|r| r.values().to_vec()).collect();
+    let values: Vec<f64> = data
+        .metric_data_results()
+        .iter()
+        .flat_map(|r| r.values().to_vec())
+        .collect();
     assert_eq!(values, [42.0]);
 }
 
@@ -329,7 +376,9 @@ async fn modeled_error_has_the_query_error_code() {
         panic!("expected the modeled InvalidParameterValueException, got {err:?}");
     };
     assert!(
-        modeled.message().is_some_and(|m| m.contains("must be of the same size")),
+        modeled
+            .message()
+            .is_some_and(|m| m.contains("must be of the same size")),
         "{modeled:?}"
     );
 }
@@ -347,7 +396,9 @@ async fn unmodeled_error_has_the_query_error_code() {
         .send()
         .await
         .expect_err("EndTime before StartTime must fail");
-    let service_err = err.as_service_error().unwrap_or_else(|| panic!("not a service error: {err:?}"));
+    let service_err = err
+        .as_service_error()
+        .unwrap_or_else(|| panic!("not a service error: {err:?}"));
     assert_eq!(service_err.code(), Some("ValidationError"), "{service_err:?}");
     assert!(
         service_err

@@ -1,5 +1,7 @@
 //! moto's lifecycle: reset, stop on drop, and death with the test process.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
 use std::io::{BufRead as _, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -12,7 +14,11 @@ use trailwatch_aws_test_support::{Moto, sdk_config, unique_name};
 const HELPER_ENV: &str = "TRAILWATCH_MOTO_LIFECYCLE_HELPER";
 
 fn accepts_connections(port: u16) -> bool {
-    TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), Duration::from_secs(1)).is_ok()
+    TcpStream::connect_timeout(
+        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        Duration::from_secs(1),
+    )
+    .is_ok()
 }
 
 /// Polls `done` until it holds, for at most `limit`.
@@ -50,14 +56,22 @@ async fn reset_wipes_resources_and_drop_stops_the_server() {
 
     drop(moto);
     // Drop reaps the wrapper, which waits for moto: the port is closed by now, no polling.
-    assert!(!accepts_connections(port), "moto still listens on {port} after drop");
+    assert!(
+        !accepts_connections(port),
+        "moto still listens on {port} after drop"
+    );
     assert!(!log.exists(), "{} survived the drop", log.display());
 }
 
 #[test]
 fn shared_server_dies_with_the_test_process_even_on_sigkill() {
     let mut helper = Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(["--ignored", "--exact", "helper_starts_the_shared_server_then_waits", "--nocapture"])
+        .args([
+            "--ignored",
+            "--exact",
+            "helper_starts_the_shared_server_then_waits",
+            "--nocapture",
+        ])
         .env(HELPER_ENV, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -112,4 +126,69 @@ fn helper_starts_the_shared_server_then_waits() {
     // Until the parent kills this process (or goes away and closes our stdin).
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
+}
+
+/// Runs `helper_starts_a_private_server` in a process of its own with `moto_server` set to
+/// `binary`, and returns its combined output; the helper must have failed.
+fn start_failure_output(binary: &std::path::Path) -> String {
+    let output = Command::new(std::env::current_exe().expect("the test binary's path"))
+        .args([
+            "--ignored",
+            "--exact",
+            "helper_starts_a_private_server",
+            "--nocapture",
+        ])
+        .env(HELPER_ENV, "1")
+        .env(trailwatch_aws_test_support::MOTO_SERVER_ENV, binary)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the helper test process");
+    assert!(
+        !output.status.success(),
+        "the helper started moto from {}",
+        binary.display()
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn missing_binary_says_to_run_make_venv() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = start_failure_output(&dir.path().join("no-moto-here"));
+    assert!(output.contains("moto server not found at"), "{output}");
+    assert!(output.contains("make venv"), "{output}");
+}
+
+#[test]
+fn failed_start_shows_the_log_tail() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("moto_server");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"fake moto got: $*\"\necho 'ImportError: no moto' >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = start_failure_output(&script);
+    assert!(
+        output.contains("failed to start: it exited (exit status: 3)"),
+        "{output}"
+    );
+    assert!(output.contains("fake moto got: -H 127.0.0.1 -p "), "{output}");
+    assert!(output.contains("ImportError: no moto"), "{output}");
+}
+
+/// Run only by the start-failure tests, in a process of their own.
+#[test]
+#[ignore = "helper process of the start-failure tests"]
+fn helper_starts_a_private_server() {
+    if std::env::var_os(HELPER_ENV).is_none() {
+        return;
+    }
+    let _moto = Moto::start();
 }
