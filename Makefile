@@ -5,7 +5,7 @@ BIN := target/release/trailwatch
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: all build replay test venv fmt-check clippy unit samples-check clean
+.PHONY: all build replay test venv fmt-check clippy unit samples-check lambda-smoke package package-x86_64 clean
 
 all: build
 
@@ -18,9 +18,25 @@ replay: build
 
 ## Everything CI checks: formatting, lints, then every test (moto server is started and
 ## stopped by the tests that need it).
-test: venv fmt-check clippy unit samples-check
+test: venv fmt-check clippy unit samples-check lambda-smoke
 
-## Python tools for the tests (moto server), pinned in requirements-test.txt.
+## The real function binaries under `cargo lambda watch`, invoked with `cargo lambda invoke`.
+lambda-smoke: venv
+	$(VENV)/bin/python tests/lambda_smoke.py
+
+## Release zips for Lambda (provided.al2023, arm64): target/lambda/<function>/bootstrap.zip.
+## Needs the aarch64-unknown-linux-gnu Rust target and zig (pip install ziglang) on the
+## machine that packages; CI does not build arm64.
+package: venv
+	$(VENV)/bin/cargo-lambda lambda build --release --arm64 --output-format zip \
+		--package trailwatch-ingest --package trailwatch-logs
+
+## The same for x86_64 with the host toolchain (no cross compiler needed).
+package-x86_64: venv
+	$(VENV)/bin/cargo-lambda lambda build --release --x86-64 --compiler cargo --output-format zip \
+		--package trailwatch-ingest --package trailwatch-logs
+
+## Python tools for the tests (moto server, cargo-lambda), pinned in requirements-test.txt.
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-test.txt

@@ -69,7 +69,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix="trailwatch-smoke-"))
-    moto_port, invoke_port = free_port(), free_port()
+    moto_port = free_port()
     endpoint = f"http://127.0.0.1:{moto_port}"
     moto = start([str(VENV_BIN / "python"), str(ROOT / "functions/aws-test-support/moto_serialized.py"),
                   "-H", "127.0.0.1", "-p", str(moto_port)], logs / "moto.log")
@@ -99,11 +99,14 @@ def main() -> int:
         }
         env = {**os.environ, **function_env}
         env_args = [arg for k, v in function_env.items() for arg in ("--env-var", f"{k}={v}")]
-        watch = start([str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1",
-                       "--invoke-port", str(invoke_port), *env_args], logs / "watch.log", env)
-        wait_for_port(invoke_port, watch, "cargo lambda watch", 120)
-
         def invoke(function: str, event: dict) -> str:
+            """Runs the function under `cargo lambda watch` and sends it one event."""
+            nonlocal watch
+            invoke_port = free_port()
+            watch = start([str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--package", function,
+                           "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port", str(invoke_port),
+                           *env_args], logs / f"watch-{function}.log", env)
+            wait_for_port(invoke_port, watch, "cargo lambda watch", 120)
             data = logs / f"{function}-event.json"
             data.write_text(json.dumps(event))
             # The first invoke compiles the function: allow for it.
@@ -111,6 +114,8 @@ def main() -> int:
                                   "--invoke-address", "127.0.0.1", "--invoke-port", str(invoke_port),
                                   "--data-file", str(data)], cwd=ROOT, env=env, capture_output=True,
                                  text=True, timeout=900)
+            stop(watch)
+            watch = None
             if out.returncode != 0:
                 raise SystemExit(f"invoke {function} failed:\n{out.stdout}\n{out.stderr}")
             return out.stdout
