@@ -5,20 +5,22 @@ BIN := target/release/trailwatch
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: all build replay test venv fmt-check clippy unit samples-check lambda-smoke package package-x86_64 clean
+.PHONY: all build replay test venv fmt-check clippy unit samples-check lambda-smoke tf-check package package-x86_64 clean
 
 all: build
 
 build:
 	$(CARGO) build --release --locked
 
-## Build, then replay every sample with the sample configuration.
+## Build, then replay every sample with the sample configuration (samples/adversarial
+## holds broken input on purpose and is not part of the demo).
+SAMPLE_DIRS := $(filter-out samples/adversarial,$(wildcard samples/*/))
 replay: build
-	$(BIN) replay --config samples/trailwatch.toml samples/
+	$(BIN) replay --config samples/trailwatch.toml $(SAMPLE_DIRS)
 
 ## Everything CI checks: formatting, lints, then every test (moto server is started and
 ## stopped by the tests that need it).
-test: venv fmt-check clippy unit samples-check lambda-smoke
+test: venv fmt-check clippy unit samples-check tf-check lambda-smoke
 
 ## The real function binaries under `cargo lambda watch`, invoked with `cargo lambda invoke`.
 lambda-smoke: venv
@@ -39,10 +41,18 @@ package-x86_64: venv
 ## Python tools for the tests (moto server, cargo-lambda), pinned in requirements-test.txt.
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-test.txt
+$(VENV)/.installed: requirements-test.txt requirements-infra.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt -r requirements-infra.txt
 	touch $@
+
+## Terraform checks that need no provider download: fmt (where terraform exists), checkov,
+## and the Rust test that cross-checks infra/ with the code (IAM, env, metrics).
+tf-check: venv
+	@if command -v terraform >/dev/null 2>&1; then terraform fmt -check -recursive infra; \
+	else echo "terraform not installed: fmt check skipped"; fi
+	$(VENV)/bin/checkov -d infra --quiet --compact --skip-download --framework terraform
+	$(CARGO) test --locked --test infra
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
