@@ -193,42 +193,8 @@ impl Context<'_> {
         let Some(key) = record.response.issued_key_id else {
             return Ok(None);
         };
-        let inv = self.inventory;
-        let cluster_name = |name: &str| {
-            inv.cluster_by_name(name)
-                .map_or_else(|| name.to_string(), |c| inv.clusters[c].name.clone())
-        };
-        let workload = match record.event_name {
-            Some("AssumeRoleWithWebIdentity") => {
-                let cluster = record
-                    .identity
-                    .identity_provider
-                    .and_then(|p| inv.cluster_by_oidc(p));
-                let subject = record.identity.user_name.or(record.response.token_subject);
-                let Some((ns, sa)) = subject.and_then(service_account_subject) else {
-                    return Ok(None);
-                };
-                Workload {
-                    cluster: cluster.map(|c| inv.clusters[c].name.clone()),
-                    namespace: Some(clean(ns, MAX_FIELD_CHARS)),
-                    service_account: Some(clean(sa, MAX_FIELD_CHARS)),
-                    role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
-                    via: "irsa".into(),
-                    expires: 0,
-                }
-            }
-            Some("AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
-                let tags = &record.request.pod_tags;
-                Workload {
-                    cluster: tags.cluster.map(|c| clean(&cluster_name(c), MAX_FIELD_CHARS)),
-                    namespace: tags.namespace.map(|s| clean(s, MAX_FIELD_CHARS)),
-                    service_account: tags.service_account.map(|s| clean(s, MAX_FIELD_CHARS)),
-                    role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
-                    via: "pod-identity".into(),
-                    expires: 0,
-                }
-            }
-            _ => return Ok(None),
+        let Some(workload) = exchange_workload(record, self.inventory) else {
+            return Ok(None);
         };
         let expires = record
             .response
@@ -608,12 +574,17 @@ fn network_of(source: &str) -> String {
     }
 }
 
-/// The workload behind a failed IRSA or Pod Identity exchange.
-fn failed_exchange(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload> {
-    record.error_code?;
+/// The workload an IRSA exchange (`AssumeRoleWithWebIdentity` with a service-account
+/// subject) or a Pod Identity `sts:AssumeRole` (session tags) is for, whatever its outcome.
+fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload> {
+    let known = |name: &str| {
+        inv.cluster_by_name(name)
+            .map_or_else(|| name.to_string(), |c| inv.clusters[c].name.clone())
+    };
     match (record.event_source?, record.event_name?) {
         ("sts.amazonaws.com", "AssumeRoleWithWebIdentity") => {
-            let (ns, sa) = record.identity.user_name.and_then(service_account_subject)?;
+            let subject = record.identity.user_name.or(record.response.token_subject);
+            let (ns, sa) = subject.and_then(service_account_subject)?;
             let cluster = record
                 .identity
                 .identity_provider
@@ -630,7 +601,7 @@ fn failed_exchange(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload>
         ("sts.amazonaws.com", "AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
             let tags = &record.request.pod_tags;
             Some(Workload {
-                cluster: tags.cluster.map(|c| clean(c, MAX_FIELD_CHARS)),
+                cluster: tags.cluster.map(|c| clean(&known(c), MAX_FIELD_CHARS)),
                 namespace: tags.namespace.map(|s| clean(s, MAX_FIELD_CHARS)),
                 service_account: tags.service_account.map(|s| clean(s, MAX_FIELD_CHARS)),
                 role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
@@ -638,13 +609,22 @@ fn failed_exchange(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload>
                 expires: 0,
             })
         }
-        ("eks-auth.amazonaws.com", "AssumeRoleForPodIdentity") => Some(Workload {
+        _ => None,
+    }
+}
+
+/// The workload behind a failed IRSA or Pod Identity exchange.
+fn failed_exchange(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload> {
+    record.error_code?;
+    if (record.event_source?, record.event_name?) == ("eks-auth.amazonaws.com", "AssumeRoleForPodIdentity") {
+        // The node's agent made the call: the pod's identity is in the hidden token.
+        return Some(Workload {
             cluster: record.request.cluster_name.map(|c| clean(c, MAX_FIELD_CHARS)),
             via: "pod-identity".into(),
             ..Workload::default()
-        }),
-        _ => None,
+        });
     }
+    exchange_workload(record, inv)
 }
 
 /// Names the workload in a finding that does not know it yet.
