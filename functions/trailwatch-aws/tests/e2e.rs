@@ -555,3 +555,40 @@ async fn bad_configuration_fails_at_start_naming_the_key() {
             .contains("cannot load configuration")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_eventbridge_event_and_ssm_configuration() {
+    let env = env().await;
+    // The configuration from an SSM parameter instead of S3.
+    let name = format!("/{}/config", unique_name("trailwatch"));
+    let text = std::fs::read_to_string(repo().join("samples/trailwatch.toml")).unwrap();
+    env.clients
+        .ssm
+        .put_parameter()
+        .name(&name)
+        .value(text)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let settings = Settings {
+        config: format!("ssm:{name}"),
+        topic_arn: env.topic_arn.clone(),
+        table: env.table.clone(),
+        concurrency: 1,
+    };
+    let svc = Arc::new(Services::new(env.clients.clone(), settings).await.unwrap());
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    let event = json!({"version": "0", "id": "e", "detail-type": "Object Created", "source": "aws.s3",
+        "account": "111122223333", "region": "us-east-1", "resources": [],
+        "detail": {"bucket": {"name": env.bucket}, "object": {"key": key, "size": 1}}});
+    let out = trailwatch_aws::ingest::handle(Arc::clone(&svc), event)
+        .await
+        .unwrap();
+    assert_eq!(out, Value::Null);
+    assert_eq!(env.delivered().await.0, expected(&irsa));
+    // A direct event for a missing object is an error: Lambda retries it.
+    let missing = json!({"detail-type": "Object Created", "detail": {"bucket": {"name": env.bucket}, "object": {"key": "AWSLogs/x.json.gz"}}});
+    assert!(trailwatch_aws::ingest::handle(svc, missing).await.is_err());
+}
