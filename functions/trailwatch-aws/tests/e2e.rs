@@ -416,7 +416,8 @@ async fn sqs_batch_end_to_end() {
 fn record_count(path: &Path) -> usize {
     use std::io::Read;
     let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+    trailwatch::decode::decompress(std::fs::File::open(path).unwrap(), u64::MAX)
+        .unwrap()
         .read_to_string(&mut text)
         .unwrap();
     serde_json::from_str::<Value>(&text).unwrap()["Records"]
