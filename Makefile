@@ -3,6 +3,9 @@
 CARGO ?= cargo
 BIN := target/release/trailwatch
 VENV := .venv
+# checkov pins an old boto3/botocore, whose CloudWatch model makes moto refuse the JSON
+# protocol: it gets a venv of its own.
+VENV_INFRA := .venv-infra
 PYTHON ?= python3
 
 .PHONY: all build replay test venv fmt-check clippy unit samples-check lambda-smoke tf-check package package-x86_64 clean
@@ -41,17 +44,22 @@ package-x86_64: venv
 ## Python tools for the tests (moto server, cargo-lambda), pinned in requirements-test.txt.
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-test.txt requirements-infra.txt
+$(VENV)/.installed: requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt -r requirements-infra.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+$(VENV_INFRA)/.installed: requirements-infra.txt
+	$(PYTHON) -m venv $(VENV_INFRA)
+	$(VENV_INFRA)/bin/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
 	touch $@
 
 ## Terraform checks that need no provider download: fmt (where terraform exists), checkov,
 ## and the Rust test that cross-checks infra/ with the code (IAM, env, metrics).
-tf-check: venv
+tf-check: $(VENV_INFRA)/.installed
 	@if command -v terraform >/dev/null 2>&1; then terraform fmt -check -recursive infra; \
 	else echo "terraform not installed: fmt check skipped"; fi
-	$(VENV)/bin/checkov -d infra --quiet --compact --skip-download --framework terraform
+	$(VENV_INFRA)/bin/checkov -d infra --quiet --compact --skip-download --framework terraform
 	$(CARGO) test --locked --test infra
 
 fmt-check:
