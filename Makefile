@@ -8,7 +8,7 @@ VENV := .venv
 VENV_INFRA := .venv-infra
 PYTHON ?= python3
 
-.PHONY: all build replay test venv fmt-check clippy unit samples-check lambda-smoke tf-check package package-x86_64 clean
+.PHONY: all build replay test venv fmt-check clippy unit samples-check lambda-smoke tf-check package package-x86_64 fuzz fuzz-build clean
 
 all: build
 
@@ -17,7 +17,7 @@ build:
 
 ## Build, then replay every sample with the sample configuration (samples/adversarial
 ## holds broken input on purpose and is not part of the demo).
-SAMPLE_DIRS := $(filter-out samples/adversarial,$(wildcard samples/*/))
+SAMPLE_DIRS := $(filter-out samples/adversarial/,$(wildcard samples/*/))
 replay: build
 	$(BIN) replay --config samples/trailwatch.toml $(SAMPLE_DIRS)
 
@@ -73,7 +73,24 @@ unit:
 
 ## The generated samples are committed; regenerating them must change nothing.
 samples-check:
-	python3 samples/make_samples.py --check
+	$(PYTHON) samples/make_samples.py --check
+	$(PYTHON) samples/adversarial/make_adversarial.py --check
+
+## Fuzzing (fuzz/, its own workspace) with cargo-fuzz (`cargo install cargo-fuzz --locked`).
+## The stable toolchain takes libFuzzer's -Z flags with RUSTC_BOOTSTRAP=1.
+FUZZ_TARGETS := splitter decode record envelope
+FUZZ_TIME ?= 180
+FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
+
+fuzz-build:
+	$(FUZZ) build -a
+
+fuzz: fuzz-build
+	$(PYTHON) fuzz/seed.py
+	for t in $(FUZZ_TARGETS); do \
+		$(FUZZ) run -a $$t -- -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
+			-dict=fuzz/trailwatch.dict -print_final_stats=1 || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

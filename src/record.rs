@@ -7,6 +7,8 @@
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
+use crate::finding::{MAX_FIELD_CHARS, clean};
+
 /// The fields of one CloudTrail record that trailwatch uses.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RecordView<'a> {
@@ -352,7 +354,9 @@ impl Parser {
             .unwrap_or_else(|| simd_json::tape::Tape::null().reset())
             .reset();
         let result = simd_json::fill_tape(bytes, &mut self.buffers, &mut tape)
-            .map_err(|e| RecordError::Json(e.to_string()))
+            // simd-json quotes the offending input character, which can be an escape or a
+            // control character: escape it before the message reaches a log line.
+            .map_err(|e| RecordError::Json(clean(&e.to_string(), MAX_FIELD_CHARS)))
             .map(|()| f(tape.as_value()));
         self.tape = Some(tape.reset());
         result

@@ -245,14 +245,7 @@ impl<R: Read> Splitter<R> {
         loop {
             let from = self.start + scan.scanned;
             if let Some(len) = scan_value(&self.buf[from..self.end], &mut scan) {
-                let piece_start = self.start;
-                let piece_end = from + len;
-                self.start = piece_end;
-                self.yielded += 1;
-                if scan.dropped > 0 || piece_end - piece_start > self.max_piece {
-                    return Ok(Some((PieceKind::Oversized, &mut [])));
-                }
-                return Ok(Some((kind, &mut self.buf[piece_start..piece_end])));
+                return Ok(Some(self.yield_piece(kind, from + len, &scan)));
             }
             scan.scanned = self.end - self.start;
             if scan.scanned > self.max_piece {
@@ -264,16 +257,25 @@ impl<R: Read> Splitter<R> {
             if !self.fill()? {
                 if scan.bare {
                     // A bare scalar may end with the input.
-                    let piece_start = self.start;
-                    self.start = self.end;
-                    self.yielded += 1;
-                    return Ok(Some((kind, &mut self.buf[piece_start..self.end])));
+                    return Ok(Some(self.yield_piece(kind, self.end, &scan)));
                 }
                 return Err(DecodeError::Truncated {
                     offset: self.consumed,
                 });
             }
         }
+    }
+
+    /// Hands out the value that ends at `end`: as `kind`, or as `Oversized` when it
+    /// outgrew the limit (whether or not its first bytes were already dropped).
+    fn yield_piece(&mut self, kind: PieceKind, end: usize, scan: &Scan) -> (PieceKind, &mut [u8]) {
+        let start = self.start;
+        self.start = end;
+        self.yielded += 1;
+        if scan.dropped > 0 || end - start > self.max_piece {
+            return (PieceKind::Oversized, &mut []);
+        }
+        (kind, &mut self.buf[start..end])
     }
 }
 
@@ -284,8 +286,11 @@ fn scan_value(window: &[u8], scan: &mut Scan) -> Option<usize> {
     if scan.bare {
         while i < window.len() {
             if matches!(window[i], b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n') {
-                // A stray delimiter where a value should start is a one-byte piece.
-                return Some(if i == 0 && scan.scanned == 0 { 1 } else { i });
+                // A stray delimiter where a value should start is a one-byte piece. After
+                // an oversized value's bytes were dropped, `scanned` is 0 again but the
+                // value has begun: the delimiter ends it and belongs to what follows.
+                let nothing_yet = scan.scanned == 0 && scan.dropped == 0;
+                return Some(if i == 0 && nothing_yet { 1 } else { i });
             }
             i += 1;
         }
