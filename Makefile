@@ -46,12 +46,14 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt || \
+		$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
 $(VENV_INFRA)/.installed: requirements-infra.txt
 	$(PYTHON) -m venv $(VENV_INFRA)
-	$(VENV_INFRA)/bin/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	$(VENV_INFRA)/bin/pip install --quiet --disable-pip-version-check -r requirements-infra.txt || \
+		$(VENV_INFRA)/bin/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
 	touch $@
 
 ## Terraform checks that need no provider download: fmt (where terraform exists), checkov,
