@@ -7,7 +7,6 @@
 //! engine runs in `spawn_blocking`), so each call blocks on the runtime it was made on.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use tokio::runtime::Handle;
 
@@ -45,16 +44,6 @@ impl DynamoStore {
         }
     }
 
-    /// A PutItem of a value entry, for the caller to add conditions to.
-    fn put_value(&self, key: &str, value: &[u8], expires: i64) -> PutItemFluentBuilder {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key))
-            .item("v", AttributeValue::B(value.to_vec().into()))
-            .item("exp", n(expires))
-    }
-
     fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         // Called from spawn_blocking threads, never from an async task.
         self.handle.block_on(future)
@@ -88,14 +77,27 @@ impl StateStore for DynamoStore {
     }
 
     fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
-        self.block_on(self.put_value(key, value, expires).send())
-            .map(drop)
-            .map_err(|e| StateError::backend("put", error_chain(&e)))
+        self.block_on(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(key))
+                .item("v", AttributeValue::B(value.to_vec().into()))
+                .item("exp", n(expires))
+                .send(),
+        )
+        .map(drop)
+        .map_err(|e| StateError::backend("put", error_chain(&e)))
     }
 
     fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError> {
         let result = self.block_on(
-            self.put_value(key, value, expires)
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(key))
+                .item("v", AttributeValue::B(value.to_vec().into()))
+                .item("exp", n(expires))
                 .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
                 .expression_attribute_names("#exp", "exp")
                 .expression_attribute_values(":now", n(now))
