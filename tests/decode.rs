@@ -241,3 +241,41 @@ fn findings_never_carry_credentials() {
         "{text}"
     );
 }
+
+/// Everything an engine run reports, for comparing two ways of running it.
+fn outcome(result: Result<FileStats, Box<trailwatch::FileError>>, findings: Vec<Finding>) -> String {
+    // Of a failed input, `bytes` counts what was read, and the decode thread reads ahead.
+    let result = result.map_err(|e| (FileStats { bytes: 0, ..e.stats }, e.to_string()));
+    let ids: Vec<_> = findings.into_iter().map(|f| (f.detection, f.event_ids)).collect();
+    format!("{result:?} {ids:?}")
+}
+
+#[test]
+fn the_decode_thread_changes_nothing() {
+    let engine = engine_with(&std::fs::read_to_string("samples/trailwatch.toml").unwrap());
+    let store = trailwatch::state::MemoryStore::new;
+    let mut inputs: Vec<_> = walkdir::WalkDir::new("samples")
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e == "gz" || e == "jsonl" || e == "json")
+        })
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    // Inputs past one chunk, and a corrupt one that fails past it.
+    let big = gzip(&batch(&vec!["x"; 3000]));
+    let mut corrupt = big.clone();
+    let at = corrupt.len() * 2 / 3;
+    corrupt[at] ^= 0x55;
+    inputs.extend([big, corrupt]);
+    assert!(inputs.len() > 40, "samples not found");
+    for input in &inputs {
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        let a = outcome(engine.process_with_state(&input[..], &store(), &mut one), one);
+        let b = outcome(engine.process_pipelined(&input[..], &store(), &mut two), two);
+        assert_eq!(a, b);
+    }
+}

@@ -59,6 +59,13 @@ struct ReplayArgs {
     /// Keep detection and alert state in DIR between runs (default: in memory, this run only).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
+    /// Threads per input: 2 decompresses on a thread of its own (default: 2 when the
+    /// machine has two cores or more, else 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
+    threads: Option<u8>,
+    /// Only decompress each input and report the throughput: the speed limit of a replay.
+    #[arg(long)]
+    decode_only: bool,
     /// Files (.json, .json.gz, .ndjson[.gz], anything else is sniffed), directories, or `-`.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -183,6 +190,9 @@ impl Sink for ReplaySink<'_, '_> {
 }
 
 fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
+    if args.decode_only {
+        return decode_only(&args);
+    }
     let inventory = load_config(args.config.as_deref())?;
     let engine = Engine::new(inventory).context("invalid config")?;
     let store: Box<dyn StateStore> = match &args.state {
@@ -204,11 +214,13 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         })
         .sum();
     let progress = progress_bar(total_size);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pipelined = args.threads.map_or(cores >= 2, |t| t == 2);
     let mut worst = None;
     for input in &inputs {
         let name = input.name();
-        let reader: Box<dyn Read> = match input {
-            Input::Stdin => Box::new(io::stdin().lock()),
+        let reader: Box<dyn Read + Send> = match input {
+            Input::Stdin => Box::new(io::stdin()),
             Input::File(p) => match File::open(p) {
                 Ok(f) => {
                     progress.inc(f.metadata().map(|m| m.len()).unwrap_or(0));
@@ -227,7 +239,11 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
             input: name.clone(),
             state_error: None,
         };
-        let result = engine.process_with_state(reader, store, &mut sink);
+        let result = if pipelined {
+            engine.process_pipelined(reader, store, &mut sink)
+        } else {
+            engine.process_with_state(reader, store, &mut sink)
+        };
         let state_error = sink.state_error.take();
         match result {
             Ok(stats) => totals.add(&stats),
@@ -260,6 +276,42 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         EXIT_OK
     };
     Ok(code)
+}
+
+/// `replay --decode-only`: decompression alone, with the same decoder and limits.
+fn decode_only(args: &ReplayArgs) -> anyhow::Result<u8> {
+    let limits = load_config(args.config.as_deref())?.limits;
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let inputs = discover(&args.paths, &mut totals);
+    for input in &inputs {
+        let reader: Box<dyn Read> = match input {
+            Input::Stdin => Box::new(io::stdin().lock()),
+            Input::File(p) => match File::open(p) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    totals.fail(&input.name(), &e);
+                    continue;
+                }
+            },
+        };
+        match trailwatch::decode::drain(reader, limits.max_decompressed_bytes) {
+            Ok(bytes) => totals.bytes += bytes,
+            Err(e) => totals.fail(&input.name(), &e),
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "decode-only: {} files, {} bytes in {secs:.3} s ({:.1} MB/s)",
+        inputs.len(),
+        totals.bytes,
+        totals.bytes as f64 / 1e6 / secs.max(1e-9)
+    );
+    Ok(if totals.failed_files > 0 {
+        EXIT_INPUT
+    } else {
+        EXIT_OK
+    })
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

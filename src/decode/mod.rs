@@ -8,6 +8,7 @@
 #![allow(clippy::disallowed_types)]
 
 mod envelope;
+mod pipeline;
 mod split;
 
 use std::io::{self, Chain, Cursor, Read};
@@ -15,6 +16,7 @@ use std::io::{self, Chain, Cursor, Read};
 use flate2::read::MultiGzDecoder;
 
 pub use envelope::{DocumentKind, classify};
+pub use pipeline::Pipelined;
 pub use split::{PieceKind, Splitter};
 
 /// Limits that keep hostile input from exhausting memory.
@@ -152,6 +154,22 @@ pub fn decompress<R: Read>(mut input: R, limit: u64) -> Result<Decompressed<R>, 
         limit,
         total: 0,
     })
+}
+
+/// Decompresses `input` like [`decompress`] and throws the bytes away, reading in the
+/// splitter's chunk size: the speed limit of every pipeline (`replay --decode-only`).
+/// Returns the decompressed size.
+pub fn drain<R: Read>(input: R, limit: u64) -> Result<u64, DecodeError> {
+    let mut reader = decompress(input, limit)?;
+    let mut buf = vec![0u8; split::CHUNK];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(reader.total()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(DecodeError::from_io(e)),
+        }
+    }
 }
 
 /// Parses an `eventVersion` such as `1.10` into `(major, minor)`, comparing the minor

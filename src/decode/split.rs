@@ -10,7 +10,7 @@ use std::io::{ErrorKind, Read};
 use super::DecodeError;
 
 /// How many bytes are asked of the reader at a time.
-const CHUNK: usize = 128 * 1024;
+pub(crate) const CHUNK: usize = 128 * 1024;
 
 /// What a yielded piece is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -145,9 +145,15 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
     let svc = Arc::clone(svc);
     tokio::task::spawn_blocking(move || {
         let mut findings: Vec<Finding> = Vec::new();
-        let stats = svc
-            .engine
-            .process_with_state(reader, svc.store.as_ref(), &mut findings);
+        // Above ~1.8 GB of memory a Lambda has two vCPUs: decompress on the second.
+        let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+        let stats = if two_cores {
+            svc.engine
+                .process_pipelined(reader, svc.store.as_ref(), &mut findings)
+        } else {
+            svc.engine
+                .process_with_state(reader, svc.store.as_ref(), &mut findings)
+        };
         match stats {
             Ok(stats) => {
                 if stats.bad_records > 0 {
