@@ -9,6 +9,7 @@
 
 mod envelope;
 mod pipeline;
+mod scan;
 mod split;
 
 use std::io::{self, Chain, Cursor, Read};

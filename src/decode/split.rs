@@ -8,6 +8,7 @@
 use std::io::{ErrorKind, Read};
 
 use super::DecodeError;
+use super::scan::{self, Carry};
 
 /// How many bytes are asked of the reader at a time.
 pub(crate) const CHUNK: usize = 128 * 1024;
@@ -296,37 +297,34 @@ fn scan_value(window: &[u8], scan: &mut Scan) -> Option<usize> {
         }
         return None;
     }
+    if !scan.string_value {
+        let mut carry = Carry {
+            depth: scan.depth,
+            in_string: scan.in_string,
+            escaped: scan.escaped,
+        };
+        let end = match scan::blocks(window, &mut carry) {
+            Ok(end) => Some(end),
+            Err(done) => scan::bytes_scalar(&window[done..], &mut carry).map(|n| done + n),
+        };
+        (scan.depth, scan.in_string, scan.escaped) = (carry.depth, carry.in_string, carry.escaped);
+        return end;
+    }
+    // A top-level string: it ends at its closing quote.
     while i < window.len() {
-        if scan.in_string {
-            if scan.escaped {
-                scan.escaped = false;
-                i += 1;
-                continue;
-            }
-            let at = i + memchr::memchr2(b'"', b'\\', &window[i..])?;
-            if window[at] == b'\\' {
-                scan.escaped = true;
-            } else {
-                scan.in_string = false;
-                if scan.string_value {
-                    return Some(at + 1);
-                }
-            }
-            i = at + 1;
+        if scan.escaped {
+            scan.escaped = false;
+            i += 1;
             continue;
         }
-        match window[i] {
-            b'"' => scan.in_string = true,
-            b'{' | b'[' => scan.depth += 1,
-            b'}' | b']' => {
-                scan.depth = scan.depth.saturating_sub(1);
-                if scan.depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
+        let at = i + memchr::memchr2(b'"', b'\\', &window[i..])?;
+        if window[at] == b'\\' {
+            scan.escaped = true;
+        } else {
+            scan.in_string = false;
+            return Some(at + 1);
         }
-        i += 1;
+        i = at + 1;
     }
     None
 }

@@ -1,0 +1,172 @@
+//! Structural scanning 64 bytes at a time: where does this JSON value end?
+//!
+//! Each block becomes bitmasks (one bit a byte) of quotes, backslashes and brackets; the
+//! escape and in-string masks follow by the carry tricks of simdjson (Langdale & Lemire,
+//! "Parsing Gigabytes of JSON per Second", 2019). The comparisons use
+//! `wide` vectors: vector compares and mask moves on every target (SSE2 on x86-64,
+//! NEON on aarch64) without `unsafe` here.
+//!
+//! Only nesting is tracked: a block whose closing brackets cannot bring the depth to
+//! zero costs its masks and two popcounts, nothing per byte.
+
+use wide::u8x64;
+
+/// Bytes per block.
+pub(crate) const BLOCK: usize = 64;
+
+const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
+
+/// Scanner state carried from one block to the next.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Carry {
+    /// Open brackets not yet closed.
+    pub depth: u32,
+    /// The next byte is inside a string.
+    pub in_string: bool,
+    /// The next byte is escaped by a backslash.
+    pub escaped: bool,
+}
+
+/// Bit i set where `block[i] == byte`.
+#[inline(always)]
+fn mask(block: u8x64, byte: u8) -> u64 {
+    block.simd_eq(u8x64::splat(byte)).to_bitmask()
+}
+
+/// Bits of the bytes escaped by a backslash (simdjson's branch-free odd-run finder).
+#[inline(always)]
+fn escaped_bits(backslash: u64, carry: &mut bool) -> u64 {
+    let prev = u64::from(*carry);
+    let backslash = backslash & !prev;
+    let follows_escape = (backslash << 1) | prev;
+    let odd_starts = backslash & !EVEN_BITS & !follows_escape;
+    let (even_starts, overflow) = odd_starts.overflowing_add(backslash);
+    *carry = overflow;
+    (EVEN_BITS ^ (even_starts << 1)) & follows_escape
+}
+
+/// Bit i set when an odd number of bits at or below i are set.
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// Scans whole blocks of `bytes` from its start. `Ok(n)`: the value closes at byte
+/// `n - 1` (its closing bracket). `Err(n)`: it did not close within the first `n` bytes
+/// (a multiple of [`BLOCK`]; the rest is shorter than a block), and `carry` holds the
+/// state after them.
+pub(crate) fn blocks(bytes: &[u8], carry: &mut Carry) -> Result<usize, usize> {
+    let mut at = 0;
+    while let Some(block) = bytes.get(at..at + BLOCK) {
+        let block = u8x64::new(block.try_into().unwrap_or([0; BLOCK]));
+        let escaped = escaped_bits(mask(block, b'\\'), &mut carry.escaped);
+        let quotes = mask(block, b'"') & !escaped;
+        let strings = prefix_xor(quotes) ^ if carry.in_string { u64::MAX } else { 0 };
+        carry.in_string = strings >> 63 == 1;
+        // `| 0x20` folds `[`/`]` onto `{`/`}` (and nothing else onto them).
+        let folded = block | u8x64::splat(0x20);
+        let opens = mask(folded, b'{') & !strings;
+        let closes = mask(folded, b'}') & !strings;
+        let depth = carry.depth;
+        if closes.count_ones() < depth {
+            // Cannot reach zero here: only the balance matters.
+            carry.depth = depth + opens.count_ones() - closes.count_ones();
+        } else {
+            let mut brackets = opens | closes;
+            let mut depth = depth;
+            while brackets != 0 {
+                let bit = brackets.trailing_zeros();
+                brackets &= brackets - 1;
+                if opens >> bit & 1 == 1 {
+                    depth += 1;
+                } else {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return Ok(at + bit as usize + 1);
+                    }
+                }
+            }
+            carry.depth = depth;
+        }
+        at += BLOCK;
+    }
+    Err(at)
+}
+
+/// The same, one byte at a time: for tails shorter than a block. `None`: not closed.
+pub(crate) fn bytes_scalar(bytes: &[u8], carry: &mut Carry) -> Option<usize> {
+    for (i, &b) in bytes.iter().enumerate() {
+        if carry.escaped {
+            carry.escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' => carry.escaped = true,
+            b'"' => carry.in_string = !carry.in_string,
+            _ if carry.in_string => {}
+            b'{' | b'[' => carry.depth += 1,
+            b'}' | b']' => {
+                carry.depth = carry.depth.saturating_sub(1);
+                if carry.depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Where the value that starts at `bytes[0]` (a `{` or `[`) ends: the index after its
+/// closing bracket, or `None` when `bytes` ends first.
+pub(crate) fn container_end(bytes: &[u8]) -> Option<usize> {
+    let mut carry = Carry::default();
+    match blocks(bytes, &mut carry) {
+        Ok(end) => Some(end),
+        Err(done) => bytes_scalar(&bytes[done..], &mut carry).map(|n| done + n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(bytes: &[u8]) -> (Option<usize>, Option<usize>) {
+        let scalar = bytes_scalar(bytes, &mut Carry::default());
+        (container_end(bytes), scalar)
+    }
+
+    #[test]
+    fn blocks_agree_with_the_byte_loop() {
+        let inner = r#"{"a":"x\"}\\","b":[1,{"c":"]}\\\"{"}],"d":"\\\\\\"}"#;
+        for pad in 0..130 {
+            let value = format!("{{\"p\":\"{}\",\"v\":{inner}}}", "é".repeat(pad));
+            let text = format!("{value},{{\"next\":1}}");
+            let (fast, slow) = both(text.as_bytes());
+            assert_eq!(fast, Some(value.len()), "pad {pad}");
+            assert_eq!(fast, slow, "pad {pad}");
+        }
+    }
+
+    #[test]
+    fn long_backslash_runs_cross_blocks() {
+        for run in 0..140 {
+            let value = format!("[\"{}\"]", "\\".repeat(run * 2));
+            let (fast, slow) = both(format!("{value} ]").as_bytes());
+            assert_eq!(fast, Some(value.len()), "run {run}");
+            assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn unclosed_values_are_none() {
+        let open = format!("{{\"a\":[{}", "1,".repeat(100));
+        assert_eq!(both(open.as_bytes()), (None, None));
+    }
+}
