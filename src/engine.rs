@@ -299,19 +299,23 @@ impl Run<'_> {
         let detectors = &self.engine.detectors;
         let (store, cache, state_error) = (self.store, &mut self.cache, &mut self.state_error);
         let times = &mut self.stats.times;
-        let outcome = self
-            .parser
-            .parse(bytes, |value| match RecordView::from_value(value) {
-                None => Err(RecordError::NotObject),
-                Some(view) if view.event_type == Some("AwsCloudTrailInsight") => Ok(false),
-                Some(view) => {
-                    if let Err(e) = detectors.run_with_state(&view, times, store, cache, &mut findings) {
-                        state_error.get_or_insert(e);
-                    }
-                    Ok(true)
+        let outcome = match crate::record::skim(bytes) {
+            // Not an object: the tape tells whether it is JSON at all (the skim read
+            // nothing, so the bytes are as they came).
+            Err(RecordError::NotObject) => match self.parser.parse(bytes, |_| ()) {
+                Ok(()) => Err(RecordError::NotObject),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+            Ok(view) if view.event_type == Some("AwsCloudTrailInsight") => Ok(false),
+            Ok(view) => {
+                if let Err(e) = detectors.run_with_state(&view, times, store, cache, &mut findings) {
+                    state_error.get_or_insert(e);
                 }
-            });
-        match outcome.and_then(|r| r) {
+                Ok(true)
+            }
+        };
+        match outcome {
             Ok(true) => self.stats.records += 1,
             Ok(false) => self.stats.skipped_records += 1,
             Err(e) => self.bad(sink, &e),

@@ -9,6 +9,10 @@ use simd_json::tape::Value;
 
 use crate::finding::{MAX_FIELD_CHARS, clean};
 
+mod skim;
+
+pub use skim::skim;
+
 /// The fields of one CloudTrail record that trailwatch uses.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RecordView<'a> {
@@ -16,6 +20,8 @@ pub struct RecordView<'a> {
     pub event_version: Option<&'a str>,
     /// `eventTime`, or Logstash's `@timestamp` when a shipper dropped `eventTime`.
     pub event_time: Option<&'a str>,
+    /// `@timestamp`, as Logstash writes it.
+    pub logstash_time: Option<&'a str>,
     /// `eventSource`, e.g. `sts.amazonaws.com`.
     pub event_source: Option<&'a str>,
     /// `eventName`, e.g. `AssumeRoleWithWebIdentity`.
@@ -159,27 +165,39 @@ impl<'a> RecordView<'a> {
         let mut view = Self::default();
         for (key, v) in object.iter() {
             match key {
-                "eventVersion" => view.event_version = v.into_string(),
-                "eventTime" => view.event_time = v.into_string(),
-                "@timestamp" => view.event_time = view.event_time.or(v.into_string()),
-                "eventSource" => view.event_source = v.into_string(),
-                "eventName" => view.event_name = v.into_string(),
-                "eventType" => view.event_type = v.into_string(),
-                "eventID" => view.event_id = v.into_string(),
-                "awsRegion" => view.region = v.into_string(),
-                "sourceIPAddress" => view.source_ip = v.into_string(),
-                "userAgent" => view.user_agent = v.into_string(),
-                "errorCode" => view.error_code = v.into_string(),
-                "errorMessage" => view.error_message = v.into_string(),
-                "recipientAccountId" => view.recipient_account = v.into_string(),
-                "vpcEndpointId" => view.vpc_endpoint_id = v.into_string(),
                 "userIdentity" => view.identity = Identity::from_value(v),
                 "requestParameters" => view.request = Request::from_value(v),
                 "responseElements" => view.response = Response::from_value(v),
-                _ => {}
+                "@timestamp" => view.logstash_time = v.into_string(),
+                _ => {
+                    if let Some(slot) = view.slot(key.as_bytes()) {
+                        *slot = v.into_string();
+                    }
+                }
             }
         }
+        view.event_time = view.event_time.or(view.logstash_time);
         Some(view)
+    }
+
+    /// The string field stored under the top-level `key`.
+    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>> {
+        Some(match key {
+            b"eventVersion" => &mut self.event_version,
+            b"eventTime" => &mut self.event_time,
+            b"eventSource" => &mut self.event_source,
+            b"eventName" => &mut self.event_name,
+            b"eventType" => &mut self.event_type,
+            b"eventID" => &mut self.event_id,
+            b"awsRegion" => &mut self.region,
+            b"sourceIPAddress" => &mut self.source_ip,
+            b"userAgent" => &mut self.user_agent,
+            b"errorCode" => &mut self.error_code,
+            b"errorMessage" => &mut self.error_message,
+            b"recipientAccountId" => &mut self.recipient_account,
+            b"vpcEndpointId" => &mut self.vpc_endpoint_id,
+            _ => return None,
+        })
     }
 
     /// Whether this looks like a CloudTrail record at all.
@@ -211,6 +229,33 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// The string field stored under `key` of an object the view reads; the same table
+/// serves the tape and the skim.
+trait Slots<'a> {
+    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>>;
+}
+
+/// Within an object, the last duplicate key wins (as in serde_json and `JSON.parse`).
+fn last<'a, 't>(object: &simd_json::tape::Object<'t, 'a>, key: &str) -> Option<Value<'t, 'a>> {
+    object.iter().filter(|(k, _)| *k == key).map(|(_, v)| v).last()
+}
+
+impl<'a> Slots<'a> for Identity<'a> {
+    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>> {
+        Some(match key {
+            b"type" => &mut self.kind,
+            b"principalId" => &mut self.principal_id,
+            b"arn" => &mut self.arn,
+            b"accountId" => &mut self.account,
+            b"accessKeyId" => &mut self.access_key_id,
+            b"userName" => &mut self.user_name,
+            b"identityProvider" => &mut self.identity_provider,
+            b"invokedBy" => &mut self.invoked_by,
+            _ => return None,
+        })
+    }
+}
+
 impl<'a> Identity<'a> {
     fn from_value(value: Value<'_, 'a>) -> Self {
         let mut id = Self::default();
@@ -218,28 +263,38 @@ impl<'a> Identity<'a> {
             return id;
         };
         for (key, v) in object.iter() {
-            match key {
-                "type" => id.kind = v.into_string(),
-                "principalId" => id.principal_id = v.into_string(),
-                "arn" => id.arn = v.into_string(),
-                "accountId" => id.account = v.into_string(),
-                "accessKeyId" => id.access_key_id = v.into_string(),
-                "userName" => id.user_name = v.into_string(),
-                "identityProvider" => id.identity_provider = v.into_string(),
-                "invokedBy" => id.invoked_by = v.into_string(),
-                "sessionContext" => {
-                    let Some(context) = v.as_object() else { continue };
-                    id.ec2_role_delivery = context.get("ec2RoleDelivery").and_then(|d| d.into_string());
-                    id.issuer_arn = context
-                        .get("sessionIssuer")
-                        .and_then(|issuer| issuer.as_object())
-                        .and_then(|issuer| issuer.get("arn"))
-                        .and_then(|arn| arn.into_string());
-                }
-                _ => {}
+            if key == "sessionContext" {
+                (id.ec2_role_delivery, id.issuer_arn) = (None, None);
+                let Some(context) = v.as_object() else { continue };
+                id.ec2_role_delivery = last(&context, "ec2RoleDelivery").and_then(|d| d.into_string());
+                id.issuer_arn = last(&context, "sessionIssuer")
+                    .and_then(|issuer| last(&issuer.as_object()?, "arn"))
+                    .and_then(|arn| arn.into_string());
+            } else if let Some(slot) = id.slot(key.as_bytes()) {
+                *slot = v.into_string();
             }
         }
         id
+    }
+}
+
+impl<'a> Slots<'a> for Request<'a> {
+    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>> {
+        Some(match key {
+            b"roleArn" => &mut self.role_arn,
+            b"roleSessionName" => &mut self.role_session_name,
+            b"roleName" => &mut self.role_name,
+            b"policyArn" => &mut self.policy_arn,
+            b"policyName" => &mut self.policy_name,
+            b"userName" => &mut self.user_name,
+            b"clusterName" => &mut self.cluster_name,
+            b"namespace" => &mut self.namespace,
+            b"serviceAccount" => &mut self.service_account,
+            b"associationId" => &mut self.association_id,
+            b"url" => &mut self.url,
+            b"openIDConnectProviderArn" => &mut self.oidc_provider_arn,
+            _ => return None,
+        })
     }
 }
 
@@ -253,21 +308,13 @@ impl<'a> Request<'a> {
         // are looked at, and nested values are skipped over by the tape in O(1).
         for (key, v) in object.iter() {
             match key {
-                "roleArn" => request.role_arn = v.into_string(),
-                "roleSessionName" => request.role_session_name = v.into_string(),
-                "roleName" => request.role_name = v.into_string(),
-                "policyArn" => request.policy_arn = v.into_string(),
-                "policyName" => request.policy_name = v.into_string(),
-                "userName" => request.user_name = v.into_string(),
-                "clusterName" => request.cluster_name = v.into_string(),
-                "namespace" => request.namespace = v.into_string(),
-                "serviceAccount" => request.service_account = v.into_string(),
-                "associationId" => request.association_id = v.into_string(),
-                "url" => request.url = v.into_string(),
                 "durationSeconds" => request.duration_seconds = v.as_u64(),
-                "openIDConnectProviderArn" => request.oidc_provider_arn = v.into_string(),
                 "tags" => request.pod_tags = PodTags::from_value(v),
-                _ => {}
+                _ => {
+                    if let Some(slot) = request.slot(key.as_bytes()) {
+                        *slot = v.into_string();
+                    }
+                }
             }
         }
         request
@@ -275,6 +322,18 @@ impl<'a> Request<'a> {
 }
 
 impl<'a> PodTags<'a> {
+    /// Records one `{"key": …, "value": …}` tag.
+    fn set(&mut self, key: Option<&str>, value: Option<&'a str>) {
+        let slot = match key {
+            Some("eks-cluster-name") => &mut self.cluster,
+            Some("kubernetes-namespace") => &mut self.namespace,
+            Some("kubernetes-service-account") => &mut self.service_account,
+            Some("kubernetes-pod-name") => &mut self.pod,
+            _ => return,
+        };
+        *slot = value;
+    }
+
     fn from_value(value: Value<'_, 'a>) -> Self {
         let mut tags = Self::default();
         let Some(array) = value.as_array() else {
@@ -282,15 +341,8 @@ impl<'a> PodTags<'a> {
         };
         for tag in array.iter() {
             let Some(tag) = tag.as_object() else { continue };
-            let key = tag.get("key").and_then(|k| k.into_string());
-            let value = tag.get("value").and_then(|v| v.into_string());
-            match key {
-                Some("eks-cluster-name") => tags.cluster = value,
-                Some("kubernetes-namespace") => tags.namespace = value,
-                Some("kubernetes-service-account") => tags.service_account = value,
-                Some("kubernetes-pod-name") => tags.pod = value,
-                _ => {}
-            }
+            let key = last(&tag, "key").and_then(|k| k.into_string());
+            tags.set(key, last(&tag, "value").and_then(|v| v.into_string()));
         }
         tags
     }
@@ -305,16 +357,17 @@ impl<'a> Response<'a> {
         for (key, v) in object.iter() {
             match key {
                 "credentials" => {
+                    (response.issued_key_id, response.expiration) = (None, None);
                     let Some(credentials) = v.as_object() else {
                         continue;
                     };
-                    response.issued_key_id = credentials.get("accessKeyId").and_then(|k| k.into_string());
-                    response.expiration = credentials.get("expiration").and_then(|k| k.into_string());
+                    response.issued_key_id = last(&credentials, "accessKeyId").and_then(|k| k.into_string());
+                    response.expiration = last(&credentials, "expiration").and_then(|k| k.into_string());
                 }
                 "assumedRoleUser" => {
                     response.assumed_role_arn = v
                         .as_object()
-                        .and_then(|u| u.get("arn"))
+                        .and_then(|u| last(&u, "arn"))
                         .and_then(|a| a.into_string());
                 }
                 "subjectFromWebIdentityToken" => response.token_subject = v.into_string(),

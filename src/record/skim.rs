@@ -1,0 +1,478 @@
+//! The fast way to a [`RecordView`]: read the handful of fields the detectors use and
+//! skip everything else at structural-scan speed.
+//!
+//! A CloudTrail record is mostly values no detector reads (`requestParameters` of a
+//! `PutObject`, `responseElements` of a `DescribeInstances`, `tlsDetails`, `resources`).
+//! Building a whole tape costs as much as decompressing; the skim instead walks the
+//! record's top level and the few objects it needs key by key, and jumps over any other
+//! value with the 64-byte block scanner of [`crate::decode`].
+//!
+//! What the skim reads, it checks: keys are strings, followed by `:`, values by `,` or
+//! the closing brace; strings it keeps are valid UTF-8 after unescaping. Skipped values
+//! are only scanned for their end, so damage inside them does not cost the record
+//! (CloudTrail writes valid JSON; damage is a transport fault, not a reason to lose a
+//! call). A lone surrogate escape becomes U+FFFD instead of failing the record: a caller must
+//! not be able to hide its own call by choosing its user agent.
+//!
+//! Strings are unescaped in place, so the view borrows the record's bytes as the tape
+//! view does; nothing is allocated per record.
+
+use memchr::memchr2;
+
+use super::{Identity, PodTags, RecordError, RecordView, Request, Response, Slots};
+use crate::decode::container_end;
+
+/// Where the skim found the record broken.
+#[derive(Debug)]
+struct Malformed;
+
+type Result<T> = std::result::Result<T, Malformed>;
+
+/// Reads the view of one record (a JSON object) from `bytes`, unescaping in place.
+pub fn skim(bytes: &mut [u8]) -> std::result::Result<RecordView<'_>, RecordError> {
+    let total = bytes.len();
+    let mut cursor = Cursor { rest: bytes };
+    match cursor.peek() {
+        Some(b'{') => {}
+        Some(_) => return Err(RecordError::NotObject),
+        None => return Err(RecordError::Json("empty record".into())),
+    }
+    let mut view = RecordView::default();
+    let read = cursor.object(|key, c| {
+        match key {
+            b"userIdentity" => view.identity = c.identity()?,
+            b"requestParameters" => view.request = c.request()?,
+            b"responseElements" => view.response = c.response()?,
+            b"@timestamp" => view.logstash_time = c.string_value()?,
+            _ => match view.slot(key) {
+                Some(slot) => *slot = c.string_value()?,
+                None => c.skip()?,
+            },
+        }
+        Ok(())
+    });
+    if read.is_err() || cursor.peek().is_some() {
+        let at = total - cursor.rest.len();
+        return Err(RecordError::Json(format!("malformed JSON near byte {at}")));
+    }
+    view.event_time = view.event_time.or(view.logstash_time);
+    Ok(view)
+}
+
+/// The unread rest of the record. Read bytes are split off and handed out for good, so
+/// the strings of the view can borrow them while the cursor goes on.
+struct Cursor<'a> {
+    rest: &'a mut [u8],
+}
+
+impl<'a> Cursor<'a> {
+    /// Splits off the next `n` bytes.
+    fn take(&mut self, n: usize) -> &'a mut [u8] {
+        let (head, tail) = std::mem::take(&mut self.rest).split_at_mut(n);
+        self.rest = tail;
+        head
+    }
+
+    /// The next byte after whitespace.
+    fn peek(&mut self) -> Option<u8> {
+        let n = self
+            .rest
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(self.rest.len());
+        self.take(n);
+        self.rest.first().copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<()> {
+        if self.peek() != Some(byte) {
+            return Err(Malformed);
+        }
+        self.take(1);
+        Ok(())
+    }
+
+    /// Calls `field` with each key of the object at the cursor; `field` must consume
+    /// exactly the value.
+    fn object(&mut self, mut field: impl FnMut(&[u8], &mut Self) -> Result<()>) -> Result<()> {
+        self.expect(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.take(1);
+            return Ok(());
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(Malformed);
+            }
+            let key = self.raw_string()?;
+            self.expect(b':')?;
+            field(key, self)?;
+            match self.peek() {
+                Some(b',') => self.take(1),
+                Some(b'}') => {
+                    self.take(1);
+                    return Ok(());
+                }
+                _ => return Err(Malformed),
+            };
+        }
+    }
+
+    /// The bytes of the string at the cursor (which is at its opening quote), unescaped
+    /// and not yet checked for UTF-8 (keys are only compared).
+    fn raw_string(&mut self) -> Result<&'a [u8]> {
+        // Most strings are short: look at them byte by byte before calling memchr.
+        let short = self
+            .rest
+            .iter()
+            .skip(1)
+            .take(24)
+            .position(|&b| b == b'"' || b == b'\\');
+        let (end, escapes) = match short {
+            Some(i) if self.rest[i + 1] == b'"' => (i + 1, false),
+            _ => {
+                let mut at = 1;
+                let mut escapes = false;
+                loop {
+                    let window = self.rest.get(at..).ok_or(Malformed)?;
+                    let i = at + memchr2(b'"', b'\\', window).ok_or(Malformed)?;
+                    if self.rest[i] == b'"' {
+                        break (i, escapes);
+                    }
+                    escapes = true;
+                    at = i + 2;
+                }
+            }
+        };
+        let raw = &mut self.take(end + 1)[1..end];
+        let len = if escapes { unescape(raw) } else { raw.len() };
+        Ok(&raw[..len])
+    }
+
+    /// The string at the cursor (which is at its opening quote), unescaped.
+    fn string(&mut self) -> Result<&'a str> {
+        std::str::from_utf8(self.raw_string()?).map_err(|_| Malformed)
+    }
+
+    /// A string value; any other value is skipped and reads as absent.
+    fn string_value(&mut self) -> Result<Option<&'a str>> {
+        if self.peek() == Some(b'"') {
+            return self.string().map(Some);
+        }
+        self.skip().map(|()| None)
+    }
+
+    /// Skips the value at the cursor.
+    fn skip(&mut self) -> Result<()> {
+        let len = match self.peek().ok_or(Malformed)? {
+            b'"' => return self.skip_string(),
+            b'{' | b'[' => container_end(self.rest).ok_or(Malformed)?,
+            _ => return self.scalar().map(|_| ()),
+        };
+        self.take(len);
+        Ok(())
+    }
+
+    /// Skips a string without unescaping or validating it.
+    fn skip_string(&mut self) -> Result<()> {
+        let mut at = 1;
+        loop {
+            let i = at + memchr2(b'"', b'\\', self.rest.get(at..).ok_or(Malformed)?).ok_or(Malformed)?;
+            if self.rest[i] == b'"' {
+                self.take(i + 1);
+                return Ok(());
+            }
+            at = i + 2;
+        }
+    }
+
+    /// A scalar token: a literal, or what may be a number (digits, sign, `.`, exponent).
+    fn scalar(&mut self) -> Result<&'a [u8]> {
+        let len = self
+            .rest
+            .iter()
+            .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(self.rest.len());
+        let token = &self.rest[..len];
+        let number = matches!(token.first(), Some(b'-' | b'0'..=b'9'))
+            && token
+                .iter()
+                .all(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
+        if !number && !matches!(token, b"true" | b"false" | b"null") {
+            return Err(Malformed);
+        }
+        Ok(self.take(len))
+    }
+
+    /// Calls `field` for each key of an object value; any other value is skipped.
+    fn object_value(&mut self, field: impl FnMut(&[u8], &mut Self) -> Result<()>) -> Result<bool> {
+        if self.peek() != Some(b'{') {
+            return self.skip().map(|()| false);
+        }
+        self.object(field).map(|()| true)
+    }
+
+    fn identity(&mut self) -> Result<Identity<'a>> {
+        let mut id = Identity::default();
+        self.object_value(|key, c| {
+            if key == b"sessionContext" {
+                (id.ec2_role_delivery, id.issuer_arn) = (None, None);
+                let (delivery, issuer) = (&mut id.ec2_role_delivery, &mut id.issuer_arn);
+                c.object_value(|key, c| match key {
+                    b"ec2RoleDelivery" => c.string_value().map(|v| *delivery = v),
+                    b"sessionIssuer" => c.arn().map(|v| *issuer = v),
+                    _ => c.skip(),
+                })?;
+                return Ok(());
+            }
+            match id.slot(key) {
+                Some(slot) => c.string_value().map(|v| *slot = v),
+                None => c.skip(),
+            }
+        })?;
+        Ok(id)
+    }
+
+    /// `{"arn": …}` inside an object value (a session issuer, an assumed-role user).
+    fn arn(&mut self) -> Result<Option<&'a str>> {
+        let mut arn = None;
+        self.object_value(|key, c| match key {
+            b"arn" => c.string_value().map(|v| arn = v),
+            _ => c.skip(),
+        })?;
+        Ok(arn)
+    }
+
+    fn request(&mut self) -> Result<Request<'a>> {
+        let mut request = Request::default();
+        self.object_value(|key, c| match key {
+            b"durationSeconds" => {
+                request.duration_seconds = match c.peek() {
+                    Some(b'-' | b'0'..=b'9') => {
+                        std::str::from_utf8(c.scalar()?).ok().and_then(|s| s.parse().ok())
+                    }
+                    _ => c.skip().map(|()| None)?,
+                };
+                Ok(())
+            }
+            b"tags" => c.pod_tags().map(|t| request.pod_tags = t),
+            _ => match request.slot(key) {
+                Some(slot) => c.string_value().map(|v| *slot = v),
+                None => c.skip(),
+            },
+        })?;
+        Ok(request)
+    }
+
+    /// `[{"key": …, "value": …}, …]`: the tags EKS Pod Identity sets.
+    fn pod_tags(&mut self) -> Result<PodTags<'a>> {
+        let mut tags = PodTags::default();
+        if self.peek() != Some(b'[') {
+            self.skip()?;
+            return Ok(tags);
+        }
+        self.take(1);
+        if self.peek() == Some(b']') {
+            self.take(1);
+            return Ok(tags);
+        }
+        loop {
+            let (mut key, mut value) = (None, None);
+            let object = self.object_value(|k, c| match k {
+                b"key" => c.string_value().map(|v| key = v),
+                b"value" => c.string_value().map(|v| value = v),
+                _ => c.skip(),
+            })?;
+            if object {
+                tags.set(key, value);
+            }
+            match self.peek() {
+                Some(b',') => self.take(1),
+                Some(b']') => {
+                    self.take(1);
+                    return Ok(tags);
+                }
+                _ => return Err(Malformed),
+            };
+        }
+    }
+
+    fn response(&mut self) -> Result<Response<'a>> {
+        let mut response = Response::default();
+        self.object_value(|key, c| match key {
+            b"credentials" => {
+                (response.issued_key_id, response.expiration) = (None, None);
+                let (key_id, expiration) = (&mut response.issued_key_id, &mut response.expiration);
+                // Only the key id and expiry are read: the secret and token are skipped.
+                c.object_value(|key, c| match key {
+                    b"accessKeyId" => c.string_value().map(|v| *key_id = v),
+                    b"expiration" => c.string_value().map(|v| *expiration = v),
+                    _ => c.skip(),
+                })
+                .map(|_| ())
+            }
+            b"assumedRoleUser" => c.arn().map(|v| response.assumed_role_arn = v),
+            b"subjectFromWebIdentityToken" => c.string_value().map(|v| response.token_subject = v),
+            _ => c.skip(),
+        })?;
+        Ok(response)
+    }
+}
+
+/// Unescapes a JSON string body in place; the new length. Lone surrogates become
+/// U+FFFD; a backslash that starts no valid escape is dropped.
+fn unescape(s: &mut [u8]) -> usize {
+    const REPLACEMENT: char = '\u{fffd}';
+    let (mut read, mut write) = (0, 0);
+    let put = |s: &mut [u8], write: &mut usize, c: char| {
+        let mut utf8 = [0u8; 4];
+        let bytes = c.encode_utf8(&mut utf8).as_bytes();
+        s[*write..*write + bytes.len()].copy_from_slice(bytes);
+        *write += bytes.len();
+    };
+    while read < s.len() {
+        let Some(at) = memchr::memchr(b'\\', &s[read..]) else {
+            s.copy_within(read.., write);
+            write += s.len() - read;
+            break;
+        };
+        s.copy_within(read..read + at, write);
+        write += at;
+        read += at;
+        // s[read] is a backslash. Nothing written is longer than what it replaces (`\n`
+        // is 2 bytes → 1, `\uXXXX` 6 → at most 3, a surrogate pair 12 → 4), so `write`
+        // stays behind `read`.
+        let Some(&kind) = s.get(read + 1) else {
+            break; // a lone backslash at the end is dropped
+        };
+        let simple = match kind {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(8),
+            b'f' => Some(12),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(byte) = simple {
+            s[write] = byte;
+            write += 1;
+            read += 2;
+            continue;
+        }
+        if kind != b'u' {
+            // Not an escape: the backslash is dropped, the letter kept.
+            read += 1;
+            continue;
+        }
+        let Some(first) = hex(s, read + 2) else {
+            read += 1;
+            continue;
+        };
+        read += 6;
+        let c = match first {
+            0xD800..=0xDBFF => {
+                let low = (s.get(read..read + 2) == Some(b"\\u"))
+                    .then(|| hex(s, read + 2))
+                    .flatten()
+                    .filter(|low| (0xDC00..=0xDFFF).contains(low));
+                match low {
+                    Some(low) => {
+                        read += 6;
+                        char::from_u32(0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00))
+                    }
+                    None => None,
+                }
+            }
+            _ => char::from_u32(first),
+        };
+        put(s, &mut write, c.unwrap_or(REPLACEMENT));
+    }
+    write
+}
+
+/// The four hex digits at `at`, if they are four hex digits.
+fn hex(s: &[u8], at: usize) -> Option<u32> {
+    let digits = s.get(at..at + 4)?;
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unescaped(s: &str) -> String {
+        let mut bytes = s.as_bytes().to_vec();
+        let n = unescape(&mut bytes);
+        String::from_utf8(bytes[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn escapes() {
+        let cases = [
+            (r"plain", "plain"),
+            (r#"a\"b\\c\/d"#, "a\"b\\c/d"),
+            (r"\b\f\n\r\t", "\u{8}\u{c}\n\r\t"),
+            (r"caf\u00e9 \u65e5", "café 日"),
+            (r"\ud83d\ude80!", "🚀!"),
+            (r"\ud800", "\u{fffd}"),
+            (r"\ud800tail", "\u{fffd}tail"),
+            (r"\udc00", "\u{fffd}"),
+            (r"\ud800\u0041", "\u{fffd}A"),
+            (r"\u12", "u12"),
+            (r"\u+123", "u+123"),
+            (r"\x", "x"),
+            ("end\\", "end"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(unescaped(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn skim_reads_fields_and_skips_the_rest() {
+        let mut record = br#"{"eventVersion":"1.09","big":{"a":[1,2,{"b":"}"}]},"userIdentity":
+            {"type":"AssumedRole","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:r"},
+            "ec2RoleDelivery":"2.0"}},"eventName":"Get\u004fbject","requestParameters":
+            {"durationSeconds":900,"tags":[{"key":"eks-cluster-name","value":"prod"}]},
+            "responseElements":{"credentials":{"sessionToken":"secret","accessKeyId":"ASIA1"}}}"#
+            .to_vec();
+        let view = skim(&mut record).unwrap();
+        assert_eq!(view.event_version, Some("1.09"));
+        assert_eq!(view.event_name, Some("GetObject"));
+        assert_eq!(view.identity.kind, Some("AssumedRole"));
+        assert_eq!(view.identity.issuer_arn, Some("arn:r"));
+        assert_eq!(view.identity.ec2_role_delivery, Some("2.0"));
+        assert_eq!(view.request.duration_seconds, Some(900));
+        assert_eq!(view.request.pod_tags.cluster, Some("prod"));
+        assert_eq!(view.response.issued_key_id, Some("ASIA1"));
+    }
+
+    #[test]
+    fn broken_structure_is_an_error() {
+        for bad in [
+            &br#"{"eventName":"A" "eventSource":"b"}"#[..],
+            br#"{"eventName":"A","#,
+            br#"{"eventName":}"#,
+            br#"{"eventName":"A"} trailing"#,
+            br#"{eventName:"A"}"#,
+            br#"{"a":{"b":1}"#,
+            br#"{"eventName": tru}"#,
+            br#"{"readOnly": nonsense}"#,
+            b"{\"eventName\":\"\xff\"}",
+        ] {
+            assert!(
+                matches!(skim(&mut bad.to_vec()), Err(RecordError::Json(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(skim(&mut b"[1]".to_vec()), Err(RecordError::NotObject));
+        assert_eq!(skim(&mut b"42".to_vec()), Err(RecordError::NotObject));
+    }
+}

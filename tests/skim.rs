@@ -1,0 +1,158 @@
+//! The skim (`record::skim`, the fast path for the records of a CloudTrail file) against
+//! the full simd-json tape view: on valid JSON both must read the same view.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::Read;
+use std::path::Path;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use trailwatch::record::{Parser, RecordView, skim};
+
+/// The view both ways, as text (the views borrow their own copies of the bytes).
+fn both(record: &[u8]) -> (String, String) {
+    let mut a = record.to_vec();
+    let fast = format!("{:?}", skim(&mut a));
+    let mut b = record.to_vec();
+    let slow = Parser::default()
+        .parse(&mut b, |v| format!("{:?}", RecordView::from_value(v).ok_or(())))
+        .unwrap();
+    (
+        fast.replace("Ok(", "").replace("Err(NotObject)", "()"),
+        slow.replace("Ok(", "").replace("Err(())", "()"),
+    )
+}
+
+fn assert_same(record: &[u8]) {
+    let (fast, slow) = both(record);
+    assert_eq!(fast, slow, "{}", String::from_utf8_lossy(record));
+}
+
+/// Every record of every sample and reference file.
+fn corpus() -> Vec<Value> {
+    let mut records = Vec::new();
+    let dirs = [
+        Path::new("samples"),
+        Path::new("../shared/reference/real-records"),
+    ];
+    for dir in dirs {
+        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let path = entry.unwrap().into_path();
+            let name = path.to_string_lossy().into_owned();
+            if name.contains("adversarial") || !path.is_file() {
+                continue;
+            }
+            let mut text = String::new();
+            if name.ends_with(".gz") {
+                flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
+                    .read_to_string(&mut text)
+                    .unwrap();
+            } else if name.ends_with(".json") || name.ends_with(".ndjson") || name.ends_with(".jsonl") {
+                text = std::fs::read_to_string(&path).unwrap();
+            } else {
+                continue;
+            }
+            for doc in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
+                let Ok(doc) = doc else { continue };
+                match doc.get("Records").and_then(Value::as_array) {
+                    Some(list) => records.extend(list.iter().cloned()),
+                    None => records.push(doc.get("detail").cloned().unwrap_or(doc)),
+                }
+            }
+        }
+    }
+    records
+}
+
+#[test]
+fn every_sample_and_reference_record_reads_the_same() {
+    let records = corpus();
+    assert!(records.len() > 500, "only {} records found", records.len());
+    for record in &records {
+        assert_same(record.to_string().as_bytes());
+        assert_same(serde_json::to_string_pretty(record).unwrap().as_bytes());
+    }
+}
+
+#[test]
+fn escapes_duplicates_and_wrong_types_read_the_same() {
+    let cases = [
+        r#"{"eventName":"Get\u004fbject","userAgent":"a\"b\\c\/d\n\t caf\u00e9 \ud83d\ude80"}"#,
+        r#"{"event\u004eame":"Escaped key","eventName":"Later wins"}"#,
+        r#"{"userIdentity":{"sessionContext":{"sessionIssuer":{"arn":"a"},"sessionIssuer":{"arn":"b"}}}}"#,
+        r#"{"userIdentity":{"sessionContext":{"ec2RoleDelivery":"2.0","ec2RoleDelivery":"1.0"}}}"#,
+        r#"{"userIdentity":{"sessionContext":{"ec2RoleDelivery":"1.0"},"sessionContext":5}}"#,
+        r#"{"responseElements":{"credentials":{"accessKeyId":"A"},"credentials":{"expiration":"x"}}}"#,
+        r#"{"requestParameters":{"tags":[{"key":"eks-cluster-name","value":"a","value":"b"},7,null]}}"#,
+        r#"{"requestParameters":{"durationSeconds":3600.5,"roleArn":["x"],"tags":{"key":"k"}}}"#,
+        r#"{"requestParameters":{"durationSeconds":-1}}"#,
+        r#"{"requestParameters":{"durationSeconds":18446744073709551615}}"#,
+        r#"{"eventName":null,"eventSource":true,"userIdentity":"x","requestParameters":[],"responseElements":1}"#,
+        r#"{"@timestamp":"2026-11-30T10:00:00Z","eventTime":7}"#,
+        r#"{"eventTime":"2026-11-30T10:00:00Z","@timestamp":"2020-01-01T00:00:00Z"}"#,
+        r#"{"a":{"b":[{"c":"]}\"{["}]},"eventName":"AfterNested"}"#,
+        "  {\n \"eventName\" :\t\"Spaces\" , \"x\" : [ ] , \"y\" : { } }  ",
+        r#"{}"#,
+        r#"[1,2]"#,
+        r#""a string""#,
+    ];
+    for case in cases {
+        assert_same(case.as_bytes());
+    }
+}
+
+/// JSON values whose keys are often the ones the view reads.
+fn value() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("eventName".to_string()),
+        Just("eventSource".to_string()),
+        Just("userIdentity".to_string()),
+        Just("sessionContext".to_string()),
+        Just("sessionIssuer".to_string()),
+        Just("arn".to_string()),
+        Just("type".to_string()),
+        Just("requestParameters".to_string()),
+        Just("responseElements".to_string()),
+        Just("credentials".to_string()),
+        Just("accessKeyId".to_string()),
+        Just("tags".to_string()),
+        Just("key".to_string()),
+        Just("value".to_string()),
+        Just("durationSeconds".to_string()),
+        "[a-zA-Z]{1,8}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u32>().prop_map(Value::from),
+        // Any text, quotes, backslashes, controls and astral characters included.
+        any::<String>().prop_map(Value::from),
+        Just(json!("kubernetes-namespace")),
+        Just(json!("eks-cluster-name")),
+    ];
+    leaf.prop_recursive(5, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..8)
+                .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_valid_json_reads_the_same(v in value()) {
+        let (fast, slow) = both(v.to_string().as_bytes());
+        prop_assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn any_bytes_are_an_error_or_a_view_never_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let mut bytes = bytes;
+        let _ = skim(&mut bytes);
+    }
+}
