@@ -1,7 +1,7 @@
 //! Configuration: the TOML a user writes (`Config`), validated once into the runtime
 //! [`Inventory`] of clusters, roles and bindings the detectors look things up in.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 

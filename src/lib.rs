@@ -13,6 +13,7 @@ pub mod engine;
 pub mod finding;
 pub mod record;
 pub mod state;
+pub mod synth;
 
 pub use config::{Config, ConfigError, Inventory};
 pub use engine::{Engine, FileError, FileStats, Sink};

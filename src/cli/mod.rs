@@ -1,5 +1,6 @@
 //! Argument parsing, input discovery and the replay loop.
 
+mod r#gen;
 mod output;
 
 use std::fs::File;
@@ -43,6 +44,8 @@ pub struct Cli {
 enum Command {
     /// Replay CloudTrail logs (files, directories, `-` for stdin) through every detection.
     Replay(ReplayArgs),
+    /// Write a synthetic CloudTrail log of a busy EKS account (benchmarks).
+    Gen(r#gen::GenArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +86,7 @@ enum Format {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Replay(args) => replay(args),
+        Command::Gen(args) => r#gen::run(args),
     }
 }
 

@@ -18,7 +18,7 @@ use flate2::read::MultiGzDecoder;
 
 pub use envelope::{DocumentKind, classify};
 pub use pipeline::Pipelined;
-pub(crate) use scan::container_end;
+pub(crate) use scan::{container_end, quote_or_backslash};
 pub use split::{PieceKind, Splitter};
 
 /// Limits that keep hostile input from exhausting memory.

@@ -9,7 +9,7 @@
 //! Only nesting is tracked: a block whose closing brackets cannot bring the depth to
 //! zero costs its masks and two popcounts, nothing per byte.
 
-use wide::u8x64;
+use wide::{u8x16, u8x64};
 
 /// Bytes per block.
 pub(crate) const BLOCK: usize = 64;
@@ -55,6 +55,22 @@ fn prefix_xor(mut x: u64) -> u64 {
     x ^= x << 16;
     x ^= x << 32;
     x
+}
+
+/// The first `"` or `\\` in `bytes` at or after `from`, 16 bytes at a time: strings are
+/// mostly short, where memchr's set-up costs more than the search.
+pub(crate) fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        let v = u8x16::new(chunk.try_into().unwrap_or([0; 16]));
+        let hits = (v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\'))).to_bitmask();
+        if hits != 0 {
+            return Some(at + hits.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    let tail = bytes.get(at..)?;
+    tail.iter().position(|&b| b == b'"' || b == b'\\').map(|i| at + i)
 }
 
 /// Scans whole blocks of `bytes` from its start. `Ok(n)`: the value closes at byte
@@ -161,6 +177,21 @@ mod tests {
             let (fast, slow) = both(format!("{value} ]").as_bytes());
             assert_eq!(fast, Some(value.len()), "run {run}");
             assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn quote_or_backslash_finds_the_first() {
+        for len in 0..70 {
+            for hit in [b'"', b'\\'] {
+                let mut bytes = vec![b'a'; len + 40];
+                bytes[len] = hit;
+                bytes[len + 3] = b'"';
+                for from in [0, len / 2, len] {
+                    assert_eq!(quote_or_backslash(&bytes, from), Some(len), "{len} {from}");
+                }
+                assert_eq!(quote_or_backslash(&bytes[..len], 0), None);
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! Node-role sessions: credentials an EC2 node got from IMDS, used for what nodes do —
 //! or by a pod, or from somewhere else.
 
-use std::collections::HashSet;
+use foldhash::{HashMap, HashSet};
 
 use crate::config::Inventory;
 use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
@@ -59,8 +59,10 @@ const NODE_ALLOWLIST: &[&str] = &[
 /// A set of IAM actions: exact names and `prefix*` patterns.
 #[derive(Debug, Default, Clone)]
 pub struct ActionSet {
-    exact: HashSet<String>,
-    prefixes: Vec<String>,
+    /// Exact action names by service.
+    exact: HashMap<String, HashSet<String>>,
+    /// `service:Name*` as (service, name prefix); `serv*` (no colon) as (prefix, None).
+    prefixes: Vec<(String, Option<String>)>,
 }
 
 impl ActionSet {
@@ -72,11 +74,19 @@ impl ActionSet {
             .copied()
             .chain(extra.iter().map(String::as_str))
         {
-            match pattern.strip_suffix('*') {
-                Some(prefix) => set.prefixes.push(prefix.to_string()),
-                None => {
-                    set.exact.insert(pattern.to_string());
+            match (pattern.strip_suffix('*'), pattern.split_once(':')) {
+                (Some(prefix), _) => set.prefixes.push(match prefix.split_once(':') {
+                    Some((service, name)) => (service.to_string(), Some(name.to_string())),
+                    None => (prefix.to_string(), None),
+                }),
+                (None, Some((service, name))) => {
+                    set.exact
+                        .entry(service.to_string())
+                        .or_default()
+                        .insert(name.to_string());
                 }
+                // Not an action (no service): it can match nothing.
+                (None, None) => {}
             }
         }
         set
@@ -84,8 +94,11 @@ impl ActionSet {
 
     /// Whether `service:name` is in the set.
     pub fn contains(&self, service: &str, name: &str) -> bool {
-        let action = format!("{service}:{name}");
-        self.exact.contains(&action) || self.prefixes.iter().any(|p| action.starts_with(p.as_str()))
+        self.exact.get(service).is_some_and(|names| names.contains(name))
+            || self.prefixes.iter().any(|(s, n)| match n {
+                Some(n) => s == service && name.starts_with(n.as_str()),
+                None => service.starts_with(s.as_str()),
+            })
     }
 }
 

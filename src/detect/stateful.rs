@@ -1,7 +1,9 @@
 //! Detections that remember: credential stitching, SDK fallback, bursts, cross-account
 //! assumes and first-seen baselines. All windows run on event time.
 
-use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
+
+use foldhash::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -100,7 +102,38 @@ pub struct Cache {
     credentials: HashMap<String, Option<Workload>>,
     /// Keys known to exist in the store (put_if_absent already refused or done).
     present: HashSet<String>,
+    /// Temporary keys whose first unknown use is already remembered.
+    pending: HashSet<String>,
+    /// When each role's first-seen baseline began (by role ARN).
     first_seen: HashMap<String, i64>,
+    /// (role, service, network) triples of `first-seen-role-source` already settled in
+    /// this input, as 64-bit hashes: a repeat costs a hash and no allocation.
+    sources: HashSet<u64>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// The network part of a first-seen triple, without formatting it.
+#[derive(Hash)]
+enum NetworkKey<'a> {
+    V4([u8; 3]),
+    V6([u16; 3]),
+    Name(&'a str),
+}
+
+impl<'a> NetworkKey<'a> {
+    fn of(source: &'a str) -> Self {
+        match source.parse::<IpAddr>() {
+            Ok(IpAddr::V4(v4)) => {
+                let [a, b, c, _] = v4.octets();
+                Self::V4([a, b, c])
+            }
+            Ok(IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                Self::V6([s[0], s[1], s[2]])
+            }
+            Err(_) => Self::Name(source),
+        }
+    }
 }
 
 /// What the stateful pass needs from its caller.
@@ -272,17 +305,16 @@ impl Context<'_> {
         if record.vpc_endpoint_id.is_some() || record.source_ip.and_then(public_ip).is_none() {
             return Ok(());
         }
-        let pend = format!("pend/{key}");
-        if self.cache.present.contains(&pend) {
+        if self.cache.pending.contains(key) {
             return Ok(());
         }
         self.store.put_if_absent(
-            &pend,
+            &format!("pend/{key}"),
             &to_vec(&EventRef::of(record, now)),
             now,
             now + PENDING_USE_SECS,
         )?;
-        self.cache.present.insert(pend);
+        self.cache.pending.insert(key.to_string());
         Ok(())
     }
 
@@ -501,12 +533,18 @@ impl Context<'_> {
         if !known {
             return Ok(());
         }
+        let cached_first = self.cache.first_seen.get(role).copied();
+        let triple = self.cache.hasher.hash_one((role, source, NetworkKey::of(ip)));
+        if cached_first.is_some_and(|first| first <= now) && self.cache.sources.contains(&triple) {
+            return Ok(()); // nothing new, and the baseline start stands
+        }
         let config = &inv.detections.first_seen_role_source;
         let retention = secs(config.retention);
+        let raw_role = role;
         let role = clean(role, 1024);
         let first_key = format!("rfirst/{role}");
-        let first = match self.cache.first_seen.get(&first_key) {
-            Some(t) => *t,
+        let first = match cached_first {
+            Some(t) => t,
             None => self
                 .store
                 .get(&first_key, now)?
@@ -517,7 +555,8 @@ impl Context<'_> {
             self.store.put(&first_key, &to_vec(&now), now + retention)?;
         }
         let first = first.min(now);
-        self.cache.first_seen.insert(first_key, first);
+        self.cache.first_seen.insert(raw_role.to_string(), first);
+        self.cache.sources.insert(triple);
         let learning = now - first < secs(config.learning_period);
 
         let network = network_of(ip);

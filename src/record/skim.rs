@@ -17,10 +17,8 @@
 //! Strings are unescaped in place, so the view borrows the record's bytes as the tape
 //! view does; nothing is allocated per record.
 
-use memchr::memchr2;
-
 use super::{Identity, PodTags, RecordError, RecordView, Request, Response, Slots};
-use crate::decode::container_end;
+use crate::decode::{container_end, quote_or_backslash};
 
 /// Where the skim found the record broken.
 #[derive(Debug)]
@@ -121,28 +119,15 @@ impl<'a> Cursor<'a> {
     /// The bytes of the string at the cursor (which is at its opening quote), unescaped
     /// and not yet checked for UTF-8 (keys are only compared).
     fn raw_string(&mut self) -> Result<&'a [u8]> {
-        // Most strings are short: look at them byte by byte before calling memchr.
-        let short = self
-            .rest
-            .iter()
-            .skip(1)
-            .take(24)
-            .position(|&b| b == b'"' || b == b'\\');
-        let (end, escapes) = match short {
-            Some(i) if self.rest[i + 1] == b'"' => (i + 1, false),
-            _ => {
-                let mut at = 1;
-                let mut escapes = false;
-                loop {
-                    let window = self.rest.get(at..).ok_or(Malformed)?;
-                    let i = at + memchr2(b'"', b'\\', window).ok_or(Malformed)?;
-                    if self.rest[i] == b'"' {
-                        break (i, escapes);
-                    }
-                    escapes = true;
-                    at = i + 2;
-                }
+        let mut at = 1;
+        let mut escapes = false;
+        let end = loop {
+            let i = quote_or_backslash(self.rest, at).ok_or(Malformed)?;
+            if self.rest[i] == b'"' {
+                break i;
             }
+            escapes = true;
+            at = i + 2;
         };
         let raw = &mut self.take(end + 1)[1..end];
         let len = if escapes { unescape(raw) } else { raw.len() };
@@ -177,7 +162,7 @@ impl<'a> Cursor<'a> {
     fn skip_string(&mut self) -> Result<()> {
         let mut at = 1;
         loop {
-            let i = at + memchr2(b'"', b'\\', self.rest.get(at..).ok_or(Malformed)?).ok_or(Malformed)?;
+            let i = quote_or_backslash(self.rest, at).ok_or(Malformed)?;
             if self.rest[i] == b'"' {
                 self.take(i + 1);
                 return Ok(());

@@ -1,6 +1,6 @@
 //! In-memory state: a replay without `--state`, and the reference for the contract.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{StateError, StateStore, counter_bytes, counter_value};
