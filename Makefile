@@ -8,7 +8,7 @@ VENV := .venv
 VENV_INFRA := .venv-infra
 PYTHON ?= python3
 
-.PHONY: all build replay test venv fmt-check clippy unit samples-check lambda-smoke tf-check package package-x86_64 fuzz fuzz-build clean
+.PHONY: all build replay test venv fmt-check clippy unit samples-check lambda-smoke tf-check package package-x86_64 fuzz fuzz-build clean bench bench-tools bench-criterion
 
 all: build
 
@@ -22,8 +22,8 @@ replay: build
 	$(BIN) replay --config samples/trailwatch.toml $(SAMPLE_DIRS)
 
 ## Everything CI checks: formatting, lints, then every test (moto server is started and
-## stopped by the tests that need it).
-test: venv fmt-check clippy unit samples-check tf-check lambda-smoke
+## stopped by the tests that need it), and the fuzz targets build (about 2.5 min on 2 cores).
+test: venv fmt-check clippy unit samples-check tf-check lambda-smoke fuzz-build
 
 ## The real function binaries under `cargo lambda watch`, invoked with `cargo lambda invoke`.
 lambda-smoke: venv
@@ -73,10 +73,12 @@ clippy:
 unit:
 	$(CARGO) test --workspace --locked
 
-## The generated samples are committed; regenerating them must change nothing.
+## The generated samples are committed; regenerating them must change nothing. The
+## Python baseline of `make bench` must find what trailwatch finds on them.
 samples-check:
 	$(PYTHON) samples/make_samples.py --check
 	$(PYTHON) samples/adversarial/make_adversarial.py --check
+	$(PYTHON) benches/check_baseline.py --trailwatch target/debug/trailwatch
 
 ## Fuzzing (fuzz/, its own workspace) with cargo-fuzz (`cargo install cargo-fuzz --locked`).
 ## The stable toolchain takes libFuzzer's -Z flags with RUSTC_BOOTSTRAP=1.
@@ -85,6 +87,7 @@ FUZZ_TIME ?= 180
 FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
 
 fuzz-build:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	$(FUZZ) build -a
 
 fuzz: fuzz-build
@@ -96,3 +99,19 @@ fuzz: fuzz-build
 
 clean:
 	$(CARGO) clean
+
+## The side-by-side comparison of issue 6 on a generated 100 MB file: decode-only (the
+## limit), replay on one and two threads, gzip -dc, the Python baseline, zcat | jq, peak
+## RSS of each; the 1 GB memory check; the Lambda path against moto.
+bench: build venv bench-tools
+	$(PYTHON) benches/compare.py --lambda --json target/bench/results.json
+
+## Per-stage throughput (decode, split, parse: skim and tape, detect, pipeline).
+bench-criterion:
+	$(CARGO) bench --locked --bench pipeline
+
+## jq and GNU time (for peak RSS) come from Debian's packages when missing.
+bench-tools:
+	@missing=""; for t in jq /usr/bin/time gzip; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then echo "installing jq and time (missing:$$missing)"; \
+		apt-get install -y -q jq time >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q jq time >/dev/null; }; fi

@@ -246,6 +246,52 @@ impl AlertPolicy {
     }
 }
 
+/// Longest alert key kept as it is. State stores bound their keys (DynamoDB: 2048 bytes
+/// per partition key), and a key the store refuses would fail the whole input, alerts of
+/// other records included: a caller could hide a call behind a long role name.
+const MAX_ALERT_KEY_BYTES: usize = 1024;
+/// In a key past that limit, fields longer than this are shortened…
+const MAX_KEY_FIELD_BYTES: usize = 64;
+/// …to their first bytes, `~` and a 64-bit FNV-1a hash of the whole field.
+const KEY_FIELD_PREFIX_BYTES: usize = 40;
+
+/// `alert/<detection>/<field>/…/<window start>`: the dedup key of an alert. Keys that
+/// fit [`MAX_ALERT_KEY_BYTES`] are the fields themselves; in longer ones each long field
+/// is shortened (a stable hash, so the same fields always make the same key), which
+/// bounds a key to 58 bytes per field.
+fn alert_key(detection: &str, fields: &[&str], start: i64) -> String {
+    let join = |shorten: bool| {
+        let mut key = format!("alert/{detection}");
+        for field in fields {
+            key.push('/');
+            if shorten && field.len() > MAX_KEY_FIELD_BYTES {
+                let mut end = KEY_FIELD_PREFIX_BYTES;
+                while !field.is_char_boundary(end) {
+                    end -= 1;
+                }
+                key.push_str(&format!("{}~{:016x}", &field[..end], fnv1a(field.as_bytes())));
+            } else {
+                key.push_str(field);
+            }
+        }
+        key.push_str(&format!("/{start}"));
+        key
+    };
+    let key = join(false);
+    if key.len() <= MAX_ALERT_KEY_BYTES {
+        key
+    } else {
+        join(true)
+    }
+}
+
+/// FNV-1a, 64 bits: stable across builds and releases (keys live in the state store).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Findings of one run on their way to becoming alerts.
 pub struct AlertBatch<'p> {
     policy: &'p AlertPolicy,
@@ -285,12 +331,8 @@ impl AlertBatch<'_> {
         }
         finding.event_ids = fresh;
         let start = time.div_euclid(rule.window) * rule.window;
-        let mut key = format!("alert/{}", finding.detection);
-        for field in &rule.dedup_by {
-            key.push('/');
-            key.push_str(field.of(&finding));
-        }
-        key.push_str(&format!("/{start}"));
+        let fields: Vec<&str> = rule.dedup_by.iter().map(|f| f.of(&finding)).collect();
+        let key = alert_key(finding.detection, &fields, start);
         match self.by_key.get(&key) {
             Some(&i) => {
                 self.pending[i].events.extend(events);
@@ -360,5 +402,35 @@ fn merge(p: &mut Pending, f: Finding, time: i64, max_ids: usize) {
     if time >= p.last {
         p.last = time;
         into.last_seen = f.last_seen;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_keys_stay_within_what_stores_take() {
+        assert_eq!(
+            alert_key(
+                "irsa-assume-failure",
+                &["prod", "", "orders", "AccessDenied"],
+                900
+            ),
+            "alert/irsa-assume-failure/prod//orders/AccessDenied/900"
+        );
+        let long = |c: &str| format!("arn:aws:iam::111122223333:role/{}", c.repeat(1000));
+        let (a, b) = (long("a"), long("ü"));
+        let fields: Vec<&str> = vec![&a, &b, &a, &b, &a, &b, &a, &b, &a, &b, &a];
+        let key = alert_key("node-role-misuse", &fields, 900);
+        assert!(key.len() <= 11 * 60 + 40, "{} bytes", key.len());
+        assert_eq!(key, alert_key("node-role-misuse", &fields, 900), "stable");
+        // Fields that differ past the kept prefix still make different keys.
+        let (c, d) = (format!("{a}x"), format!("{a}y"));
+        assert_ne!(
+            alert_key("node-role-misuse", &[&c, &a, &a], 900),
+            alert_key("node-role-misuse", &[&d, &a, &a], 900)
+        );
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c, "FNV-1a test vector");
     }
 }

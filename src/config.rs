@@ -451,6 +451,9 @@ pub struct Inventory {
     node_roles: HashMap<String, usize>,
     /// `account/role-name` of node roles, for assumed-role ARNs (which drop the path).
     node_role_names: HashMap<String, usize>,
+    /// The bare names of node roles: most sessions are not node sessions, and this
+    /// tells so without building a key.
+    node_role_bare_names: HashSet<String>,
     by_name: HashMap<String, usize>,
     by_role: HashMap<String, Vec<usize>>,
     watched_role_names: HashSet<String>,
@@ -517,6 +520,7 @@ impl Inventory {
                 inv.node_role_names
                     .insert(format!("{}/{name}", arn_account(role).unwrap_or_default()), i);
                 inv.watched_role_names.insert(name.to_string());
+                inv.node_role_bare_names.insert(name.to_string());
             }
             let mut egress = Vec::with_capacity(c.egress_cidrs.len());
             for (j, cidr) in c.egress_cidrs.iter().enumerate() {
@@ -633,9 +637,12 @@ impl Inventory {
             return Some(*c);
         }
         // arn:aws:sts::<acct>:assumed-role/<name>/<session>
-        let arn = session_arn?;
-        let account = arn_account(arn)?;
-        let name = arn.split_once(":assumed-role/")?.1.split('/').next()?;
+        let mut parts = session_arn?.splitn(6, ':');
+        let account = parts.nth(4).filter(|a| !a.is_empty())?;
+        let name = parts.next()?.strip_prefix("assumed-role/")?.split('/').next()?;
+        if !self.node_role_bare_names.contains(name) {
+            return None;
+        }
         self.node_role_names.get(&format!("{account}/{name}")).copied()
     }
 

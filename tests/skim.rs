@@ -45,7 +45,8 @@ fn corpus() -> Vec<Value> {
             }
             let mut text = String::new();
             if name.ends_with(".gz") {
-                flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
+                trailwatch::decode::decompress(std::fs::File::open(&path).unwrap(), u64::MAX)
+                    .unwrap()
                     .read_to_string(&mut text)
                     .unwrap();
             } else if name.ends_with(".json") || name.ends_with(".ndjson") || name.ends_with(".jsonl") {

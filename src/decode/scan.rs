@@ -6,8 +6,8 @@
 //! `wide` vectors: vector compares and mask moves on every target (SSE2 on x86-64,
 //! NEON on aarch64) without `unsafe` here.
 //!
-//! Only nesting is tracked: a block whose closing brackets cannot bring the depth to
-//! zero costs its masks and two popcounts, nothing per byte.
+//! Only nesting is tracked: a block costs its masks and a step per bracket, nothing per
+//! byte.
 
 use wide::{u8x16, u8x64};
 
@@ -81,7 +81,12 @@ pub(crate) fn blocks(bytes: &[u8], carry: &mut Carry) -> Result<usize, usize> {
     let mut at = 0;
     while let Some(block) = bytes.get(at..at + BLOCK) {
         let block = u8x64::new(block.try_into().unwrap_or([0; BLOCK]));
-        let escaped = escaped_bits(mask(block, b'\\'), &mut carry.escaped);
+        let backslashes = mask(block, b'\\');
+        let escaped = if backslashes == 0 && !carry.escaped {
+            0 // the common case: nothing escaped, no carry
+        } else {
+            escaped_bits(backslashes, &mut carry.escaped)
+        };
         let quotes = mask(block, b'"') & !escaped;
         let strings = prefix_xor(quotes) ^ if carry.in_string { u64::MAX } else { 0 };
         carry.in_string = strings >> 63 == 1;
@@ -89,27 +94,23 @@ pub(crate) fn blocks(bytes: &[u8], carry: &mut Carry) -> Result<usize, usize> {
         let folded = block | u8x64::splat(0x20);
         let opens = mask(folded, b'{') & !strings;
         let closes = mask(folded, b'}') & !strings;
-        let depth = carry.depth;
-        if closes.count_ones() < depth {
-            // Cannot reach zero here: only the balance matters.
-            carry.depth = depth + opens.count_ones() - closes.count_ones();
-        } else {
-            let mut brackets = opens | closes;
-            let mut depth = depth;
-            while brackets != 0 {
-                let bit = brackets.trailing_zeros();
-                brackets &= brackets - 1;
-                if opens >> bit & 1 == 1 {
-                    depth += 1;
-                } else {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        return Ok(at + bit as usize + 1);
-                    }
+        // Brackets are sparse (a few a block): walking their bits is cheaper than
+        // counting them (x86-64's baseline has no popcount instruction).
+        let mut brackets = opens | closes;
+        let mut depth = carry.depth;
+        while brackets != 0 {
+            let bit = brackets.trailing_zeros();
+            brackets &= brackets - 1;
+            if opens >> bit & 1 == 1 {
+                depth += 1;
+            } else {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Ok(at + bit as usize + 1);
                 }
             }
-            carry.depth = depth;
         }
+        carry.depth = depth;
         at += BLOCK;
     }
     Err(at)

@@ -2,9 +2,10 @@
 //! assumes and first-seen baselines. All windows run on event time.
 
 use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::rc::Rc;
 
 use foldhash::{HashMap, HashSet};
-use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +100,7 @@ struct Failure {
 /// Per-input memory in front of the store: each key is fetched once per file.
 #[derive(Debug, Default)]
 pub struct Cache {
-    credentials: HashMap<String, Option<Workload>>,
+    credentials: HashMap<String, Option<Rc<Workload>>>,
     /// Keys known to exist in the store (put_if_absent already refused or done).
     present: HashSet<String>,
     /// Temporary keys whose first unknown use is already remembered.
@@ -193,22 +194,24 @@ impl Context<'_> {
             self.burst(record, now, findings)?;
         }
         if on.unexpected_cross_account_assume.enabled {
-            self.cross_account(record, caller.as_ref(), findings);
+            self.cross_account(record, caller.as_deref(), findings);
         }
         if on.first_seen_role_source.enabled {
-            self.first_seen(record, caller.as_ref(), now, findings)?;
+            self.first_seen(record, caller.as_deref(), now, findings)?;
         }
         Ok(())
     }
 
-    fn credential(&mut self, key: &str, now: i64) -> Result<Option<Workload>, StateError> {
+    /// Who a temporary key was handed to (shared: most records are such uses).
+    fn credential(&mut self, key: &str, now: i64) -> Result<Option<Rc<Workload>>, StateError> {
         if let Some(w) = self.cache.credentials.get(key) {
-            return Ok(w.clone().filter(|w| w.expires > now));
+            return Ok(w.as_ref().filter(|w| w.expires > now).cloned());
         }
         let w = self
             .store
             .get(&format!("cred/{key}"), now)?
-            .and_then(|b| from_slice(&b));
+            .and_then(|b| from_slice(&b))
+            .map(Rc::new);
         self.cache.credentials.insert(key.to_string(), w.clone());
         Ok(w)
     }
@@ -245,7 +248,7 @@ impl Context<'_> {
             .put(&format!("cred/{key}"), &to_vec(&workload), expires)?;
         self.cache
             .credentials
-            .insert(key.to_string(), Some(workload.clone()));
+            .insert(key.to_string(), Some(Rc::new(workload.clone())));
         // A use seen before the exchange (out of order) is judged now.
         if self.inventory.detections.workload_credential_exfiltration.enabled
             && let Some(event) = self

@@ -347,11 +347,20 @@ async fn translate_call(
 
 /// Forwards a request that is not rpcv2Cbor as it is.
 async fn proxy(context: &Context, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let (mut parts, body) = request.into_parts();
+    let (parts, body) = request.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => return text_response(StatusCode::BAD_REQUEST, format!("reading the request: {e}")),
     };
+    forward(context.upstream, parts, body).await
+}
+
+/// Sends a request, its body read already, to `upstream` and answers with its response.
+pub(crate) async fn forward(
+    upstream: SocketAddr,
+    mut parts: http::request::Parts,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
     let chunked = parts.headers.contains_key(header::TRANSFER_ENCODING);
     strip(&mut parts.headers);
     // The whole body is here: no 100-continue dance with moto, and a length instead of chunks.
@@ -365,7 +374,7 @@ async fn proxy(context: &Context, request: Request<Incoming>) -> Response<Full<B
     parts.uri = path.parse().expect("a path and query parse as a URI");
     let head = parts.method == Method::HEAD;
     let (status, mut headers, body) =
-        match exchange(context.upstream, Request::from_parts(parts, Full::new(body))).await {
+        match exchange(upstream, Request::from_parts(parts, Full::new(body))).await {
             Ok(answer) => answer,
             Err(e) => return text_response(StatusCode::BAD_GATEWAY, format!("moto: {e}")),
         };
@@ -433,7 +442,7 @@ fn cbor_error(status: StatusCode, error_type: &str, message: &str) -> Response<F
     response
 }
 
-fn text_response(status: StatusCode, message: String) -> Response<Full<Bytes>> {
+pub(crate) fn text_response(status: StatusCode, message: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(message)));
     *response.status_mut() = status;
     response.headers_mut().insert(

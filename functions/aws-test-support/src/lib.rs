@@ -9,6 +9,10 @@
 //!   static credentials and nothing read from the environment, profile files or IMDS.
 //! - [`CborGateway`] lets `aws-sdk-cloudwatch`, which speaks Smithy RPC v2 CBOR, talk to moto,
 //!   which only serves CloudWatch's AWS JSON 1.0 and Query protocols.
+//! - [`SnsFaultProxy`] sits between the SNS client and moto and makes `PublishBatch` fail in
+//!   part or in whole, as SNS can.
+//! - [`Moto::enforce_iam`] makes a private moto check signatures and IAM policies (moto lets
+//!   every request through by default), for tests of denied calls.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -48,8 +52,10 @@
 mod config;
 mod gateway;
 mod moto;
+mod sns_faults;
 pub mod translate;
 
 pub use config::{DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, REGION, sdk_config, unique_name};
 pub use gateway::CborGateway;
 pub use moto::{MOTO_SERVER_ENV, Moto};
+pub use sns_faults::{INJECTED_MESSAGE, PublishBatchCall, SnsFault, SnsFaultProxy};

@@ -146,10 +146,31 @@ impl Moto {
     ///
     /// If moto does not answer 200.
     pub fn reset(&self) {
-        match http_status(self.port, "POST", "/moto-api/reset") {
+        match http_status(self.port, "POST", "/moto-api/reset", "") {
             Ok(200) => {}
             Ok(status) => panic!("POST /moto-api/reset answered {status}"),
             Err(e) => panic!("POST /moto-api/reset on {} failed: {e}", self.endpoint),
+        }
+    }
+
+    /// Makes moto check every request from now on as AWS does: SigV4 signatures against the
+    /// access keys of IAM users created in this server, and actions against those users'
+    /// policies (`POST /moto-api/reset-auth` with `0`: no more unauthenticated requests).
+    ///
+    /// Set up users, policies and resources first, with any credentials; afterwards the
+    /// dummy credentials of [`crate::sdk_config`] get `InvalidClientTokenId` /
+    /// `InvalidAccessKeyId`. Like [`Moto::reset`], it changes the whole server: use it on a
+    /// private [`Moto::start`] server. moto evaluates identity policies (Allow, Deny,
+    /// `Resource` patterns), not bucket policies or conditions.
+    ///
+    /// # Panics
+    ///
+    /// If moto does not answer 200.
+    pub fn enforce_iam(&self) {
+        match http_status(self.port, "POST", "/moto-api/reset-auth", "0") {
+            Ok(200) => {}
+            Ok(status) => panic!("POST /moto-api/reset-auth answered {status}"),
+            Err(e) => panic!("POST /moto-api/reset-auth on {} failed: {e}", self.endpoint),
         }
     }
 
@@ -221,7 +242,7 @@ impl Moto {
                 return Err(format!("it exited ({status})"));
             }
             let bound = fs::read_to_string(self.log_path()).is_ok_and(|log| log.contains(&running_line));
-            if bound && matches!(http_status(self.port, "GET", "/moto-api/"), Ok(200)) {
+            if bound && matches!(http_status(self.port, "GET", "/moto-api/", ""), Ok(200)) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -309,15 +330,16 @@ fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }
 
-/// The status code of a body-less HTTP/1.1 request to 127.0.0.1:`port`.
-fn http_status(port: u16, method: &str, path: &str) -> io::Result<u16> {
+/// The status code of an HTTP/1.1 request with a short text `body` to 127.0.0.1:`port`.
+fn http_status(port: u16, method: &str, path: &str, body: &str) -> io::Result<u16> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )?;
     // Only the status line is needed: "HTTP/1.1 200 OK\r\n".
     let mut head = Vec::new();

@@ -17,11 +17,17 @@ use tracing::Instrument;
 
 use trailwatch::Finding;
 use trailwatch::engine::FileStats;
+use trailwatch::finding::clean;
 
 use crate::Services;
 use crate::metrics::Metrics;
 use crate::objects::{self, ObjectRef, Objects};
 use crate::services::error_chain;
+
+/// S3 keys are at most 1024 bytes; one that escaping makes longer is cut.
+const MAX_KEY_CHARS: usize = 1024;
+/// The longest error logged for one message.
+const MAX_ERROR_CHARS: usize = 8192;
 
 /// A message or event that could not be processed completely.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +76,7 @@ async fn handle_sqs(svc: &Arc<Services>, batch: SqsEvent, metrics: &Arc<Mutex<Me
     let mut response = SqsBatchResponse::default();
     for (id, result) in outcomes {
         if let Err(error) = result {
+            let error = clean(&error, MAX_ERROR_CHARS);
             tracing::error!(message = %id, %error, "Message failed; SQS will deliver it again");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
@@ -88,13 +95,15 @@ async fn process_message(
     let mut findings = Vec::new();
     let mut errors = Vec::new();
     for object in &objects.objects {
-        let span = tracing::info_span!("object", bucket = %object.bucket, key = %object.key);
+        // Whoever can write to the bucket chooses key names: escaped in logs and errors.
+        let key = clean(&object.key, MAX_KEY_CHARS);
+        let span = tracing::info_span!("object", bucket = %object.bucket, key = %key);
         match process_object(svc, object).instrument(span).await {
             Ok((stats, found)) => {
                 lock(metrics).file(&stats, now());
                 findings.extend(found);
             }
-            Err(e) => errors.push(format!("s3://{}/{}: {e}", object.bucket, object.key)),
+            Err(e) => errors.push(format!("s3://{}/{key}: {e}", object.bucket)),
         }
     }
     lock(metrics).objects(objects.skipped, errors.len() as u64);

@@ -1,7 +1,8 @@
 //! Alerts to SNS: one message per alert, sent with PublishBatch.
 //!
-//! Each message is the finding JSON, with a subject for email subscribers and the
-//! message attributes `severity` and `detection` for subscription filter policies.
+//! Each message is the finding JSON (plus a `markdown` rendering, escaped for chat), with
+//! a subject for email subscribers and the message attributes `severity` and `detection`
+//! for subscription filter policies.
 //! Entries SNS did not take are retried with backoff; what still fails is reported per
 //! alert, so the caller can fail exactly the SQS message it came from.
 
@@ -160,11 +161,17 @@ pub fn subject(alert: &Finding) -> String {
     out
 }
 
-/// The message body: the finding JSON, cut to fit by dropping event ids.
+/// The message body: the finding JSON plus `markdown`, the alert rendered as Markdown
+/// with every value escaped ([`Finding::markdown`]) for chat integrations; cut to fit by
+/// dropping event ids.
 pub fn message(alert: &Finding) -> Result<String, String> {
     let mut alert = alert.clone();
     loop {
-        let body = serde_json::to_string(&alert).map_err(|e| e.to_string())?;
+        let body = serde_json::to_string(&Message {
+            finding: &alert,
+            markdown: alert.markdown(),
+        })
+        .map_err(|e| e.to_string())?;
         if body.len() <= MAX_MESSAGE_BYTES {
             return Ok(body);
         }
@@ -177,6 +184,14 @@ pub fn message(alert: &Finding) -> Result<String, String> {
         let keep = alert.event_ids.len() / 2;
         alert.event_ids.truncate(keep);
     }
+}
+
+/// An SNS message body: the finding's fields, then `markdown`.
+#[derive(serde::Serialize)]
+struct Message<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    markdown: String,
 }
 
 fn attribute(value: &str) -> Result<MessageAttributeValue, String> {

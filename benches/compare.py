@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""`make bench`: trailwatch against its limit and against what a user would otherwise run.
+
+Every contender reads the same generated file (`trailwatch gen`, gzip -6) in one run of
+this script, best wall time of --runs, peak RSS of each process by GNU time:
+
+    decode-only   trailwatch replay --decode-only (same flate2/zlib-rs build): the limit
+    replay x1     trailwatch replay, every detection, one thread
+    replay x2     the same with decompression on a second thread
+    gzip -dc      GNU gzip to /dev/null
+    python        benches/baseline.py (gzip + json.load + the stateless rules)
+    zcat | jq     failed AssumeRoleWithWebIdentity (benches/failed_web_identity.jq)
+
+then the memory check (replay of a 1 GB file: peak RSS must not grow with the file) and,
+with --lambda, the Lambda path against moto (functions/trailwatch-aws/benches).
+
+    python3 benches/compare.py [--size 100MB] [--big 1GB] [--runs 3] [--lambda]
+
+Standard library only; absolute times depend on the machine, the ratios are the result.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "trailwatch"
+WORK = ROOT / "target" / "bench"
+CONFIG = ROOT / "samples" / "trailwatch.toml"
+MIB = 1 << 20
+TIME = "/usr/bin/time"  # GNU time: peak RSS of one process, without our own
+
+
+def generate(size, seed=1):
+    """The generated file for `size`, made once and kept under target/bench."""
+    path = WORK / f"synthetic-{size}-seed{seed}.json.gz"
+    if not path.exists():
+        WORK.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.gz")
+        subprocess.run([BIN, "gen", "--size", size, "--seed", str(seed), "--output", tmp], check=True)
+        tmp.rename(path)
+    return path
+
+
+def run_once(commands):
+    """Runs a pipeline of commands (stdout of each into the next, the last to /dev/null),
+    each under GNU time for its peak RSS. Returns (wall seconds, the largest peak RSS in
+    bytes, the last command's stderr)."""
+    procs, rss_files = [], []
+    err = tempfile.TemporaryFile()
+    started = time.perf_counter()
+    prev = None
+    for i, cmd in enumerate(commands):
+        last = i == len(commands) - 1
+        rss = tempfile.NamedTemporaryFile(mode="r", suffix=".rss")
+        rss_files.append(rss)
+        p = subprocess.Popen([TIME, "-f", "%M", "-o", rss.name, *cmd], stdin=prev,
+                             stdout=subprocess.DEVNULL if last else subprocess.PIPE,
+                             stderr=err if last else subprocess.DEVNULL)
+        if prev is not None:
+            prev.close()
+        prev = p.stdout
+        procs.append(p)
+    codes = [p.wait() for p in procs]
+    wall = time.perf_counter() - started
+    err.seek(0)
+    text = err.read()
+    failed = [(p.args[5:], c) for p, c in zip(procs, codes) if c not in (0, 3)]
+    if failed:
+        sys.exit(f"bench: {failed} failed: {text.decode(errors='replace')[-2000:]}")
+    # GNU time writes "%M" (KiB) as the last line of its file.
+    peak = max(int(f.read().split()[-1]) * 1024 for f in rss_files)
+    return wall, peak, text
+
+
+def best(commands, runs):
+    results = [run_once(commands) for _ in range(runs)]
+    wall = min(r[0] for r in results)
+    peak = max(r[1] for r in results)
+    return wall, peak, results[-1][2]
+
+
+def decompressed_size(output):
+    m = re.search(rb"decode-only: \d+ files, (\d+) bytes", output)
+    if not m:
+        sys.exit(f"bench: no size in decode-only output: {output!r}")
+    return int(m.group(1))
+
+
+def lambda_path(file):
+    """The Lambda bench against moto; its `lambda-path …` line as a dict."""
+    env = dict(os.environ, TRAILWATCH_BENCH_FILE=str(file))
+    done = subprocess.run(
+        ["cargo", "bench", "--locked", "-q", "-p", "trailwatch-aws", "--bench", "lambda_path"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    line = next((l for l in done.stdout.splitlines() if l.startswith("lambda-path ")), None)
+    if done.returncode != 0 or line is None:
+        sys.exit(f"bench: lambda_path failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="100MB", help="the compared file (uncompressed size)")
+    ap.add_argument("--big", default="1GB", help="the memory-check file; 'none' skips it")
+    ap.add_argument("--runs", type=int, default=3, help="runs per contender (best time wins)")
+    ap.add_argument("--lambda", dest="lambda_", action="store_true", help="also the Lambda path")
+    ap.add_argument("--json", type=Path, help="write the results here too")
+    args = ap.parse_args()
+    if not BIN.exists():
+        sys.exit(f"bench: {BIN} missing: run `cargo build --release` (make bench does)")
+
+    file = generate(args.size)
+    replay = [BIN, "replay", "--config", CONFIG, "--format", "json"]
+    contenders = [
+        ("decode-only", [[BIN, "replay", "--decode-only", file]]),
+        ("replay x1", [replay + ["--threads", "1", file]]),
+        ("replay x2", [replay + ["--threads", "2", file]]),
+        ("gzip -dc", [["gzip", "-dc", file]]),
+        ("python", [[sys.executable, ROOT / "benches" / "baseline.py", "--config", CONFIG, file]]),
+        ("zcat | jq", [["zcat", file], ["jq", "-c", "-f", ROOT / "benches" / "failed_web_identity.jq"]]),
+    ]
+    missing = [tool for tool in ("gzip", "zcat", "jq", TIME) if shutil.which(tool) is None]
+    if missing:
+        sys.exit(f"bench: not installed: {missing} (Debian packages gzip, jq, time)")
+
+    results = {}
+    size = None
+    for name, commands in contenders:
+        wall, peak, out = best(commands, args.runs)
+        if name == "decode-only":
+            size = decompressed_size(out)
+        results[name] = {"seconds": wall, "peak_rss": peak}
+        print(f"  {name:<12} {wall:7.3f} s", file=sys.stderr)
+
+    limit = results["decode-only"]["seconds"]
+    print(f"\nFile: {file.name}: {size / 1e6:.0f} MB decompressed, "
+          f"{file.stat().st_size / 1e6:.1f} MB gzip -6; best of {args.runs} runs, "
+          f"{os.cpu_count()} cores\n")
+    print(f"{'':<14}{'seconds':>9}{'MB/s':>9}{'peak RSS':>11}{'vs decode-only':>16}{'trailwatch x1 is':>18}")
+    for name, r in results.items():
+        mbps = size / 1e6 / r["seconds"]
+        rel = limit / r["seconds"]
+        faster = r["seconds"] / results["replay x1"]["seconds"]
+        r.update(mb_per_s=mbps, vs_decode_only=rel)
+        print(f"{name:<14}{r['seconds']:>9.3f}{mbps:>9.0f}{r['peak_rss'] / MIB:>8.1f} MiB"
+              f"{rel:>15.2f}x{faster:>17.1f}x")
+
+    targets = [
+        ("replay x1 >= 0.80x decode-only", results["replay x1"]["vs_decode_only"], 0.80),
+        ("replay x2 >= 0.95x decode-only", results["replay x2"]["vs_decode_only"], 0.95),
+        ("replay x1 >= 15x python",
+         results["python"]["seconds"] / results["replay x1"]["seconds"], 15),
+        ("replay x1 >= 15x zcat | jq",
+         results["zcat | jq"]["seconds"] / results["replay x1"]["seconds"], 15),
+    ]
+
+    if args.big != "none":
+        big = generate(args.big)
+        wall, peak, out = best([replay + [big]], 1)
+        m = re.search(rb'"bytes":(\d+)', out)
+        big_size = int(m.group(1)) if m else 0
+        small_peak = max(results["replay x1"]["peak_rss"], results["replay x2"]["peak_rss"])
+        results["memory check"] = {"seconds": wall, "peak_rss": peak, "bytes": big_size}
+        print(f"\nMemory check: replay of {big_size / 1e9:.2f} GB in {wall:.2f} s "
+              f"({big_size / 1e6 / wall:.0f} MB/s): peak RSS {peak / MIB:.1f} MiB "
+              f"(the {size / 1e6:.0f} MB file: {small_peak / MIB:.1f} MiB)")
+        targets.append(("peak RSS <= 32 MiB on the big file", 32 * MIB / peak, 1.0))
+
+    if args.lambda_:
+        lp = lambda_path(file)
+        ratio = float(lp["ratio"])
+        results["lambda path"] = {k: float(v) for k, v in lp.items()}
+        print(f"\nLambda path (S3 GetObject from moto → engine → SNS/metrics/state sinks): "
+              f"{float(lp['lambda_s']):.3f} s against {float(lp['local_s']):.3f} s locally")
+        targets.append(("Lambda path >= 0.7x local replay", ratio, 0.7))
+
+    print("\nTargets (issue 6):")
+    for label, value, goal in targets:
+        verdict = "met" if value >= goal else "MISSED"
+        shown = f"{value:.2f}" if "RSS" not in label else f"{32 / value:.1f} MiB"
+        print(f"  {verdict:<7}{label}: {shown}")
+    if args.json:
+        args.json.write_text(json.dumps({"file": file.name, "bytes": size, "results": results,
+                                         "targets": [[l, v, g] for l, v, g in targets]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+//! A proxy in front of moto that makes SNS `PublishBatch` fail on purpose; see
+//! [`SnsFaultProxy`].
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs as _};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+use crate::gateway::{forward, text_response};
+
+const ENTRY_PREFIX: &str = "PublishBatchRequestEntries.member.";
+const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+/// `Message` of every failure the proxy makes up.
+pub const INJECTED_MESSAGE: &str = "failure injected by SnsFaultProxy";
+
+/// What the proxy does to `PublishBatch` calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SnsFault {
+    /// Nothing: every call goes to moto as it is.
+    #[default]
+    None,
+    /// Entries whose message contains this text are not forwarded; the answer lists them
+    /// under `Failed` (`InternalError`, `SenderFault` false: worth retrying), beside
+    /// moto's own `Successful` entries for the rest. SNS's partial success.
+    RejectEntriesContaining(String),
+    /// The first `n` calls (counted from when the fault is set) go through; every later
+    /// call is answered `500 InternalError` without reaching moto. SNS going away in the
+    /// middle of an invocation.
+    FailCallsAfter(usize),
+}
+
+/// One `PublishBatch` the proxy saw.
+#[derive(Debug, Clone)]
+pub struct PublishBatchCall {
+    /// When it arrived.
+    pub at: Instant,
+    /// `(Id, Message)` of each entry, in request order.
+    pub entries: Vec<(String, String)>,
+    /// Ids of the entries answered as `Failed` by the proxy.
+    pub rejected: Vec<String>,
+    /// Whether the whole call was answered with an error by the proxy.
+    pub failed: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    fault: SnsFault,
+    /// Calls seen since the fault was set.
+    since_fault: usize,
+    calls: Vec<PublishBatchCall>,
+}
+
+/// A test-only HTTP proxy on 127.0.0.1 for the SNS client, in front of moto.
+///
+/// Every request is forwarded to moto unchanged except Query-protocol `PublishBatch`
+/// calls, which the configured [`SnsFault`] may answer in part or in whole with real SNS
+/// error shapes; the proxy records each `PublishBatch` it sees
+/// ([`SnsFaultProxy::publish_batch_calls`]). Entries it rejects never reach moto, so
+/// subscribers do not get them: what a subscribed queue holds is what SNS accepted.
+///
+/// Like [`crate::CborGateway`], it runs on a thread of its own with its own Tokio runtime
+/// and stops when dropped.
+#[derive(Debug)]
+pub struct SnsFaultProxy {
+    endpoint: String,
+    state: Arc<Mutex<State>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SnsFaultProxy {
+    /// Starts a proxy on a free port of 127.0.0.1 in front of `upstream`
+    /// (`http://127.0.0.1:PORT`, such as [`crate::Moto::endpoint`]), with no fault set.
+    ///
+    /// # Panics
+    ///
+    /// If `upstream` is not `http://` to a loopback address, or no port can be bound.
+    pub fn start(upstream: &str) -> SnsFaultProxy {
+        let upstream_addr = upstream
+            .strip_prefix("http://")
+            .map(|rest| rest.trim_end_matches('/'))
+            .and_then(|authority| authority.to_socket_addrs().ok()?.next())
+            .unwrap_or_else(|| panic!("SnsFaultProxy upstream must be http://HOST:PORT, got {upstream:?}"));
+        assert!(
+            upstream_addr.ip().is_loopback(),
+            "SnsFaultProxy only talks to loopback addresses, got {upstream_addr}"
+        );
+        let listener =
+            StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("SnsFaultProxy cannot bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("SnsFaultProxy cannot make its listener non-blocking");
+        let port = listener.local_addr().expect("listener has an address").port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let served = Arc::clone(&state);
+        let (shutdown, stop) = oneshot::channel();
+        let thread = thread::Builder::new()
+            .name(format!("sns-fault-proxy-{port}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("SnsFaultProxy cannot build its Tokio runtime");
+                runtime.block_on(serve(listener, upstream_addr, served, stop));
+            })
+            .expect("SnsFaultProxy cannot spawn its thread");
+        SnsFaultProxy {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            state,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for the SNS client's `endpoint_url`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Sets what happens to the `PublishBatch` calls from now on.
+    pub fn set_fault(&self, fault: SnsFault) {
+        let mut state = lock(&self.state);
+        state.fault = fault;
+        state.since_fault = 0;
+    }
+
+    /// Every `PublishBatch` seen so far, oldest first.
+    pub fn publish_batch_calls(&self) -> Vec<PublishBatchCall> {
+        lock(&self.state).calls.clone()
+    }
+}
+
+impl Drop for SnsFaultProxy {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn serve(
+    listener: StdTcpListener,
+    upstream: SocketAddr,
+    state: Arc<Mutex<State>>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let listener =
+        tokio::net::TcpListener::from_std(listener).expect("SnsFaultProxy cannot register its listener");
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| handle(upstream, Arc::clone(&state), request));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+/// Form fields, in order.
+type Fields = Vec<(String, String)>;
+
+/// A `PublishBatch` request body, parsed: the other parameters, and each entry's fields.
+struct Batch {
+    params: Fields,
+    /// `(Id, Message, fields after "member.N.")`, in member order.
+    entries: Vec<(String, String, Fields)>,
+}
+
+impl Batch {
+    fn parse(body: &[u8]) -> Option<Batch> {
+        let pairs: Fields = form_urlencoded::parse(body).into_owned().collect();
+        if !pairs.iter().any(|(k, v)| k == "Action" && v == "PublishBatch") {
+            return None;
+        }
+        let mut params = Vec::new();
+        let mut members: std::collections::BTreeMap<usize, Fields> = Default::default();
+        for (key, value) in pairs {
+            let member = key.strip_prefix(ENTRY_PREFIX).and_then(|rest| {
+                let (n, field) = rest.split_once('.')?;
+                Some((n.parse::<usize>().ok()?, field.to_owned()))
+            });
+            match member {
+                Some((n, field)) => members.entry(n).or_default().push((field, value)),
+                None => params.push((key, value)),
+            }
+        }
+        let field = |fields: &[(String, String)], name: &str| {
+            fields
+                .iter()
+                .find(|(f, _)| f == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let entries = members
+            .into_values()
+            .map(|fields| (field(&fields, "Id"), field(&fields, "Message"), fields))
+            .collect();
+        Some(Batch { params, entries })
+    }
+
+    /// The body with only the entries `keep` says yes to, numbered from 1 again.
+    fn body(&self, keep: impl Fn(&str) -> bool) -> Bytes {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.params {
+            out.append_pair(k, v);
+        }
+        let kept = self.entries.iter().filter(|(id, _, _)| keep(id));
+        for (n, (_, _, fields)) in kept.enumerate() {
+            for (field, value) in fields {
+                out.append_pair(&format!("{ENTRY_PREFIX}{}.{field}", n + 1), value);
+            }
+        }
+        Bytes::from(out.finish())
+    }
+}
+
+async fn handle(
+    upstream: SocketAddr,
+    state: Arc<Mutex<State>>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (mut parts, body) = request.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            return Ok(text_response(
+                StatusCode::BAD_REQUEST,
+                format!("reading the request: {e}"),
+            ));
+        }
+    };
+    let Some(batch) = Batch::parse(&body) else {
+        return Ok(forward(upstream, parts, body).await);
+    };
+    let (rejected, fail_call) = {
+        let mut state = lock(&state);
+        state.since_fault += 1;
+        let (rejected, fail_call) = match &state.fault {
+            SnsFault::None => (Vec::new(), false),
+            SnsFault::RejectEntriesContaining(needle) => (
+                batch
+                    .entries
+                    .iter()
+                    .filter(|(_, message, _)| message.contains(needle.as_str()))
+                    .map(|(id, _, _)| id.clone())
+                    .collect(),
+                false,
+            ),
+            SnsFault::FailCallsAfter(n) => (Vec::new(), state.since_fault > *n),
+        };
+        state.calls.push(PublishBatchCall {
+            at: Instant::now(),
+            entries: batch
+                .entries
+                .iter()
+                .map(|(id, message, _)| (id.clone(), message.clone()))
+                .collect(),
+            rejected: rejected.clone(),
+            failed: fail_call,
+        });
+        (rejected, fail_call)
+    };
+    if fail_call {
+        return Ok(xml_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "<ErrorResponse xmlns=\"{SNS_XMLNS}\"><Error><Type>Receiver</Type><Code>InternalError</Code>\
+                 <Message>{INJECTED_MESSAGE}</Message></Error><RequestId>sns-fault-proxy</RequestId></ErrorResponse>"
+            ),
+        ));
+    }
+    if rejected.is_empty() {
+        return Ok(forward(upstream, parts, body).await);
+    }
+    let failed: String = rejected
+        .iter()
+        .map(|id| {
+            format!(
+                "<member><Id>{}</Id><Code>InternalError</Code><Message>{INJECTED_MESSAGE}</Message>\
+                 <SenderFault>false</SenderFault></member>",
+                xml_escape(id)
+            )
+        })
+        .collect();
+    let all_rejected = batch.entries.iter().all(|(id, _, _)| rejected.contains(id));
+    if all_rejected {
+        return Ok(xml_response(
+            StatusCode::OK,
+            format!(
+                "<PublishBatchResponse xmlns=\"{SNS_XMLNS}\"><PublishBatchResult><Successful/>\
+                 <Failed>{failed}</Failed></PublishBatchResult><ResponseMetadata>\
+                 <RequestId>sns-fault-proxy</RequestId></ResponseMetadata></PublishBatchResponse>"
+            ),
+        ));
+    }
+    let forwarded = batch.body(|id| !rejected.iter().any(|r| r == id));
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
+    let response = forward(upstream, parts, forwarded).await;
+    if !response.status().is_success() {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    let merged = if text.contains("<Failed/>") {
+        text.replacen("<Failed/>", &format!("<Failed>{failed}</Failed>"), 1)
+    } else if text.contains("</Failed>") {
+        text.replacen("</Failed>", &format!("{failed}</Failed>"), 1)
+    } else {
+        text.replacen(
+            "</PublishBatchResult>",
+            &format!("<Failed>{failed}</Failed></PublishBatchResult>"),
+            1,
+        )
+    };
+    let mut response = xml_response(parts.status, merged);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    Ok(response)
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    response
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_parse_and_renumber() {
+        let body = "Action=PublishBatch&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At\
+                    &PublishBatchRequestEntries.member.1.Id=0&PublishBatchRequestEntries.member.1.Message=a%26b\
+                    &PublishBatchRequestEntries.member.2.Id=1&PublishBatchRequestEntries.member.2.Message=c\
+                    &PublishBatchRequestEntries.member.2.MessageAttributes.entry.1.Name=severity";
+        let batch = Batch::parse(body.as_bytes()).unwrap();
+        let entries: Vec<(&str, &str)> = batch
+            .entries
+            .iter()
+            .map(|(id, m, _)| (id.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(entries, [("0", "a&b"), ("1", "c")]);
+        let kept = batch.body(|id| id == "1");
+        let again = Batch::parse(&kept).unwrap();
+        assert_eq!(again.entries.len(), 1);
+        assert_eq!(again.entries[0].0, "1");
+        assert!(
+            String::from_utf8_lossy(&kept)
+                .contains("PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name=severity"),
+            "{kept:?}"
+        );
+        assert!(Batch::parse(b"Action=Publish&Message=x").is_none());
+    }
+}

@@ -1,0 +1,344 @@
+//! Failing dependencies, against moto: an S3 object the function may not read, and SNS
+//! taking only part of a PublishBatch. Each failure fails exactly its own SQS message; the
+//! redelivery finishes the job without repeating what was done.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_sns::config::retry::RetryConfig;
+use serde_json::{Value, json};
+use trailwatch_aws_test_support::{
+    DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, Moto, SnsFault, SnsFaultProxy, sdk_config, unique_name,
+};
+
+use common::{Env, env, expected, failures, put, sample, sqs_event};
+
+/// An IAM user with one inline policy, `access`: its name and access key.
+async fn iam_user(iam: &aws_sdk_iam::Client, policy: &serde_json::Value) -> (String, Credentials) {
+    let name = unique_name("user");
+    iam.create_user().user_name(&name).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(&name)
+        .policy_name("access")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let credentials = Credentials::new(
+        key.access_key_id,
+        key.secret_access_key,
+        None,
+        None,
+        "moto-iam-user",
+    );
+    (name, credentials)
+}
+
+fn dummy() -> Credentials {
+    Credentials::new(DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, None, None, "dummy")
+}
+
+/// An S3 client on `endpoint` signing as `credentials` (path-style, as for moto).
+async fn s3_as(endpoint: &str, credentials: Credentials) -> aws_sdk_s3::Client {
+    let sdk = sdk_config(endpoint).await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .credentials_provider(credentials)
+            .build(),
+    )
+}
+
+/// GetObject denied by IAM (moto enforcing identity policies, so the 403 `AccessDenied`
+/// is S3's own answer to a real signed request): that message fails, the message beside
+/// it succeeds and alerts; once the policy allows the read, the redelivery alerts too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_object_fails_only_its_message() {
+    let mut env = env().await;
+    // S3 on a moto of its own that checks signatures and policies; SNS, SQS, DynamoDB and
+    // CloudWatch stay on the shared server.
+    let moto = Moto::start();
+    let setup = sdk_config(moto.endpoint()).await;
+    let admin_s3 = s3_as(moto.endpoint(), dummy()).await;
+    let iam = aws_sdk_iam::Client::new(&setup);
+    let (allowed, denied) = (sample("0905Z"), sample("0915Z"));
+    let prefix = "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30";
+    let allowed_key = format!("{prefix}/{}", allowed.file_name().unwrap().to_string_lossy());
+    let denied_key = format!("{prefix}/{}", denied.file_name().unwrap().to_string_lossy());
+    admin_s3.create_bucket().bucket(&env.bucket).send().await.unwrap();
+    let mut admin = env.clients.clone();
+    admin.s3 = admin_s3;
+    let config = env
+        .clients
+        .s3
+        .get_object()
+        .bucket(&env.bucket)
+        .key("config/trailwatch.toml")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec();
+    put(&admin, &env.bucket, "config/trailwatch.toml", config).await;
+    put(
+        &admin,
+        &env.bucket,
+        &allowed_key,
+        std::fs::read(&allowed).unwrap(),
+    )
+    .await;
+    put(&admin, &env.bucket, &denied_key, std::fs::read(&denied).unwrap()).await;
+    let deny = json!({"Effect": "Deny", "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{}/{denied_key}", env.bucket)});
+    let read_all = json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"});
+    let (reader_name, reader) = iam_user(
+        &iam,
+        &json!({"Version": "2012-10-17", "Statement": [read_all, deny]}),
+    )
+    .await;
+    let (_, root) = iam_user(
+        &iam,
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    )
+    .await;
+    moto.enforce_iam();
+
+    let reader_s3 = s3_as(moto.endpoint(), reader).await;
+    // The denial is real: the object is there (root reads it), the reader may not read it,
+    // and the dummy credentials no longer pass at all.
+    let root_s3 = s3_as(moto.endpoint(), root.clone()).await;
+    let read = root_s3
+        .get_object()
+        .bucket(&env.bucket)
+        .key(&denied_key)
+        .send()
+        .await;
+    assert!(read.is_ok(), "{read:?}");
+    let refused = reader_s3
+        .get_object()
+        .bucket(&env.bucket)
+        .key(&denied_key)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.as_service_error().and_then(|e| e.meta().code()),
+        Some("AccessDenied"),
+        "{refused:?}"
+    );
+    let anonymous = s3_as(moto.endpoint(), dummy()).await;
+    assert!(anonymous.list_buckets().send().await.is_err());
+
+    env.clients.s3 = reader_s3;
+    let svc = env.services(&env.topic_arn).await;
+    let event = sqs_event(&[
+        ("allowed", env.s3_event(&allowed_key)),
+        ("denied", env.s3_event(&denied_key)),
+    ]);
+    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["denied".to_string()]),
+        "{response}"
+    );
+    assert_eq!(env.delivered().await.0, expected(&allowed));
+
+    // The policy is fixed; SQS delivers the batch again: the denied object's alerts, and
+    // nothing of the other object twice.
+    let root_iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&setup)
+            .credentials_provider(root)
+            .build(),
+    );
+    root_iam
+        .put_user_policy()
+        .user_name(&reader_name)
+        .policy_name("access")
+        .policy_document(json!({"Version": "2012-10-17", "Statement": [read_all]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    assert_eq!(env.delivered().await.0, expected(&denied));
+}
+
+/// `(detection, eventID)` lines of one SNS message body (an alert).
+fn alert_lines(message: &str) -> BTreeSet<String> {
+    let alert: Value = serde_json::from_str(message).unwrap();
+    alert["event_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| {
+            format!(
+                "{} {}",
+                alert["detection"].as_str().unwrap(),
+                id.as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// The SNS client of `env` through a fault proxy in front of the shared moto.
+async fn through_proxy(env: &mut Env) -> SnsFaultProxy {
+    let proxy = SnsFaultProxy::start(Moto::shared().endpoint());
+    let sdk = sdk_config(proxy.endpoint()).await;
+    // The SDK's own retries of a 500 (3 attempts) with short backoff: the test is about
+    // what happens after them.
+    let retry = RetryConfig::standard().with_initial_backoff(Duration::from_millis(5));
+    env.clients.sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&sdk)
+            .retry_config(retry)
+            .build(),
+    );
+    proxy
+}
+
+/// SNS takes some entries of a PublishBatch and fails one (a per-entry `Failed` result,
+/// not a sender fault): the publisher retries only that entry, with growing backoff,
+/// then fails the message and releases the alert's claims. The redelivery sends that
+/// alert and nothing that was delivered the first time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_failing_one_entry_retries_it_and_redelivery_sends_only_it() {
+    let mut env = env().await;
+    let proxy = through_proxy(&mut env).await;
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    let needle = "1d4e0a09-16a9-4c1a-a994-3414d3740fd1";
+    assert!(
+        expected(&irsa).iter().any(|l| l.ends_with(needle)),
+        "the sample changed: pick another event id"
+    );
+    proxy.set_fault(SnsFault::RejectEntriesContaining(needle.to_string()));
+    let backoff = Duration::from_millis(40);
+    let svc = env.services_retrying(&env.topic_arn, 3, backoff).await;
+    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["m".to_string()]),
+        "{response}"
+    );
+
+    let calls = proxy.publish_batch_calls();
+    assert_eq!(calls.len(), 3, "one call per attempt: {calls:#?}");
+    let (first, retries) = calls.split_first().unwrap();
+    assert!(first.entries.len() > 1 && first.rejected.len() == 1, "{first:#?}");
+    let rejected = &first.rejected[0];
+    let withheld_message = &first.entries.iter().find(|(id, _)| id == rejected).unwrap().1;
+    for retry in retries {
+        // Only the failed entry is sent again, and it fails again.
+        let ids: Vec<&String> = retry.entries.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, [rejected], "{retry:#?}");
+        assert_eq!(retry.rejected, std::slice::from_ref(rejected));
+    }
+    // Backoff between attempts, doubling.
+    assert!(calls[1].at - calls[0].at >= backoff, "{calls:#?}");
+    assert!(calls[2].at - calls[1].at >= backoff * 2, "{calls:#?}");
+
+    let withheld = alert_lines(withheld_message);
+    let want: BTreeSet<String> = expected(&irsa).difference(&withheld).cloned().collect();
+    assert!(!want.is_empty() && !withheld.is_empty());
+    assert_eq!(env.delivered().await.0, want, "what SNS accepted is delivered");
+
+    // SQS delivers the message again; SNS is healthy.
+    proxy.set_fault(SnsFault::None);
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    let (got, envelopes) = env.delivered().await;
+    assert_eq!(got, withheld, "only the alert that was not delivered");
+    assert_eq!(envelopes.len(), 1);
+    let resent = &proxy.publish_batch_calls()[3..];
+    assert_eq!(resent.len(), 1);
+    assert_eq!(resent[0].entries.len(), 1, "{resent:#?}");
+}
+
+/// Twelve alerts make two PublishBatch calls (SNS takes ten entries per call). The first
+/// call goes through, then SNS answers every call with 500: the SDK's and the publisher's
+/// retries fail, the message fails, and the redelivery sends the two alerts of the second
+/// call only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_going_away_mid_invocation_fails_the_message_and_redelivery_completes_it() {
+    let mut env = env().await;
+    let proxy = through_proxy(&mut env).await;
+    let run = unique_name("akia");
+    let records: Vec<Value> = (0..12)
+        .map(|i| {
+            json!({"eventVersion": "1.09", "eventTime": "2026-11-30T10:00:00Z",
+                "userIdentity": {"type": "IAMUser", "principalId": format!("AIDA{i}"),
+                    "arn": format!("arn:aws:iam::111122223333:user/ci-{i}"), "accountId": "111122223333",
+                    "accessKeyId": "AKIAIOSFODNN7EXAMPLE", "userName": format!("ci-{i}")},
+                "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "ap-southeast-1",
+                "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0", "requestParameters": null,
+                "responseElements": null, "eventID": format!("{run}-{i}"), "readOnly": true,
+                "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333"})
+        })
+        .collect();
+    let key = "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/twelve-keys.json";
+    let body = json!({ "Records": records }).to_string().into_bytes();
+    put(&env.clients, &env.bucket, key, body).await;
+    let all: BTreeSet<String> = (0..12)
+        .map(|i| format!("long-term-access-key {run}-{i}"))
+        .collect();
+    let event = sqs_event(&[("m", env.s3_event(key))]);
+
+    proxy.set_fault(SnsFault::FailCallsAfter(1));
+    let svc = env
+        .services_retrying(&env.topic_arn, 2, Duration::from_millis(10))
+        .await;
+    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["m".to_string()]),
+        "{response}"
+    );
+    let calls = proxy.publish_batch_calls();
+    let (first, later) = calls.split_first().unwrap();
+    assert!(!first.failed && first.entries.len() == 10, "{first:#?}");
+    // The publisher attempted again (the SDK may have retried within each attempt too),
+    // every call after the first for the second batch only.
+    assert!(later.len() >= 2 && later.iter().all(|c| c.failed), "{later:#?}");
+    let second: BTreeSet<&str> = later[0].entries.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(second.len(), 2);
+    for call in later {
+        let ids: BTreeSet<&str> = call.entries.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids, second,
+            "a call after the first resent other alerts: {call:#?}"
+        );
+    }
+    let (delivered, _) = env.delivered().await;
+    assert_eq!(delivered.len(), 10);
+    assert!(delivered.is_subset(&all));
+
+    proxy.set_fault(SnsFault::None);
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    let (redelivered, _) = env.delivered().await;
+    assert_eq!(redelivered.len(), 2, "{redelivered:?}");
+    assert!(redelivered.is_disjoint(&delivered));
+    assert_eq!(
+        delivered.union(&redelivered).cloned().collect::<BTreeSet<_>>(),
+        all
+    );
+}
