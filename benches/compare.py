@@ -178,9 +178,11 @@ def main():
     if args.lambda_:
         lp = lambda_path(file)
         ratio = float(lp["ratio"])
-        results["lambda path"] = {k: float(v) for k, v in lp.items()}
+        results["lambda path"] = lp
         print(f"\nLambda path (S3 GetObject from moto → engine → SNS/metrics/state sinks): "
-              f"{float(lp['lambda_s']):.3f} s against {float(lp['local_s']):.3f} s locally")
+              f"{float(lp['lambda_s']):.3f} s against {float(lp['local_s']):.3f} s locally; bare GetObject "
+              f"{float(lp['get_s']):.3f} s, GetObject → engine without sinks {float(lp['s3_engine_s']):.3f} s; "
+              f"{lp.get('ddb_requests', '?')} DynamoDB requests ({lp.get('ddb_ms_per_request', '?')} ms each)")
         targets.append(("Lambda path >= 0.7x local replay", ratio, 0.7))
 
     print("\nTargets (issue 6):")

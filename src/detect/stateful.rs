@@ -113,6 +113,23 @@ pub struct Cache {
     hasher: foldhash::fast::RandomState,
 }
 
+/// Entries the per-input cache holds at most; past that it starts over. It only saves
+/// store round trips (the store stays the truth), so a long input keeps flat memory.
+const CACHE_LIMIT: usize = 1 << 13;
+
+impl Cache {
+    fn bound(&mut self) {
+        let entries = self.credentials.len()
+            + self.present.len()
+            + self.pending.len()
+            + self.first_seen.len()
+            + self.sources.len();
+        if entries > CACHE_LIMIT {
+            *self = Self::default();
+        }
+    }
+}
+
 /// The network part of a first-seen triple, without formatting it.
 #[derive(Hash)]
 enum NetworkKey<'a> {
@@ -172,6 +189,7 @@ impl Context<'_> {
         findings: &mut Vec<Finding>,
     ) -> Result<(), StateError> {
         let on = &self.inventory.detections;
+        self.cache.bound();
         let workload = self.remember_exchange(record, now, findings)?;
         let caller = match record.identity.access_key_id.filter(|k| k.starts_with("ASIA")) {
             Some(key) => self.credential(key, now)?,

@@ -16,6 +16,26 @@ struct Inner {
     map: HashMap<String, (Vec<u8>, i64)>,
     /// Latest `now` seen: flush drops what expired by then.
     now: i64,
+    /// Size at which the next sweep of expired entries runs.
+    sweep_at: usize,
+}
+
+/// Entries are swept when the map has doubled since the last sweep (at least this many).
+const MIN_SWEEP: usize = 4096;
+/// Within an input, entries are kept this long past their expiry, measured on the latest
+/// event time seen: a record a little older than the newest still sees what it would have.
+const SWEEP_GRACE_SECS: i64 = 15 * 60;
+
+impl Inner {
+    fn insert(&mut self, key: &str, value: Vec<u8>, expires: i64) {
+        self.map.insert(key.to_string(), (value, expires));
+        if self.map.len() >= self.sweep_at.max(MIN_SWEEP) {
+            // Memory follows the live state, not the length of the replay.
+            let horizon = self.now.saturating_sub(SWEEP_GRACE_SECS);
+            self.map.retain(|_, (_, exp)| *exp > horizon);
+            self.sweep_at = 2 * self.map.len();
+        }
+    }
 }
 
 impl MemoryStore {
@@ -54,9 +74,7 @@ impl StateStore for MemoryStore {
     }
 
     fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
-        self.lock(i64::MIN)
-            .map
-            .insert(key.to_string(), (value.to_vec(), expires));
+        self.lock(i64::MIN).insert(key, value.to_vec(), expires);
         Ok(())
     }
 
@@ -65,7 +83,7 @@ impl StateStore for MemoryStore {
         match inner.map.get(key) {
             Some((_, exp)) if *exp > now => Ok(false),
             _ => {
-                inner.map.insert(key.to_string(), (value.to_vec(), expires));
+                inner.insert(key, value.to_vec(), expires);
                 Ok(true)
             }
         }
@@ -77,9 +95,7 @@ impl StateStore for MemoryStore {
             Some((v, exp)) if *exp > now => (counter_value(v) + by, *exp),
             _ => (by, expires),
         };
-        inner
-            .map
-            .insert(key.to_string(), (counter_bytes(total).to_vec(), exp));
+        inner.insert(key, counter_bytes(total).to_vec(), exp);
         Ok(total)
     }
 
@@ -87,6 +103,28 @@ impl StateStore for MemoryStore {
         let mut inner = self.lock(i64::MIN);
         let now = inner.now;
         inner.map.retain(|_, (_, exp)| *exp > now);
+        inner.sweep_at = 2 * inner.map.len();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_entries_are_swept_as_the_map_grows() {
+        let store = MemoryStore::new();
+        // Each entry lives 60 s and event time advances 1 s an entry.
+        for t in 0..100_000i64 {
+            assert!(store.put_if_absent(&format!("k{t}"), b"", t, t + 60).unwrap());
+        }
+        // Live entries (60 s plus the grace) stay, the rest went in sweeps.
+        assert!(store.len() <= 2 * MIN_SWEEP, "{} entries", store.len());
+        assert_eq!(store.get("k99999", 99_999).unwrap(), Some(vec![]));
+        assert!(!store.put_if_absent("k99990", b"", 99_995, 100_100).unwrap());
+        // Within the grace, a slightly older record still sees what it would have.
+        let old = 99_999 - SWEEP_GRACE_SECS + 30;
+        assert_eq!(store.get(&format!("k{}", old - 50), old).unwrap(), Some(vec![]));
     }
 }
