@@ -82,7 +82,7 @@ samples-check:
 
 ## Fuzzing (fuzz/, its own workspace) with cargo-fuzz (`cargo install cargo-fuzz --locked`).
 ## The stable toolchain takes libFuzzer's -Z flags with RUSTC_BOOTSTRAP=1.
-FUZZ_TARGETS := splitter decode record envelope
+FUZZ_TARGETS := splitter decode record skim envelope
 FUZZ_TIME ?= 180
 FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
 

@@ -4,7 +4,7 @@
     python3 fuzz/seed.py            # writes fuzz/corpus/<target>/ (gitignored)
 
 Every target gets inputs in the shape it reads: `decode` the files as they are (gzip
-or plain), `splitter` their decompressed bytes behind its control byte, `record` single
+or plain), `splitter` their decompressed bytes behind its control byte, `record` and `skim` single
 records, `envelope` documents and records behind its shape byte. The fuzzers' own
 findings accumulate in the same directories between runs; seeding again only adds.
 """
@@ -97,6 +97,7 @@ def main() -> None:
                 continue
             seen_records.add(repr(shape))
             put("record", blob)
+            put("skim", blob)
             put("envelope", bytes([1 + len(seen_records) % 6]) + blob)
         if b'"awslogs"' in plain:
             try:

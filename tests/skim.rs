@@ -88,6 +88,8 @@ fn escapes_duplicates_and_wrong_types_read_the_same() {
         r#"{"requestParameters":{"tags":[{"key":"eks-cluster-name","value":"a","value":"b"},7,null]}}"#,
         r#"{"requestParameters":{"durationSeconds":3600.5,"roleArn":["x"],"tags":{"key":"k"}}}"#,
         r#"{"requestParameters":{"durationSeconds":-1}}"#,
+        r#"{"requestParameters":{"durationSeconds":-0}}"#,
+        r#"{"requestParameters":{"durationSeconds":1e3}}"#,
         r#"{"requestParameters":{"durationSeconds":18446744073709551615}}"#,
         r#"{"eventName":null,"eventSource":true,"userIdentity":"x","requestParameters":[],"responseElements":1}"#,
         r#"{"@timestamp":"2026-11-30T10:00:00Z","eventTime":7}"#,

@@ -233,9 +233,12 @@ impl<'a> Cursor<'a> {
         self.object_value(|key, c| match key {
             b"durationSeconds" => {
                 request.duration_seconds = match c.peek() {
-                    Some(b'-' | b'0'..=b'9') => {
-                        std::str::from_utf8(c.scalar()?).ok().and_then(|s| s.parse().ok())
-                    }
+                    // As the tape reads it: any integer that fits u64 (`-0` too).
+                    Some(b'-' | b'0'..=b'9') => std::str::from_utf8(c.scalar()?).ok().and_then(|s| {
+                        s.parse::<u64>()
+                            .ok()
+                            .or_else(|| s.parse::<i64>().ok().and_then(|v| u64::try_from(v).ok()))
+                    }),
                     _ => c.skip().map(|()| None)?,
                 };
                 Ok(())
