@@ -119,19 +119,25 @@ impl<'a> Cursor<'a> {
     /// The bytes of the string at the cursor (which is at its opening quote), unescaped
     /// and not yet checked for UTF-8 (keys are only compared).
     fn raw_string(&mut self) -> Result<&'a [u8]> {
-        let mut at = 1;
-        let mut escapes = false;
-        let end = loop {
-            let i = quote_or_backslash(self.rest, at).ok_or(Malformed)?;
-            if self.rest[i] == b'"' {
-                break i;
-            }
-            escapes = true;
-            at = i + 2;
-        };
+        let (end, escapes) = self.string_end()?;
         let raw = &mut self.take(end + 1)[1..end];
         let len = if escapes { unescape(raw) } else { raw.len() };
         Ok(&raw[..len])
+    }
+
+    /// Where the string at the cursor closes (the index of its closing quote), and
+    /// whether it holds escapes.
+    fn string_end(&self) -> Result<(usize, bool)> {
+        let mut at = 1;
+        let mut escapes = false;
+        loop {
+            let i = quote_or_backslash(self.rest, at).ok_or(Malformed)?;
+            if self.rest[i] == b'"' {
+                return Ok((i, escapes));
+            }
+            escapes = true;
+            at = i + 2;
+        }
     }
 
     /// The string at the cursor (which is at its opening quote), unescaped.
@@ -160,15 +166,9 @@ impl<'a> Cursor<'a> {
 
     /// Skips a string without unescaping or validating it.
     fn skip_string(&mut self) -> Result<()> {
-        let mut at = 1;
-        loop {
-            let i = quote_or_backslash(self.rest, at).ok_or(Malformed)?;
-            if self.rest[i] == b'"' {
-                self.take(i + 1);
-                return Ok(());
-            }
-            at = i + 2;
-        }
+        let (end, _) = self.string_end()?;
+        self.take(end + 1);
+        Ok(())
     }
 
     /// A scalar token: a literal, or what may be a number (digits, sign, `.`, exponent).
