@@ -160,7 +160,7 @@ impl Engine {
         store: &dyn StateStore,
         sink: &mut dyn Sink,
     ) -> Result<FileStats, Box<FileError>> {
-        self.run(store, |run| {
+        self.run(store, sink, |run, sink| {
             let decompressed = decode::decompress(input, self.limits().max_decompressed_bytes)?;
             run.stream(decompressed, sink, true)
         })
@@ -175,7 +175,7 @@ impl Engine {
         store: &dyn StateStore,
         sink: &mut dyn Sink,
     ) -> Result<FileStats, Box<FileError>> {
-        self.run(store, |run| {
+        self.run(store, sink, |run, sink| {
             let decompressed = decode::decompress(input, self.limits().max_decompressed_bytes)?;
             std::thread::scope(|scope| run.stream(decode::Pipelined::spawn(scope, decompressed), sink, true))
         })
@@ -184,7 +184,8 @@ impl Engine {
     fn run(
         &self,
         store: &dyn StateStore,
-        stream: impl FnOnce(&mut Run<'_>) -> Result<(), DecodeError>,
+        sink: &mut dyn Sink,
+        stream: impl FnOnce(&mut Run<'_>, &mut dyn Sink) -> Result<(), DecodeError>,
     ) -> Result<FileStats, Box<FileError>> {
         let mut run = Run {
             engine: self,
@@ -196,7 +197,10 @@ impl Engine {
             findings: Vec::new(),
             index: 0,
         };
-        let result = stream(&mut run).map_err(InputError::Decode);
+        let result = stream(&mut run, sink).map_err(InputError::Decode);
+        // What waited for a batch, also when the input broke off: findings before the
+        // break stand.
+        run.settle(sink);
         let result = match run.state_error.take() {
             Some(e) => Err(InputError::State(e)),
             None => result,
@@ -286,6 +290,22 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    fn settle(&mut self, sink: &mut dyn Sink) {
+        if self.state_error.is_some() {
+            return;
+        }
+        let mut findings = std::mem::take(&mut self.findings);
+        if let Err(e) = self
+            .engine
+            .detectors
+            .settle(self.store, &mut self.cache, &mut findings)
+        {
+            self.state_error = Some(e);
+        }
+        self.emit(&mut findings, sink);
+        self.findings = findings;
     }
 
     fn bad(&mut self, sink: &mut dyn Sink, error: &RecordError) {

@@ -40,6 +40,8 @@ const OPERATION_ACTIONS: &[(&str, &str)] = &[
     ("get_item", "dynamodb:GetItem"),
     ("put_item", "dynamodb:PutItem"),
     ("update_item", "dynamodb:UpdateItem"),
+    ("batch_get_item", "dynamodb:BatchGetItem"),
+    ("batch_write_item", "dynamodb:BatchWriteItem"),
     ("get_parameter", "ssm:GetParameter"),
 ];
 

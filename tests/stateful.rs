@@ -202,6 +202,27 @@ fn credential_stitching_edges() {
         );
         assert_eq!(got, want, "{name}");
     }
+    // Uses before their exchange, with more waiting store work between them than one
+    // batch holds: the first use is settled in an earlier batch than its exchange.
+    let mut records = vec![workload_call("u", T0 + 60, "ASIAK1", "198.51.100.9")];
+    records.extend(
+        (0..1500).map(|i| workload_call(&format!("n{i}"), T0 + 60, &format!("ASIAN{i}"), "198.51.100.9")),
+    );
+    records.push(irsa_exchange("x", T0, "ASIAK1", None));
+    records.push(irsa_exchange("y", T0, "ASIAN5", None));
+    records.push(irsa_exchange("z", T0, "ASIAN1499", None));
+    assert_eq!(
+        only(
+            "workload-credential-exfiltration",
+            run(&e, &MemoryStore::new(), &records)
+        ),
+        [
+            "workload-credential-exfiltration n1499",
+            "workload-credential-exfiltration n5",
+            "workload-credential-exfiltration u"
+        ],
+        "uses settled across batches"
+    );
     // Across files (runs) on one store, in either order.
     let store = MemoryStore::new();
     assert!(run(&e, &store, &[irsa_exchange("x", T0, "ASIAK1", None)]).is_empty());

@@ -97,7 +97,8 @@ impl Detectors {
     }
 
     /// Runs every enabled detection, stateless and stateful, on `record`.
-    /// `times` collects the record's event time.
+    /// `times` collects the record's event time. Some stateful findings wait for a batch
+    /// of store work and come out of a later call or of [`Detectors::settle`].
     pub fn run_with_state(
         &self,
         record: &RecordView<'_>,
@@ -117,6 +118,24 @@ impl Detectors {
             cache,
         }
         .run(record, now, out)
+    }
+
+    /// Finishes the store work the stateful pass left for a batch (see
+    /// [`Detectors::run_with_state`]), appending the findings it decides. Call it at the
+    /// end of each input.
+    pub fn settle(
+        &self,
+        store: &dyn StateStore,
+        cache: &mut Cache,
+        out: &mut Vec<Finding>,
+    ) -> Result<(), StateError> {
+        stateful::Context {
+            inventory: &self.inventory,
+            node_allow: &self.node_allow,
+            store,
+            cache,
+        }
+        .settle(out)
     }
 
     /// Runs every enabled stateless detection on `record`, appending findings to `out`.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Inventory, arn_account};
 use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::{RecordView, parse_expiration};
-use crate::state::{StateError, StateStore};
+use crate::state::{NewEntry, StateError, StateStore};
 
 use super::node::ActionSet;
 use super::{
@@ -111,6 +111,41 @@ pub struct Cache {
     /// this input, as 64-bit hashes: a repeat costs a hash and no allocation.
     sources: HashSet<u64>,
     hasher: foldhash::fast::RandomState,
+    /// Store work that waits for the next batch.
+    later: Later,
+}
+
+/// Store work whose answer can wait: it is done in batches ([`Context::settle`]), so a
+/// remote store answers hundreds of records in a few round trips. Its findings come
+/// out when the batch is settled, at the latest at the end of the input.
+#[derive(Debug, Default)]
+struct Later {
+    /// Conditional writes: first unknown uses (`pend/`) and first-seen markers.
+    writes: Vec<NewEntry>,
+    /// For each write, the first-seen candidate it decides and what it marks.
+    marks: Vec<Option<(usize, &'static str)>>,
+    /// Exchanges to judge against a use seen before them (out of order).
+    exchanges: Vec<(String, i64, Rc<Workload>)>,
+    /// First-seen findings, made if one of their markers is new (None while learning).
+    candidates: Vec<Option<Candidate>>,
+}
+
+/// Records between two settlements, at most (about twice as many store keys).
+const LATER_LIMIT: usize = 512;
+
+impl Later {
+    fn len(&self) -> usize {
+        self.writes.len() + self.exchanges.len()
+    }
+}
+
+/// A `first-seen-role-source` finding waiting for its markers.
+#[derive(Debug)]
+struct Candidate {
+    finding: Finding,
+    role: String,
+    network: String,
+    source: String,
 }
 
 /// Entries the per-input cache holds at most; past that it starts over. It only saves
@@ -125,7 +160,11 @@ impl Cache {
             + self.first_seen.len()
             + self.sources.len();
         if entries > CACHE_LIMIT {
-            *self = Self::default();
+            let later = std::mem::take(&mut self.later);
+            *self = Self {
+                later,
+                ..Self::default()
+            };
         }
     }
 }
@@ -190,7 +229,7 @@ impl Context<'_> {
     ) -> Result<(), StateError> {
         let on = &self.inventory.detections;
         self.cache.bound();
-        let workload = self.remember_exchange(record, now, findings)?;
+        let workload = self.remember_exchange(record, now)?;
         let caller = match record.identity.access_key_id.filter(|k| k.starts_with("ASIA")) {
             Some(key) => self.credential(key, now)?,
             None => None,
@@ -215,7 +254,48 @@ impl Context<'_> {
             self.cross_account(record, caller.as_deref(), findings);
         }
         if on.first_seen_role_source.enabled {
-            self.first_seen(record, caller.as_deref(), now, findings)?;
+            self.first_seen(record, caller.as_deref(), now)?;
+        }
+        if self.cache.later.len() >= LATER_LIMIT {
+            self.settle(findings)?;
+        }
+        Ok(())
+    }
+
+    /// Does the waiting store work in two batches (the conditional writes, then the
+    /// reads that may depend on them) and appends the findings it decides.
+    pub fn settle(&mut self, findings: &mut Vec<Finding>) -> Result<(), StateError> {
+        let later = std::mem::take(&mut self.cache.later);
+        let won = self.store.put_if_absent_many(&later.writes)?;
+        let mut new: Vec<Vec<&str>> = vec![Vec::new(); later.candidates.len()];
+        for (mark, won) in later.marks.iter().zip(won) {
+            if let (Some((candidate, what)), true) = (mark, won) {
+                new[*candidate].push(what);
+            }
+        }
+        for (candidate, new) in later.candidates.into_iter().zip(new) {
+            if let Some(c) = candidate
+                && !new.is_empty()
+            {
+                findings.push(first_seen_finding(c, &new));
+            }
+        }
+        let keys: Vec<(String, i64)> = later
+            .exchanges
+            .iter()
+            .map(|(key, now, _)| (key.clone(), *now))
+            .collect();
+        let uses = self.store.get_many(&keys)?;
+        for ((_, _, workload), used) in later.exchanges.iter().zip(uses) {
+            if let Some(event) = used.and_then(|b| from_slice::<EventRef>(&b))
+                && event.time < workload.expires
+                && self.outside(workload, event.ip.as_deref(), false)
+            {
+                findings.push(exfiltration(
+                    event.finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical),
+                    workload,
+                ));
+            }
         }
         Ok(())
     }
@@ -239,8 +319,7 @@ impl Context<'_> {
         &mut self,
         record: &RecordView<'_>,
         now: i64,
-        findings: &mut Vec<Finding>,
-    ) -> Result<Option<Workload>, StateError> {
+    ) -> Result<Option<Rc<Workload>>, StateError> {
         if record.error_code.is_some() || record.event_source != Some("sts.amazonaws.com") {
             return Ok(None);
         }
@@ -261,25 +340,16 @@ impl Context<'_> {
                     .map_or(DEFAULT_CREDENTIAL_SECS, |d| d as i64)
             })
             .min(now + MAX_CREDENTIAL_SECS);
-        let workload = Workload { expires, ..workload };
+        let workload = Rc::new(Workload { expires, ..workload });
         self.store
-            .put(&format!("cred/{key}"), &to_vec(&workload), expires)?;
+            .put(&format!("cred/{key}"), &to_vec(&*workload), expires)?;
         self.cache
             .credentials
-            .insert(key.to_string(), Some(Rc::new(workload.clone())));
-        // A use seen before the exchange (out of order) is judged now.
-        if self.inventory.detections.workload_credential_exfiltration.enabled
-            && let Some(event) = self
-                .store
-                .get(&format!("pend/{key}"), now)?
-                .and_then(|b| from_slice::<EventRef>(&b))
-            && event.time <= expires
-            && self.outside(&workload, event.ip.as_deref(), false)
-        {
-            findings.push(exfiltration(
-                event.finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical),
-                &workload,
-            ));
+            .insert(key.to_string(), Some(Rc::clone(&workload)));
+        // A use seen before the exchange (out of order) is judged when settled.
+        if self.inventory.detections.workload_credential_exfiltration.enabled {
+            let exchange = (format!("pend/{key}"), now, Rc::clone(&workload));
+            self.cache.later.exchanges.push(exchange);
         }
         Ok(Some(workload))
     }
@@ -329,12 +399,13 @@ impl Context<'_> {
         if self.cache.pending.contains(key) {
             return Ok(());
         }
-        self.store.put_if_absent(
-            &format!("pend/{key}"),
-            &to_vec(&EventRef::of(record, now)),
+        self.cache.later.writes.push(NewEntry {
+            key: format!("pend/{key}"),
+            value: to_vec(&EventRef::of(record, now)),
             now,
-            now + PENDING_USE_SECS,
-        )?;
+            expires: now + PENDING_USE_SECS,
+        });
+        self.cache.later.marks.push(None);
         self.cache.pending.insert(key.to_string());
         Ok(())
     }
@@ -536,7 +607,6 @@ impl Context<'_> {
         record: &RecordView<'_>,
         caller: Option<&Workload>,
         now: i64,
-        findings: &mut Vec<Finding>,
     ) -> Result<(), StateError> {
         if record.identity.kind != Some("AssumedRole") {
             return Ok(());
@@ -581,42 +651,68 @@ impl Context<'_> {
         let learning = now - first < secs(config.learning_period);
 
         let network = network_of(ip);
-        let mut new = Vec::new();
-        for (what, key) in [
+        let markers: Vec<(&'static str, String)> = [
             ("network", format!("rnet/{role}/{network}")),
             ("service", format!("rsvc/{role}/{source}")),
-        ] {
-            if self.cache.present.contains(&key) {
-                continue;
-            }
-            if self.store.put_if_absent(&key, b"", now, now + retention)? && !learning {
-                new.push(what);
-            }
-            self.cache.present.insert(key);
-        }
-        if new.is_empty() {
+        ]
+        .into_iter()
+        .filter(|(_, key)| !self.cache.present.contains(key))
+        .collect();
+        if markers.is_empty() {
             return Ok(());
         }
-        let mut f = Finding::new(FIRST_SEEN_ROLE_SOURCE, Severity::Low, record).role(Some(&role));
-        if let Some(w) = caller {
-            enrich(&mut f, w);
+        let later = &mut self.cache.later;
+        let candidate = later.candidates.len();
+        for (what, key) in markers {
+            self.cache.present.insert(key.clone());
+            later.writes.push(NewEntry {
+                key,
+                value: Vec::new(),
+                now,
+                expires: now + retention,
+            });
+            later.marks.push(Some((candidate, what)));
         }
-        let source = clean(source, MAX_FIELD_CHARS);
-        let network = clean(&network, MAX_FIELD_CHARS);
-        let what = new.join(" and ");
-        f.title = format!(
-            "{} used from a new {what}",
-            clean(short_role(&role), MAX_FIELD_CHARS)
-        );
-        f.summary = format!(
-            "{role} was used from {network} on {source}: a {what} not seen for this role since its baseline began."
-        );
-        f.diagnosis = Some("A change in where or how a role is used: a new subnet or service, or credentials used elsewhere.".into());
-        f.remediation =
-            Some("Confirm the deploy or network change; if there was none, check the caller.".into());
-        findings.push(f);
+        // While learning, the markers only build the baseline.
+        later.candidates.push((!learning).then(|| {
+            let mut finding = Finding::new(FIRST_SEEN_ROLE_SOURCE, Severity::Low, record).role(Some(&role));
+            if let Some(w) = caller {
+                enrich(&mut finding, w);
+            }
+            Candidate {
+                finding,
+                source: clean(source, MAX_FIELD_CHARS),
+                network: clean(&network, MAX_FIELD_CHARS),
+                role,
+            }
+        }));
         Ok(())
     }
+}
+
+/// The `first-seen-role-source` finding of `c`, whose markers in `new` were new.
+fn first_seen_finding(c: Candidate, new: &[&str]) -> Finding {
+    let Candidate {
+        mut finding,
+        role,
+        network,
+        source,
+    } = c;
+    let what = new.join(" and ");
+    finding.title = format!(
+        "{} used from a new {what}",
+        clean(short_role(&role), MAX_FIELD_CHARS)
+    );
+    finding.summary = format!(
+        "{role} was used from {network} on {source}: a {what} not seen for this role since its baseline began."
+    );
+    finding.diagnosis = Some(
+        "A change in where or how a role is used: a new subnet or service, or credentials used elsewhere."
+            .into(),
+    );
+    finding.remediation =
+        Some("Confirm the deploy or network change; if there was none, check the caller.".into());
+    finding
 }
 
 /// The network a source belongs to: the /24 (IPv4) or /48 (IPv6), or the service name.

@@ -9,7 +9,7 @@
 
 use std::sync::Barrier;
 
-use super::StateStore;
+use super::{NewEntry, StateStore};
 
 /// Runs every rule against `store`, with keys under `prefix`.
 pub fn check(store: &dyn StateStore, prefix: &str) {
@@ -85,6 +85,73 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
     assert_eq!(
         store.get(&key("once"), t0 + 10).unwrap().as_deref(),
         Some(&b"third"[..])
+    );
+
+    // a put is seen by every later operation, even before a flush
+    store.put(&key("held"), b"h", t0 + 60).unwrap();
+    assert!(
+        !store.put_if_absent(&key("held"), b"x", t0, t0 + 60).unwrap(),
+        "put_if_absent sees an earlier put"
+    );
+    assert_eq!(
+        store.get(&key("held"), t0).unwrap().as_deref(),
+        Some(&b"h"[..]),
+        "a refused put_if_absent leaves the put"
+    );
+
+    // batches: more keys than one request carries, duplicates, each key's own `now`
+    let many: Vec<String> = (0..250).map(|i| key(&format!("many/{i}"))).collect();
+    for (i, k) in many.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+        store.put(k, format!("{i}").as_bytes(), t0 + 60).unwrap();
+    }
+    let mut lookups: Vec<(String, i64)> = many.iter().map(|k| (k.clone(), t0)).collect();
+    lookups.push((many[3].clone(), t0));
+    lookups.push((many[3].clone(), t0 + 60));
+    let got = store.get_many(&lookups).unwrap();
+    assert_eq!(got.len(), lookups.len(), "get_many answers every key");
+    for (i, value) in got.iter().take(250).enumerate() {
+        let expected = (i % 3 == 0).then(|| format!("{i}").into_bytes());
+        assert_eq!(value, &expected, "get_many in order, key {i}");
+    }
+    assert_eq!(
+        got[250].as_deref(),
+        Some(&b"3"[..]),
+        "a repeated key is answered again"
+    );
+    assert_eq!(got[251], None, "get_many honours each key's now");
+    assert!(store.get_many(&[]).unwrap().is_empty(), "an empty batch");
+
+    let entry = |k: &str, v: &str, now: i64| NewEntry {
+        key: key(k),
+        value: v.as_bytes().to_vec(),
+        now,
+        expires: now + 10,
+    };
+    store.put(&key("claimed"), b"old", t0 + 5).unwrap();
+    let mut entries: Vec<NewEntry> = (0..60).map(|i| entry(&format!("claim/{i}"), "new", t0)).collect();
+    entries.push(entry("claimed", "new", t0));
+    entries.push(entry("claimed", "later", t0 + 5));
+    entries.push(entry("claim/7", "again", t0));
+    let won = store.put_if_absent_many(&entries).unwrap();
+    assert_eq!(won.len(), entries.len(), "put_if_absent_many answers every entry");
+    assert!(
+        won[..60].iter().enumerate().all(|(i, w)| *w || i == 7),
+        "absent keys are stored"
+    );
+    assert!(!won[60], "a live key is refused");
+    assert!(won[61], "an expired key is absent");
+    assert_eq!(
+        u8::from(won[7]) + u8::from(won[62]),
+        1,
+        "of two entries for one key, exactly one wins"
+    );
+    assert_eq!(
+        store.get(&key("claimed"), t0 + 5).unwrap().as_deref(),
+        Some(&b"later"[..])
+    );
+    assert!(
+        !store.put_if_absent(&key("claim/59"), b"x", t0, t0 + 10).unwrap(),
+        "a batch's writes are seen afterwards"
     );
 
     // counters

@@ -55,10 +55,40 @@ pub trait StateStore: Send + Sync {
     /// counter starts from zero and lives until `expires`; a live one keeps its expiry.
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError>;
 
-    /// Makes what was written durable (called at the end of a file or invocation).
+    /// The value under each key as [`StateStore::get`] would read it at its `now`, in
+    /// order. Remote backends answer a batch in a few round trips.
+    fn get_many(&self, keys: &[(String, i64)]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
+        keys.iter().map(|(key, now)| self.get(key, *now)).collect()
+    }
+
+    /// [`StateStore::put_if_absent`] for each entry, in order; remote backends run them
+    /// concurrently. Of entries with the same key, exactly one gets true when the key
+    /// was absent, but not necessarily the first.
+    fn put_if_absent_many(&self, entries: &[NewEntry]) -> Result<Vec<bool>, StateError> {
+        entries
+            .iter()
+            .map(|e| self.put_if_absent(&e.key, &e.value, e.now, e.expires))
+            .collect()
+    }
+
+    /// Makes what was written durable (called at the end of a file or invocation). A
+    /// backend may hold plain [`StateStore::put`]s until then; its reads see them.
     fn flush(&self) -> Result<(), StateError> {
         Ok(())
     }
+}
+
+/// One entry of [`StateStore::put_if_absent_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// The key.
+    pub key: String,
+    /// The value stored when the key is absent.
+    pub value: Vec<u8>,
+    /// The event time of the write.
+    pub now: i64,
+    /// When the stored entry expires.
+    pub expires: i64,
 }
 
 /// Encodes a counter value.

@@ -5,17 +5,42 @@
 //! Table: partition key `pk` (S); attributes `v` (B, the value), `n` (N, counters),
 //! `exp` (N, epoch seconds of event time). The engine's store trait is synchronous (the
 //! engine runs in `spawn_blocking`), so each call blocks on the runtime it was made on.
+//!
+//! Round trips are what a file costs here, so the store batches: plain puts are held
+//! and written by `BatchWriteItem` on [`StateStore::flush`] (or when many are held),
+//! `get_many` is `BatchGetItem`, and `put_if_absent_many` runs its conditional writes
+//! concurrently. Every operation of this process reads held puts first; other
+//! processes see them after the flush.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
+use futures::{StreamExt, TryStreamExt};
 use tokio::runtime::Handle;
 
-use trailwatch::state::{StateError, StateStore};
+use trailwatch::state::{NewEntry, StateError, StateStore};
 
 use crate::services::error_chain;
 
 /// How often a counter reset may lose a race before giving up.
 const RESET_ATTEMPTS: usize = 5;
+/// Requests in flight at once for one batch.
+const CONCURRENCY: usize = 16;
+/// DynamoDB's limits: items per `BatchWriteItem`, keys per `BatchGetItem`.
+const WRITE_BATCH: usize = 25;
+const GET_BATCH: usize = 100;
+/// Held puts that make a put flush (one round of full concurrent batches).
+const HOLD_LIMIT: usize = WRITE_BATCH * CONCURRENCY;
+/// Rounds for what a batch request returns unprocessed (throttling), with backoff.
+const BATCH_ATTEMPTS: u32 = 8;
+
+/// A stored item as read: value and expiry.
+type Item = (Option<Vec<u8>>, Option<i64>);
+/// Plain puts not yet written: value and expiry by key.
+type Held = HashMap<String, (Vec<u8>, i64)>;
 
 /// The DynamoDB state store.
 #[derive(Debug, Clone)]
@@ -23,6 +48,7 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     handle: Handle,
+    held: Arc<Mutex<Held>>,
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -41,6 +67,7 @@ impl DynamoStore {
             client,
             table,
             handle: Handle::current(),
+            held: Arc::default(),
         }
     }
 
@@ -48,61 +75,40 @@ impl DynamoStore {
         // Called from spawn_blocking threads, never from an async task.
         self.handle.block_on(future)
     }
-}
 
-impl StateStore for DynamoStore {
-    fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
-        let out = self
-            .block_on(
-                self.client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", s(key))
-                    .consistent_read(true)
-                    .send(),
-            )
-            .map_err(|e| StateError::backend("get", error_chain(&e)))?;
-        let Some(item) = out.item else { return Ok(None) };
-        let exp = item
-            .get("exp")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<i64>().ok());
-        if exp.is_none_or(|exp| exp <= now) {
-            return Ok(None);
-        }
-        Ok(item
-            .get("v")
-            .and_then(|v| v.as_b().ok())
-            .map(|b| b.as_ref().to_vec()))
+    fn held(&self) -> MutexGuard<'_, Held> {
+        // Every operation on the map is one call: a poisoned map is still consistent.
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
-        self.block_on(
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", s(key))
-                .item("v", AttributeValue::B(value.to_vec().into()))
-                .item("exp", n(expires))
-                .send(),
-        )
-        .map(drop)
-        .map_err(|e| StateError::backend("put", error_chain(&e)))
+    /// Writes held puts before a conditional operation on any of `keys` reads the table.
+    fn write_held_of<'k>(&self, mut keys: impl Iterator<Item = &'k str>) -> Result<(), StateError> {
+        let any = {
+            let held = self.held();
+            !held.is_empty() && keys.any(|k| held.contains_key(k))
+        };
+        if any { self.flush() } else { Ok(()) }
     }
 
-    fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError> {
-        let result = self.block_on(
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", s(key))
-                .item("v", AttributeValue::B(value.to_vec().into()))
-                .item("exp", n(expires))
-                .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
-                .expression_attribute_names("#exp", "exp")
-                .expression_attribute_values(":now", n(now))
-                .send(),
-        );
+    async fn conditional_put(
+        &self,
+        key: &str,
+        value: &[u8],
+        now: i64,
+        expires: i64,
+    ) -> Result<bool, StateError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("v", AttributeValue::B(value.to_vec().into()))
+            .item("exp", n(expires))
+            .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
+            .expression_attribute_names("#exp", "exp")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(true),
             Err(e)
@@ -115,7 +121,234 @@ impl StateStore for DynamoStore {
         }
     }
 
+    /// Reads up to [`GET_BATCH`] distinct keys, retrying what comes back unprocessed.
+    async fn batch_get(&self, keys: Vec<String>) -> Result<Vec<(String, Item)>, StateError> {
+        let mut wanted: Vec<HashMap<String, AttributeValue>> = keys
+            .into_iter()
+            .map(|k| HashMap::from([("pk".to_string(), AttributeValue::S(k))]))
+            .collect();
+        let mut found = Vec::new();
+        for attempt in 0..BATCH_ATTEMPTS {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(wanted))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StateError::backend("get_many", e))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| StateError::backend("get_many", error_chain(&e)))?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    found.push((pk.clone(), read_item(&item)));
+                }
+            }
+            wanted = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if wanted.is_empty() {
+                return Ok(found);
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        Err(StateError::backend("get_many", "DynamoDB kept keys unprocessed"))
+    }
+
+    /// Writes up to [`WRITE_BATCH`] puts, retrying what comes back unprocessed. On failure,
+    /// returns what was not written.
+    async fn batch_put(
+        &self,
+        items: Vec<(String, (Vec<u8>, i64))>,
+    ) -> Result<(), (StateError, Vec<WriteRequest>)> {
+        let mut pending: Vec<WriteRequest> = Vec::with_capacity(items.len());
+        for (key, (value, expires)) in items {
+            let item = HashMap::from([
+                ("pk".to_string(), s(&key)),
+                ("v".to_string(), AttributeValue::B(value.into())),
+                ("exp".to_string(), n(expires)),
+            ]);
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| (StateError::backend("put", e), Vec::new()))?;
+            pending.push(WriteRequest::builder().put_request(put).build());
+        }
+        for attempt in 0..BATCH_ATTEMPTS {
+            let out = match self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending.clone())
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => return Err((StateError::backend("put", error_chain(&e)), pending)),
+            };
+            pending = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        Err((
+            StateError::backend("put", "DynamoDB kept items unprocessed"),
+            pending,
+        ))
+    }
+}
+
+/// 10 ms, doubling, capped at 1 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(10u64 << attempt.min(7)).min(Duration::from_secs(1))
+}
+
+/// The value and expiry of an item.
+fn read_item(item: &HashMap<String, AttributeValue>) -> Item {
+    let exp = item
+        .get("exp")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let value = item
+        .get("v")
+        .and_then(|v| v.as_b().ok())
+        .map(|b| b.as_ref().to_vec());
+    (value, exp)
+}
+
+/// The value of an item at `now`: none when expired (DynamoDB's TTL deletes late).
+fn live((value, exp): Item, now: i64) -> Option<Vec<u8>> {
+    if exp.is_none_or(|exp| exp <= now) {
+        return None;
+    }
+    value
+}
+
+/// The value of a held put at `now`.
+fn held_value(held: &Held, key: &str, now: i64) -> Option<Option<Vec<u8>>> {
+    held.get(key)
+        .map(|(value, exp)| (*exp > now).then(|| value.clone()))
+}
+
+impl StateStore for DynamoStore {
+    fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(value) = held_value(&self.held(), key, now) {
+            return Ok(value);
+        }
+        let out = self
+            .block_on(
+                self.client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(key))
+                    .consistent_read(true)
+                    .send(),
+            )
+            .map_err(|e| StateError::backend("get", error_chain(&e)))?;
+        Ok(out.item.and_then(|item| live(read_item(&item), now)))
+    }
+
+    fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
+        let full = {
+            let mut held = self.held();
+            held.insert(key.to_string(), (value.to_vec(), expires));
+            held.len() >= HOLD_LIMIT
+        };
+        if full { self.flush() } else { Ok(()) }
+    }
+
+    fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError> {
+        self.write_held_of(std::iter::once(key))?;
+        self.block_on(self.conditional_put(key, value, now, expires))
+    }
+
+    fn get_many(&self, keys: &[(String, i64)]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
+        let remote: Vec<String> = {
+            let held = self.held();
+            let distinct: HashSet<&str> = keys
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .filter(|k| !held.contains_key(*k))
+                .collect();
+            distinct.into_iter().map(str::to_string).collect()
+        };
+        let batches: Vec<Vec<String>> = remote.chunks(GET_BATCH).map(<[String]>::to_vec).collect();
+        let found: HashMap<String, Item> = self.block_on(
+            futures::stream::iter(batches)
+                .map(|batch| self.batch_get(batch))
+                .buffer_unordered(CONCURRENCY)
+                .map_ok(|items| futures::stream::iter(items.into_iter().map(Ok)))
+                .try_flatten()
+                .try_collect(),
+        )?;
+        let held = self.held();
+        Ok(keys
+            .iter()
+            .map(|(key, now)| match held_value(&held, key, *now) {
+                Some(value) => value,
+                None => found.get(key).cloned().and_then(|item| live(item, *now)),
+            })
+            .collect())
+    }
+
+    fn put_if_absent_many(&self, entries: &[NewEntry]) -> Result<Vec<bool>, StateError> {
+        self.write_held_of(entries.iter().map(|e| e.key.as_str()))?;
+        self.block_on(
+            futures::stream::iter(entries)
+                .map(|e| self.conditional_put(&e.key, &e.value, e.now, e.expires))
+                .buffered(CONCURRENCY)
+                .try_collect(),
+        )
+    }
+
+    fn flush(&self) -> Result<(), StateError> {
+        let held: Vec<_> = self.held().drain().collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        let mut batches = Vec::new();
+        let mut rest = held.into_iter().peekable();
+        while rest.peek().is_some() {
+            batches.push(rest.by_ref().take(WRITE_BATCH).collect::<Vec<_>>());
+        }
+        let failures: Vec<(StateError, Vec<WriteRequest>)> = self.block_on(
+            futures::stream::iter(batches)
+                .map(|batch| self.batch_put(batch))
+                .buffer_unordered(CONCURRENCY)
+                .filter_map(|r| async move { r.err() })
+                .collect(),
+        );
+        // Hold what was not written again (unless a newer put replaced it): a later
+        // flush, or the redelivery of this input, writes it.
+        let mut first = None;
+        let mut held = self.held();
+        for (error, requests) in failures {
+            first.get_or_insert(error);
+            for request in requests {
+                if let Some(item) = request.put_request.map(|p| p.item)
+                    && let Some(AttributeValue::S(key)) = item.get("pk")
+                    && let (Some(value), Some(exp)) = read_item(&item)
+                {
+                    held.entry(key.clone()).or_insert((value, exp));
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
+        self.write_held_of(std::iter::once(key))?;
         for _ in 0..RESET_ATTEMPTS {
             // A live (or new) counter: add atomically, keeping its first expiry.
             let updated = self.block_on(

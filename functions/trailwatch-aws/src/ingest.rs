@@ -18,6 +18,7 @@ use tracing::Instrument;
 use trailwatch::Finding;
 use trailwatch::engine::FileStats;
 use trailwatch::finding::clean;
+use trailwatch::state::StateStore;
 
 use crate::Services;
 use crate::metrics::Metrics;
@@ -163,6 +164,10 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
             svc.engine
                 .process_with_state(reader, svc.store.as_ref(), &mut findings)
         };
+        // The state this input wrote is durable before its alerts are claimed.
+        if let Err(e) = svc.store.flush() {
+            return Err(e.to_string());
+        }
         match stats {
             Ok(stats) => {
                 if stats.bad_records > 0 {
@@ -227,6 +232,9 @@ pub(crate) async fn send_alerts(
             {
                 tracing::error!(error = %e, "Could not release an unsent alert; it will not be retried");
             }
+        }
+        if let Err(e) = release_svc.store.flush() {
+            tracing::error!(error = %e, "Could not release unsent alerts; they will not be retried");
         }
     })
     .await

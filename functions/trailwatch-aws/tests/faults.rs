@@ -1,6 +1,7 @@
 //! Failing dependencies, against moto: an S3 object the function may not read, and SNS
 //! taking only part of a PublishBatch. Each failure fails exactly its own SQS message; the
-//! redelivery finishes the job without repeating what was done.
+//! redelivery finishes the job without repeating what was done. A state flush that fails
+//! keeps what it held.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -15,6 +16,9 @@ use serde_json::{Value, json};
 use trailwatch_aws_test_support::{
     DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, Moto, SnsFault, SnsFaultProxy, sdk_config, unique_name,
 };
+
+use trailwatch::state::StateStore;
+use trailwatch_aws::dynamo::DynamoStore;
 
 use common::{Env, env, expected, failures, put, sample, sqs_event};
 
@@ -341,4 +345,54 @@ async fn sns_going_away_mid_invocation_fails_the_message_and_redelivery_complete
         delivered.union(&redelivered).cloned().collect::<BTreeSet<_>>(),
         all
     );
+}
+
+/// Plain puts wait in the store for a flush; a flush that fails keeps them for the next
+/// one, and until then this process reads them back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_state_flush_keeps_what_it_held() {
+    let env = env().await;
+    let table = unique_name("late");
+    let dynamodb = env.clients.dynamodb.clone();
+    let store = DynamoStore::new(dynamodb.clone(), table.clone());
+    let t0 = 1_800_000_000;
+    let keys: Vec<(String, i64)> = (0..60).map(|i| (format!("held/{i}"), t0)).collect();
+
+    let writer = store.clone();
+    let first = tokio::task::spawn_blocking(move || {
+        for i in 0..60 {
+            writer
+                .put(&format!("held/{i}"), format!("{i}").as_bytes(), t0 + 60)
+                .unwrap();
+        }
+        assert_eq!(writer.get("held/7", t0).unwrap().as_deref(), Some(&b"7"[..]));
+        writer.flush()
+    })
+    .await
+    .unwrap();
+    let error = first.expect_err("the table does not exist yet").to_string();
+    assert!(error.contains("put"), "{error}");
+
+    common::create_table(&dynamodb, &table).await;
+    let writer = store.clone();
+    let lookups = keys.clone();
+    let held = tokio::task::spawn_blocking(move || {
+        let before = writer.get_many(&lookups).unwrap();
+        writer.flush().unwrap();
+        before
+    })
+    .await
+    .unwrap();
+    assert!(
+        held.iter().all(Option::is_some),
+        "held puts are read back before the flush"
+    );
+
+    // A store with nothing held reads the table itself.
+    let fresh = DynamoStore::new(dynamodb, table);
+    let stored = tokio::task::spawn_blocking(move || fresh.get_many(&keys).unwrap())
+        .await
+        .unwrap();
+    let want: Vec<Option<Vec<u8>>> = (0..60).map(|i| Some(format!("{i}").into_bytes())).collect();
+    assert_eq!(stored, want, "the second flush wrote every held put");
 }

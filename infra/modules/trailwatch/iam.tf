@@ -117,11 +117,18 @@ data "aws_iam_policy_document" "read_config" {
   }
 }
 
-# Detection state: conditional writes and atomic counters on one table.
+# Detection state: conditional writes and atomic counters on one table, batched reads
+# and plain writes.
 data "aws_iam_policy_document" "state_table" {
   statement {
-    sid       = "ReadWriteState"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    sid = "ReadWriteState"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+    ]
     resources = [aws_dynamodb_table.state.arn]
   }
 

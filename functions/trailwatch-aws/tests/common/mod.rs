@@ -55,22 +55,11 @@ pub struct Env {
     pub namespace: String,
 }
 
-pub async fn env() -> Env {
-    let moto = Moto::shared();
-    let sdk = sdk_config(moto.endpoint()).await;
-    let mut clients = Clients::new(&sdk);
-    clients.cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config(CborGateway::shared().endpoint()).await);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let (bucket, table, namespace) = (
-        unique_name("trail"),
-        unique_name("state"),
-        unique_name("TrailWatchTest"),
-    );
-    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    clients
-        .dynamodb
+/// A state table as the module makes it: partition key `pk` (S), on demand.
+pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) {
+    dynamodb
         .create_table()
-        .table_name(&table)
+        .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
@@ -89,6 +78,21 @@ pub async fn env() -> Env {
         .send()
         .await
         .unwrap();
+}
+
+pub async fn env() -> Env {
+    let moto = Moto::shared();
+    let sdk = sdk_config(moto.endpoint()).await;
+    let mut clients = Clients::new(&sdk);
+    clients.cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config(CborGateway::shared().endpoint()).await);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (bucket, table, namespace) = (
+        unique_name("trail"),
+        unique_name("state"),
+        unique_name("TrailWatchTest"),
+    );
+    clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    create_table(&clients.dynamodb, &table).await;
     let topic_arn = clients
         .sns
         .create_topic()
