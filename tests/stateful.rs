@@ -369,6 +369,14 @@ fn access_denied_burst_edges() {
         only("access-denied-burst", run(&e, &store, &records[5..])),
         ["access-denied-burst d09"]
     );
+    // A file delivered twice counts once.
+    let store = MemoryStore::new();
+    let records = burst(9, T0, 1);
+    assert!(only("access-denied-burst", run(&e, &store, &records)).is_empty());
+    assert!(
+        only("access-denied-burst", run(&e, &store, &records)).is_empty(),
+        "a redelivered file adds nothing"
+    );
 }
 
 #[test]

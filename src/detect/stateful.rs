@@ -128,15 +128,39 @@ struct Later {
     exchanges: Vec<(String, i64, Rc<Workload>)>,
     /// First-seen findings, made if one of their markers is new (None while learning).
     candidates: Vec<Option<Candidate>>,
+    /// Access denials to count.
+    denials: Vec<Denial>,
 }
 
 /// Records between two settlements, at most (about twice as many store keys).
 const LATER_LIMIT: usize = 512;
 
+impl Denial {
+    /// The counter lives through the window after its own, for late records.
+    fn expires(&self) -> i64 {
+        self.window_start + 2 * self.window
+    }
+}
+
 impl Later {
     fn len(&self) -> usize {
-        self.writes.len() + self.exchanges.len()
+        self.writes.len() + self.exchanges.len() + self.denials.len()
     }
+}
+
+/// An access denial waiting to be counted.
+#[derive(Debug)]
+struct Denial {
+    /// Its `denied/` marker in [`Later::writes`] (events with an id count once).
+    marker: Option<usize>,
+    /// The `burst/` counter of its principal and window.
+    counter: String,
+    now: i64,
+    window_start: i64,
+    window: i64,
+    principal: String,
+    /// The finding, should this denial be the one that reaches the threshold.
+    finding: Finding,
 }
 
 /// A `first-seen-role-source` finding waiting for its markers.
@@ -248,7 +272,7 @@ impl Context<'_> {
             self.fallback(record, now, findings)?;
         }
         if on.access_denied_burst.enabled {
-            self.burst(record, now, findings)?;
+            self.burst(record, now);
         }
         if on.unexpected_cross_account_assume.enabled {
             self.cross_account(record, caller.as_deref(), findings);
@@ -268,7 +292,7 @@ impl Context<'_> {
         let later = std::mem::take(&mut self.cache.later);
         let won = self.store.put_if_absent_many(&later.writes)?;
         let mut new: Vec<Vec<&str>> = vec![Vec::new(); later.candidates.len()];
-        for (mark, won) in later.marks.iter().zip(won) {
+        for (mark, won) in later.marks.iter().zip(&won) {
             if let (Some((candidate, what)), true) = (mark, won) {
                 new[*candidate].push(what);
             }
@@ -278,6 +302,33 @@ impl Context<'_> {
                 && !new.is_empty()
             {
                 findings.push(first_seen_finding(c, &new));
+            }
+        }
+        // Each counter takes its new denials in one addition; the one whose addition
+        // crosses the threshold reports, whichever process that is.
+        let mut counters: Vec<Vec<Denial>> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::default();
+        for d in later.denials {
+            if d.marker.is_some_and(|i| !won[i]) {
+                continue; // counted before (a redelivery)
+            }
+            let i = *index.entry(d.counter.clone()).or_insert_with(|| {
+                counters.push(Vec::new());
+                counters.len() - 1
+            });
+            counters[i].push(d);
+        }
+        let threshold = self.inventory.detections.access_denied_burst.threshold;
+        for mut group in counters {
+            let by = group.len() as u64;
+            let last = &group[group.len() - 1];
+            let total = self
+                .store
+                .increment(&last.counter, by, last.now, last.expires())?;
+            let before = total.saturating_sub(by);
+            if before < threshold && threshold <= total {
+                let crossing = group.swap_remove((threshold - before - 1) as usize);
+                findings.push(burst_finding(crossing, threshold));
             }
         }
         let keys: Vec<(String, i64)> = later
@@ -475,64 +526,39 @@ impl Context<'_> {
         Ok(())
     }
 
-    /// `access-denied-burst`: ≥ threshold denials for one principal in one aligned window.
-    fn burst(
-        &mut self,
-        record: &RecordView<'_>,
-        now: i64,
-        findings: &mut Vec<Finding>,
-    ) -> Result<(), StateError> {
+    /// `access-denied-burst`: ≥ threshold denials for one principal in one aligned window,
+    /// counted when settled.
+    fn burst(&mut self, record: &RecordView<'_>, now: i64) {
         if !record.error_code.is_some_and(is_access_denied) {
-            return Ok(());
+            return;
         }
         let Some(principal) = record.identity.arn.or(record.identity.principal_id) else {
-            return Ok(());
+            return;
         };
-        let config = &self.inventory.detections.access_denied_burst;
-        let window = secs(config.window).max(1);
-        let start = now.div_euclid(window) * window;
+        let window = secs(self.inventory.detections.access_denied_burst.window).max(1);
+        let window_start = now.div_euclid(window) * window;
+        let later = &mut self.cache.later;
         // A redelivered event must not count twice.
-        if let Some(id) = record.event_id
-            && !self
-                .store
-                .put_if_absent(&format!("denied/{id}"), b"", now, start + 2 * window)?
-        {
-            return Ok(());
-        }
+        let marker = record.event_id.map(|id| {
+            later.writes.push(NewEntry {
+                key: format!("denied/{id}"),
+                value: Vec::new(),
+                now,
+                expires: window_start + 2 * window,
+            });
+            later.marks.push(None);
+            later.writes.len() - 1
+        });
         let principal = clean(principal, 1024);
-        let count =
-            self.store
-                .increment(&format!("burst/{principal}/{start}"), 1, now, start + 2 * window)?;
-        if count != config.threshold {
-            return Ok(());
-        }
-        let mut f = Finding::new(ACCESS_DENIED_BURST, Severity::Medium, record);
-        f.count = count;
-        let minutes = window / 60;
-        f.title = format!(
-            "{count} access denials for {} within {minutes} min",
-            short_role(&principal)
-        );
-        f.summary = format!(
-            "{principal} received {count} AccessDenied/UnauthorizedOperation errors within the {minutes}-minute \
-             window starting {}; the last was {}.",
-            jiff::Timestamp::from_second(start)
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
-            f.action.clone().unwrap_or_default()
-        );
-        f.diagnosis = Some(
-            "Many denials in a short time are what permission probing looks like: stolen credentials \
-             being tried against services, or a tool enumerating what it may do."
-                .into(),
-        );
-        f.remediation = Some(
-            "Check what the principal was trying (the events' actions and resources) and from where; if \
-             it is not a misconfigured deploy, revoke its sessions."
-                .into(),
-        );
-        findings.push(f);
-        Ok(())
+        later.denials.push(Denial {
+            marker,
+            counter: format!("burst/{principal}/{window_start}"),
+            now,
+            window_start,
+            window,
+            principal,
+            finding: Finding::new(ACCESS_DENIED_BURST, Severity::Medium, record),
+        });
     }
 
     /// `unexpected-cross-account-assume`: a workload or node role assumes a role in an
@@ -688,6 +714,42 @@ impl Context<'_> {
         }));
         Ok(())
     }
+}
+
+/// The `access-denied-burst` finding of the denial that made `count`.
+fn burst_finding(d: Denial, count: u64) -> Finding {
+    let Denial {
+        mut finding,
+        principal,
+        window_start,
+        window,
+        ..
+    } = d;
+    let minutes = window / 60;
+    finding.count = count;
+    finding.title = format!(
+        "{count} access denials for {} within {minutes} min",
+        short_role(&principal)
+    );
+    finding.summary = format!(
+        "{principal} received {count} AccessDenied/UnauthorizedOperation errors within the {minutes}-minute \
+         window starting {}; the last was {}.",
+        jiff::Timestamp::from_second(window_start)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        finding.action.as_deref().unwrap_or_default()
+    );
+    finding.diagnosis = Some(
+        "Many denials in a short time are what permission probing looks like: stolen credentials \
+         being tried against services, or a tool enumerating what it may do."
+            .into(),
+    );
+    finding.remediation = Some(
+        "Check what the principal was trying (the events' actions and resources) and from where; if \
+         it is not a misconfigured deploy, revoke its sessions."
+            .into(),
+    );
+    finding
 }
 
 /// The `first-seen-role-source` finding of `c`, whose markers in `new` were new.
