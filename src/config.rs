@@ -633,8 +633,16 @@ impl Inventory {
 
     /// The cluster a node-role session belongs to, by its issuer role or assumed-role ARN.
     pub fn cluster_by_node_role(&self, issuer_arn: Option<&str>, session_arn: Option<&str>) -> Option<usize> {
-        if let Some(c) = issuer_arn.and_then(|arn| self.node_roles.get(arn)) {
-            return Some(*c);
+        if let Some(arn) = issuer_arn {
+            if let Some(c) = self.node_roles.get(arn) {
+                return Some(*c);
+            }
+            // The session's role name is the issuer's last segment: most records (not
+            // node roles) stop here, without parsing the session ARN.
+            let name = arn.rsplit('/').next().unwrap_or(arn);
+            if !self.node_role_bare_names.contains(name) {
+                return None;
+            }
         }
         // arn:aws:sts::<acct>:assumed-role/<name>/<session>
         let mut parts = session_arn?.splitn(6, ':');

@@ -121,20 +121,26 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
         return;
     }
     let role = record.identity.issuer_arn;
-    let role_short = clean(
-        role.or(record.identity.arn).map_or("", short_role),
-        MAX_FIELD_CHARS,
-    );
+    // Texts for findings, made only when there is one (most node calls make none).
+    let role_short = || {
+        clean(
+            role.or(record.identity.arn).map_or("", short_role),
+            MAX_FIELD_CHARS,
+        )
+    };
     let cluster_name = cluster.map(|c| inv.clusters[c].name.as_str());
-    let action = record.action().map_or_else(
-        || "(unknown action)".to_string(),
-        |(s, n)| clean(&format!("{s}:{n}"), MAX_FIELD_CHARS),
-    );
+    let action = || {
+        record.action().map_or_else(
+            || "(unknown action)".to_string(),
+            |(s, n)| clean(&format!("{s}:{n}"), MAX_FIELD_CHARS),
+        )
+    };
     let is_call = matches!(record.event_type, None | Some("AwsApiCall"));
 
     if on.imdsv1_credential_use.enabled && record.identity.ec2_role_delivery == Some("1.0") {
         // Unlisted instance roles still get the finding (IMDSv1 is wrong everywhere), one
         // step lower: without config it is not known to be an EKS node.
+        let (role_short, action) = (role_short(), action());
         let (severity, whose) = match cluster_name {
             Some(c) => (Severity::Medium, format!("node role {role_short} of cluster {c}")),
             None => (
@@ -173,6 +179,7 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
             .error_code
             .map(|c| format!(" (it failed with {})", clean(c, 64)))
             .unwrap_or_default();
+        let (role_short, action) = (role_short(), action());
         out.push(
             Finding::new(NODE_ROLE_MISUSE, Severity::High, record)
                 .cluster(Some(cluster_name))
@@ -205,6 +212,7 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
         {
             return;
         }
+        let (role_short, action) = (role_short(), action());
         out.push(
             Finding::new(NODE_CREDENTIAL_EXFILTRATION, Severity::Critical, record)
                 .cluster(Some(cluster_name))
