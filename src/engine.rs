@@ -8,7 +8,7 @@ use simd_json::tape::Value;
 
 use crate::alert::AlertPolicy;
 use crate::config::{ConfigError, Inventory};
-use crate::decode::{self, DecodeError, DocumentKind, Limits, PieceKind, Splitter};
+use crate::decode::{self, DecodeError, DocumentKind, Limits, PieceKind, Pieces, Splitter};
 use crate::detect::{Cache, Detectors};
 use crate::finding::Finding;
 use crate::record::{Parser, RecordError, RecordView};
@@ -166,9 +166,8 @@ impl Engine {
         })
     }
 
-    /// Like [`Engine::process_with_state`], with decompression on a second thread: with
-    /// two cores the input is read at the decoder's speed. Results are the same, but for the
-    /// `bytes` of an input that fails: they count what the decoder had read ahead.
+    /// Like [`Engine::process_with_state`], with decompression and splitting on a second
+    /// thread: with two cores the work divides about evenly. Results are the same.
     pub fn process_pipelined<R: Read + Send>(
         &self,
         input: R,
@@ -177,7 +176,13 @@ impl Engine {
     ) -> Result<FileStats, Box<FileError>> {
         self.run(store, sink, |run, sink| {
             let decompressed = decode::decompress(input, self.limits().max_decompressed_bytes)?;
-            std::thread::scope(|scope| run.stream(decode::Pipelined::spawn(scope, decompressed), sink, true))
+            std::thread::scope(|scope| {
+                let max_piece = self.limits().max_record_bytes;
+                let mut pieces = decode::PipelinedPieces::spawn(scope, decompressed, max_piece);
+                let result = run.split(&mut pieces, sink, true);
+                run.stats.bytes = pieces.bytes_read();
+                result
+            })
         })
     }
 
@@ -256,13 +261,13 @@ impl Run<'_> {
         result
     }
 
-    fn split<D: Read>(
+    fn split(
         &mut self,
-        splitter: &mut Splitter<D>,
+        pieces: &mut impl Pieces,
         sink: &mut dyn Sink,
         outer: bool,
     ) -> Result<(), DecodeError> {
-        while let Some(piece) = splitter.next_piece()? {
+        while let Some(piece) = pieces.next_piece()? {
             if self.state_error.is_some() {
                 return Ok(());
             }

@@ -244,8 +244,7 @@ fn findings_never_carry_credentials() {
 
 /// Everything an engine run reports, for comparing two ways of running it.
 fn outcome(result: Result<FileStats, Box<trailwatch::FileError>>, findings: Vec<Finding>) -> String {
-    // Of a failed input, `bytes` counts what was read, and the decode thread reads ahead.
-    let result = result.map_err(|e| (FileStats { bytes: 0, ..e.stats }, e.to_string()));
+    let result = result.map_err(|e| (e.stats, e.to_string()));
     let ids: Vec<_> = findings.into_iter().map(|f| (f.detection, f.event_ids)).collect();
     format!("{result:?} {ids:?}")
 }

@@ -17,9 +17,9 @@ use std::io::{self, Chain, Cursor, Read};
 use flate2::read::MultiGzDecoder;
 
 pub use envelope::{DocumentKind, classify};
-pub use pipeline::Pipelined;
+pub use pipeline::PipelinedPieces;
 pub(crate) use scan::{container_end, quote_or_backslash};
-pub use split::{PieceKind, Splitter};
+pub use split::{PieceKind, Pieces, Splitter};
 
 /// Limits that keep hostile input from exhausting memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,109 +1,141 @@
-//! Decompression on a thread of its own: with two cores, inflating one chunk overlaps
-//! with splitting and parsing the one before, so a replay runs at the decoder's speed.
+//! Decompression and splitting on a thread of their own: with two cores, inflating and
+//! cutting the next records overlaps with parsing and examining the ones before, so the
+//! work divides about evenly between the threads.
 //!
-//! The decoder thread fills chunks and sends them over a bounded channel; the consumer
-//! reads them through [`Read`] and sends the emptied buffers back, so memory stays at
-//! `DEPTH + 2` chunks whatever the input size.
+//! The decoder thread copies the pieces its [`Splitter`] cuts into batches of about one
+//! read chunk and sends them over a bounded channel; the consumer hands them out one
+//! piece at a time and sends the emptied batches back, so memory stays at `DEPTH + 2`
+//! batches whatever the input size.
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::Scope;
 
-use super::split::CHUNK;
+use super::DecodeError;
+use super::split::{CHUNK, PieceKind, Pieces, Splitter};
 
-/// Chunks in flight between the two threads.
+/// Batches in flight between the two threads.
 const DEPTH: usize = 4;
 
-/// The consumer's end: decompressed bytes in input order, then the decoder's error if any.
-pub struct Pipelined {
-    full: Receiver<io::Result<Vec<u8>>>,
-    empty: SyncSender<Vec<u8>>,
-    current: Vec<u8>,
-    pos: usize,
+/// Pieces back to back in one buffer.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    /// Kind, start and end in `bytes` of each piece.
+    pieces: Vec<(PieceKind, usize, usize)>,
+}
+
+impl Batch {
+    fn full(&self) -> bool {
+        self.bytes.len() >= CHUNK
+    }
+}
+
+enum Message {
+    Batch(Batch),
+    /// The splitter is done: the bytes it read, and the error that stopped it, if any.
+    End(u64, Option<DecodeError>),
+}
+
+/// The consumer's end: the pieces in input order, then the decoder's error if any.
+pub struct PipelinedPieces {
+    full: Receiver<Message>,
+    empty: SyncSender<Batch>,
+    current: Batch,
+    next: usize,
+    bytes_read: u64,
     done: bool,
 }
 
-impl Pipelined {
-    /// Starts a thread in `scope` that reads `input` to its end (or first error).
-    pub fn spawn<'scope, R>(scope: &'scope Scope<'scope, '_>, mut input: R) -> Self
+impl PipelinedPieces {
+    /// Starts a thread in `scope` that splits `input` (pieces up to `max_piece` bytes)
+    /// to its end or first error.
+    pub fn spawn<'scope, R>(scope: &'scope Scope<'scope, '_>, input: R, max_piece: usize) -> Self
     where
         R: Read + Send + 'scope,
     {
-        let (full_tx, full) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
-        let (empty, empty_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
+        let (full_tx, full) = sync_channel::<Message>(DEPTH);
+        let (empty, empty_rx) = sync_channel::<Batch>(DEPTH + 2);
         scope.spawn(move || {
-            loop {
-                let mut buf = empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-                buf.resize(CHUNK, 0);
-                let (n, error) = fill(&mut input, &mut buf);
-                buf.truncate(n);
-                // A closed channel means the consumer stopped early: so does the decoder.
-                if n > 0 && full_tx.send(Ok(buf)).is_err() {
-                    return;
+            let mut splitter = Splitter::new(input, max_piece);
+            let mut batch = Batch::default();
+            let end = loop {
+                match splitter.next_piece() {
+                    Ok(Some((kind, bytes))) => {
+                        let start = batch.bytes.len();
+                        batch.bytes.extend_from_slice(bytes);
+                        batch.pieces.push((kind, start, batch.bytes.len()));
+                        if batch.full() {
+                            let spare = empty_rx.try_recv().unwrap_or_default();
+                            // A closed channel means the consumer stopped early: so does the decoder.
+                            if full_tx
+                                .send(Message::Batch(std::mem::replace(&mut batch, spare)))
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
                 }
-                if let Some(e) = error {
-                    let _ = full_tx.send(Err(e));
-                    return;
-                }
-                if n == 0 {
-                    return;
-                }
+            };
+            if !batch.pieces.is_empty() && full_tx.send(Message::Batch(batch)).is_err() {
+                return;
             }
+            let _ = full_tx.send(Message::End(splitter.bytes_read(), end));
         });
         Self {
             full,
             empty,
-            current: Vec::new(),
-            pos: 0,
+            current: Batch::default(),
+            next: 0,
+            bytes_read: 0,
             done: false,
         }
     }
 }
 
-/// Reads until `buf` is full or the input ends: the byte count, and the error that
-/// stopped it early (the bytes before an error still count).
-fn fill(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
-    let mut n = 0;
-    while n < buf.len() {
-        match input.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (n, Some(e)),
-        }
-    }
-    (n, None)
-}
-
-impl Read for Pipelined {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
+impl Pieces for PipelinedPieces {
+    fn next_piece(&mut self) -> Result<Option<(PieceKind, &mut [u8])>, DecodeError> {
+        while self.next == self.current.pieces.len() {
             if self.done {
-                return Ok(0);
+                return Ok(None);
             }
             match self.full.recv() {
-                Ok(Ok(next)) => {
-                    let spent = std::mem::replace(&mut self.current, next);
+                Ok(Message::Batch(next)) => {
+                    let mut spent = std::mem::replace(&mut self.current, next);
+                    spent.bytes.clear();
+                    spent.pieces.clear();
                     // The decoder may already have allocated its own: then drop this one.
                     let _ = self.empty.try_send(spent);
-                    self.pos = 0;
+                    self.next = 0;
                 }
-                Ok(Err(e)) => {
+                Ok(Message::End(bytes_read, error)) => {
+                    self.bytes_read = bytes_read;
                     self.done = true;
-                    return Err(e);
+                    if let Some(e) = error {
+                        return Err(e);
+                    }
                 }
+                // The decoder thread panicked; the scope passes the panic on.
                 Err(_) => self.done = true,
             }
         }
-        let n = out.len().min(self.current.len() - self.pos);
-        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        let (kind, start, end) = self.current.pieces[self.next];
+        self.next += 1;
+        Ok(Some((kind, &mut self.current.bytes[start..end])))
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+
     use super::*;
 
     /// A reader that yields `data` in odd-sized pieces, then fails if asked to.
@@ -129,56 +161,78 @@ mod tests {
         }
     }
 
+    /// Records of many sizes, one too long, then NDJSON documents.
     fn data() -> Vec<u8> {
-        (0..3 * CHUNK + 12345).map(|i| (i * 31 % 251) as u8).collect()
+        let mut records: Vec<String> = (0..3000)
+            .map(|i| format!(r#"{{"eventID":"{i}","pad":"{}"}}"#, "x".repeat(i * 37 % 900)))
+            .collect();
+        records[1234] = format!(r#"{{"big":"{}"}}"#, "y".repeat(5000));
+        let mut data = format!(r#"{{"Records":[{}]}}"#, records.join(",")).into_bytes();
+        for i in 0..500 {
+            data.extend_from_slice(format!("\n{{\"line\":{i}}}").as_bytes());
+        }
+        data
     }
 
-    #[test]
-    fn passes_every_byte_in_order() {
-        let data = data();
-        let input = Jagged {
-            data: data.clone(),
+    fn jagged(fail_at_end: bool) -> Jagged {
+        Jagged {
+            data: data(),
             at: 0,
-            fail_at_end: false,
-        };
-        let mut out = Vec::new();
-        std::thread::scope(|s| Pipelined::spawn(s, input).read_to_end(&mut out)).unwrap();
-        assert_eq!(out, data);
+            fail_at_end,
+        }
     }
 
-    #[test]
-    fn hands_over_the_decoder_error_after_the_good_bytes() {
-        let data = data();
-        let input = Jagged {
-            data: data.clone(),
-            at: 0,
-            fail_at_end: true,
-        };
-        let (got, err) = std::thread::scope(|s| {
-            let mut reader = Pipelined::spawn(s, input);
-            let mut got = Vec::new();
-            let mut buf = [0u8; 1000];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => return (got, None),
-                    Ok(n) => got.extend_from_slice(&buf[..n]),
-                    Err(e) => return (got, Some(e)),
-                }
+    /// Every piece and the final result of `pieces`.
+    fn collect(mut pieces: impl Pieces) -> (Vec<(PieceKind, Vec<u8>)>, Option<String>, u64) {
+        let mut got = Vec::new();
+        loop {
+            match pieces.next_piece() {
+                Ok(Some((kind, bytes))) => got.push((kind, bytes.to_vec())),
+                Ok(None) => return (got, None, pieces.bytes_read()),
+                Err(e) => return (got, Some(e.to_string()), pieces.bytes_read()),
             }
-        });
-        assert_eq!(got, data);
-        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+        }
+    }
+
+    #[test]
+    fn hands_out_what_the_splitter_cuts() {
+        let direct = collect(Splitter::new(jagged(false), 4096));
+        let piped = std::thread::scope(|s| collect(PipelinedPieces::spawn(s, jagged(false), 4096)));
+        assert_eq!(direct.0.len(), 3500);
+        assert!(direct.0.iter().any(|(k, _)| *k == PieceKind::Oversized));
+        assert_eq!(piped, direct);
+        assert_eq!(piped.2, data().len() as u64);
+    }
+
+    #[test]
+    fn hands_over_the_decoder_error_after_the_good_pieces() {
+        let direct = collect(Splitter::new(jagged(true), 4096));
+        let piped = std::thread::scope(|s| collect(PipelinedPieces::spawn(s, jagged(true), 4096)));
+        assert!(direct.1.is_some());
+        assert_eq!(piped, direct);
+    }
+
+    /// `{}` documents without end.
+    struct Endless;
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = b"{}\n"[i % 3];
+            }
+            Ok(buf.len() - buf.len() % 3)
+        }
     }
 
     #[test]
     fn a_consumer_that_stops_early_stops_the_decoder() {
-        // Endless input: the scope can only end if the decoder notices the closed channel.
-        let endless = io::repeat(b'x');
+        // The scope can only end if the decoder notices the closed channel.
         let first = std::thread::scope(|s| {
-            let mut reader = Pipelined::spawn(s, endless);
-            let mut buf = [0u8; 10];
-            reader.read_exact(&mut buf).map(|()| buf)
+            let mut pieces = PipelinedPieces::spawn(s, Endless, 1 << 20);
+            pieces
+                .next_piece()
+                .map(|p| p.map(|(kind, bytes)| (kind, bytes.to_vec())))
         });
-        assert_eq!(first.unwrap(), [b'x'; 10]);
+        assert_eq!(first.unwrap(), Some((PieceKind::Document, b"{}".to_vec())));
     }
 }

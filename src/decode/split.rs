@@ -50,6 +50,25 @@ struct Scan {
     dropped: usize,
 }
 
+/// A source of pieces: a [`Splitter`], or one running on another thread.
+pub trait Pieces {
+    /// The next piece, or `None` at the clean end of the input.
+    fn next_piece(&mut self) -> Result<Option<(PieceKind, &mut [u8])>, DecodeError>;
+
+    /// Decompressed bytes read so far.
+    fn bytes_read(&self) -> u64;
+}
+
+impl<R: Read> Pieces for Splitter<R> {
+    fn next_piece(&mut self) -> Result<Option<(PieceKind, &mut [u8])>, DecodeError> {
+        Splitter::next_piece(self)
+    }
+
+    fn bytes_read(&self) -> u64 {
+        Splitter::bytes_read(self)
+    }
+}
+
 /// Splits a byte stream into pieces; see the module docs.
 pub struct Splitter<R> {
     reader: R,
