@@ -182,8 +182,10 @@ mod tests {
         }
     }
 
-    /// Every piece and the final result of `pieces`.
-    fn collect(mut pieces: impl Pieces) -> (Vec<(PieceKind, Vec<u8>)>, Option<String>, u64) {
+    /// Every piece, the error that ended them if any, and the bytes read.
+    type Collected = (Vec<(PieceKind, Vec<u8>)>, Option<String>, u64);
+
+    fn collect(mut pieces: impl Pieces) -> Collected {
         let mut got = Vec::new();
         loop {
             match pieces.next_piece() {
