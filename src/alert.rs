@@ -15,7 +15,7 @@ use crate::config::ConfigError;
 use crate::detect;
 use crate::finding::{Finding, Severity};
 use crate::record::parse_time;
-use crate::state::{StateError, StateStore};
+use crate::state::{NewEntry, StateError, StateStore};
 
 /// `[alerts]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -209,6 +209,7 @@ impl AlertPolicy {
             policy: self,
             pending: Vec::new(),
             by_key: HashMap::new(),
+            waiting: Vec::new(),
             suppressed: 0,
         }
     }
@@ -297,8 +298,13 @@ pub struct AlertBatch<'p> {
     policy: &'p AlertPolicy,
     pending: Vec<Pending>,
     by_key: HashMap<String, usize>,
+    /// Findings whose events are claimed together, [`WAITING_LIMIT`] at a time.
+    waiting: Vec<(Finding, i64)>,
     suppressed: u64,
 }
+
+/// Findings whose event claims go to the store in one batch.
+const WAITING_LIMIT: usize = 256;
 
 impl AlertBatch<'_> {
     /// Findings dropped so far (below the floor, already alerted, under the threshold).
@@ -306,8 +312,9 @@ impl AlertBatch<'_> {
         self.suppressed
     }
 
-    /// Adds one finding.
-    pub fn add(&mut self, mut finding: Finding, store: &dyn StateStore) -> Result<(), StateError> {
+    /// Adds one finding. Its events are claimed in the store with the next batch of
+    /// findings (or by [`AlertBatch::finish`]).
+    pub fn add(&mut self, finding: Finding, store: &dyn StateStore) -> Result<(), StateError> {
         let policy = self.policy;
         let rule = policy.rules.get(finding.detection).unwrap_or(&policy.fallback);
         if finding.severity < rule.min_severity {
@@ -315,21 +322,54 @@ impl AlertBatch<'_> {
             return Ok(());
         }
         let time = finding.first_seen.as_deref().and_then(parse_time).unwrap_or(0);
-        // An event already alerted on (a redelivered or re-processed file) is dropped.
-        let mut fresh = Vec::with_capacity(finding.event_ids.len());
-        let mut events = Vec::with_capacity(finding.event_ids.len());
-        for id in finding.event_ids.drain(..) {
-            let key = format!("event/{}/{id}", finding.detection);
-            if store.put_if_absent(&key, b"", time, time + policy.event_memory)? {
-                fresh.push(id);
-                events.push(key);
+        self.waiting.push((finding, time));
+        if self.waiting.len() >= WAITING_LIMIT {
+            self.claim_events(store)?;
+        }
+        Ok(())
+    }
+
+    /// Claims the events of the waiting findings: an event already alerted on (a
+    /// redelivered or re-processed file) is dropped, and a finding left without events.
+    fn claim_events(&mut self, store: &dyn StateStore) -> Result<(), StateError> {
+        let waiting = std::mem::take(&mut self.waiting);
+        let memory = self.policy.event_memory;
+        let claims: Vec<NewEntry> = waiting
+            .iter()
+            .flat_map(|(f, time)| {
+                f.event_ids.iter().map(move |id| NewEntry {
+                    key: format!("event/{}/{id}", f.detection),
+                    value: Vec::new(),
+                    now: *time,
+                    expires: time + memory,
+                })
+            })
+            .collect();
+        let mut won = store.put_if_absent_many(&claims)?.into_iter();
+        let mut claims = claims.into_iter();
+        for (mut finding, time) in waiting {
+            let mut fresh = Vec::with_capacity(finding.event_ids.len());
+            let mut events = Vec::with_capacity(finding.event_ids.len());
+            for (id, (claim, won)) in finding.event_ids.drain(..).zip(claims.by_ref().zip(won.by_ref())) {
+                if won {
+                    fresh.push(id);
+                    events.push(claim.key);
+                }
             }
+            if fresh.is_empty() && finding.count > 0 {
+                self.suppressed += 1;
+                continue;
+            }
+            finding.event_ids = fresh;
+            self.gather(finding, time, events);
         }
-        if fresh.is_empty() && finding.count > 0 {
-            self.suppressed += 1;
-            return Ok(());
-        }
-        finding.event_ids = fresh;
+        Ok(())
+    }
+
+    /// Adds a finding with fresh events to the alert of its key.
+    fn gather(&mut self, finding: Finding, time: i64, events: Vec<String>) {
+        let policy = self.policy;
+        let rule = policy.rules.get(finding.detection).unwrap_or(&policy.fallback);
         let start = time.div_euclid(rule.window) * rule.window;
         let fields: Vec<&str> = rule.dedup_by.iter().map(|f| f.of(&finding)).collect();
         let key = alert_key(finding.detection, &fields, start);
@@ -350,12 +390,12 @@ impl AlertBatch<'_> {
                 });
             }
         }
-        Ok(())
     }
 
     /// The alerts of this run, claimed in the store: at most one per key and window ever.
     pub fn finish(mut self, store: &dyn StateStore) -> Result<Vec<Alert>, StateError> {
-        let mut alerts = Vec::new();
+        self.claim_events(store)?;
+        let mut candidates = Vec::new();
         for mut p in std::mem::take(&mut self.pending) {
             let expires = p.window_end + p.rule.window;
             if p.rule.threshold > 1 {
@@ -366,7 +406,21 @@ impl AlertBatch<'_> {
                 }
                 p.finding.count = total;
             }
-            if !store.put_if_absent(&p.key, b"", p.last, expires)? {
+            candidates.push((p, expires));
+        }
+        let claims: Vec<NewEntry> = candidates
+            .iter()
+            .map(|(p, expires)| NewEntry {
+                key: p.key.clone(),
+                value: Vec::new(),
+                now: p.last,
+                expires: *expires,
+            })
+            .collect();
+        let won = store.put_if_absent_many(&claims)?;
+        let mut alerts = Vec::new();
+        for ((mut p, _), won) in candidates.into_iter().zip(won) {
+            if !won {
                 self.suppressed += p.finding.count;
                 continue;
             }

@@ -511,6 +511,28 @@ fn alert_policy_dedups_thresholds_floors_and_reprocessing() {
         (Some(at(T0)), Some(at(T0 + 24)))
     );
 
+    // Past one batch of event claims, every finding given twice: each event counts once,
+    // and the same file again alerts nothing.
+    let fails: Vec<Value> = (0..600)
+        .map(|i| irsa_exchange(&format!("g{i}"), T0 + i % 60, "", Some("AccessDenied")))
+        .collect();
+    let input = serde_json::to_vec(&json!({"Records": fails})).unwrap();
+    let store = MemoryStore::new();
+    let alerts = |store: &MemoryStore| {
+        let mut findings: Vec<Finding> = Vec::new();
+        e.process_with_state(&input[..], store, &mut findings).unwrap();
+        let mut batch = e.policy().batch();
+        for f in findings.iter().chain(&findings) {
+            batch.add(f.clone(), store).unwrap();
+        }
+        batch.finish(store).unwrap()
+    };
+    let first = alerts(&store);
+    let counts: Vec<u64> = first.iter().map(|a| a.finding.count).collect();
+    assert_eq!(counts, [600], "each event once");
+    let again = alerts(&store);
+    assert!(again.is_empty(), "a reprocessed file alerts nothing");
+
     // min_severity: IMDSv1 by an unlisted instance role is low, below the medium floor.
     let bastion = record(
         "v",
