@@ -178,7 +178,8 @@ impl Engine {
             let decompressed = decode::decompress(input, self.limits().max_decompressed_bytes)?;
             std::thread::scope(|scope| {
                 let max_piece = self.limits().max_record_bytes;
-                let mut pieces = decode::PipelinedPieces::spawn(scope, decompressed, max_piece);
+                let read_ahead = store.prefers_batches();
+                let mut pieces = decode::PipelinedPieces::spawn(scope, decompressed, max_piece, read_ahead);
                 let result = run.split(&mut pieces, sink, true);
                 run.stats.bytes = pieces.bytes_read();
                 result
@@ -267,7 +268,15 @@ impl Run<'_> {
         sink: &mut dyn Sink,
         outer: bool,
     ) -> Result<(), DecodeError> {
+        let mut ahead = pieces.key_hints();
+        let mut keys = Vec::new();
         while let Some(piece) = pieces.next_piece()? {
+            if let Some(ahead) = &mut ahead {
+                ahead.due(&mut keys);
+                if !keys.is_empty() {
+                    self.prefetch(&mut keys);
+                }
+            }
             if self.state_error.is_some() {
                 return Ok(());
             }
@@ -295,6 +304,16 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Fetches the credentials of records ahead in one batch.
+    fn prefetch(&mut self, keys: &mut Vec<String>) {
+        if self.state_error.is_none()
+            && let Err(e) = self.engine.detectors.prefetch(self.store, &mut self.cache, keys)
+        {
+            self.state_error = Some(e);
+        }
+        keys.clear();
     }
 
     fn settle(&mut self, sink: &mut dyn Sink) {

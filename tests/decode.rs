@@ -3,12 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::json;
 use trailwatch::engine::FileStats;
+use trailwatch::state::{MemoryStore, StateError, StateStore};
 use trailwatch::{Config, Engine, Finding, Inventory};
 
 /// A record that fires `long-term-access-key` with no config at all.
@@ -252,7 +254,7 @@ fn outcome(result: Result<FileStats, Box<trailwatch::FileError>>, findings: Vec<
 #[test]
 fn the_decode_thread_changes_nothing() {
     let engine = engine_with(&std::fs::read_to_string("samples/trailwatch.toml").unwrap());
-    let store = trailwatch::state::MemoryStore::new;
+    let store = MemoryStore::new;
     let mut inputs: Vec<_> = walkdir::WalkDir::new("samples")
         .sort_by_file_name()
         .into_iter()
@@ -271,10 +273,76 @@ fn the_decode_thread_changes_nothing() {
     corrupt[at] ^= 0x55;
     inputs.extend([big, corrupt]);
     assert!(inputs.len() > 40, "samples not found");
-    for input in &inputs {
-        let (mut one, mut two) = (Vec::new(), Vec::new());
+    // A store that asks for batches makes the decode thread read keys ahead: the
+    // records' credentials are then in the cache when they are looked up.
+    let counting = |batches| Counting {
+        store: store(),
+        batches,
+        cred_gets: AtomicU64::new(0),
+    };
+    let stitched: Vec<Vec<u8>> = (0..3)
+        .map(|_| {
+            let mut records = vec![];
+            for i in 0..2000 {
+                records.push(json!({"eventVersion": "1.08", "eventTime": "2026-11-30T08:00:00Z", "eventID": format!("e{i}"),
+                    "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "sourceIPAddress": "198.51.100.9",
+                    "userIdentity": {"type": "AssumedRole", "accessKeyId": format!("ASIAK{}", i % 300),
+                        "arn": "arn:aws:sts::111122223333:assumed-role/orders/s",
+                        "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/orders"}}}}));
+            }
+            gzip(&serde_json::to_vec(&json!({ "Records": records })).unwrap())
+        })
+        .collect();
+    for (i, input) in inputs.iter().chain(&stitched).enumerate() {
+        let (mut one, mut two, mut three) = (Vec::new(), Vec::new(), Vec::new());
         let a = outcome(engine.process_with_state(&input[..], &store(), &mut one), one);
-        let b = outcome(engine.process_pipelined(&input[..], &store(), &mut two), two);
+        let (single, ahead) = (counting(false), counting(true));
+        let b = outcome(engine.process_pipelined(&input[..], &single, &mut two), two);
+        let c = outcome(engine.process_pipelined(&input[..], &ahead, &mut three), three);
         assert_eq!(a, b);
+        assert_eq!(a, c, "reading ahead");
+        if i >= inputs.len() {
+            assert_eq!(
+                single.cred_gets.load(Ordering::Relaxed),
+                300,
+                "one read per key without"
+            );
+            assert_eq!(
+                ahead.cred_gets.load(Ordering::Relaxed),
+                0,
+                "no single reads when reading ahead"
+            );
+        }
+    }
+}
+
+/// A memory store that may prefer batches, and counts its single reads of credentials.
+struct Counting {
+    store: MemoryStore,
+    batches: bool,
+    cred_gets: AtomicU64,
+}
+
+impl StateStore for Counting {
+    fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
+        if key.starts_with("cred/") {
+            self.cred_gets.fetch_add(1, Ordering::Relaxed);
+        }
+        self.store.get(key, now)
+    }
+    fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
+        self.store.put(key, value, expires)
+    }
+    fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError> {
+        self.store.put_if_absent(key, value, now, expires)
+    }
+    fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
+        self.store.increment(key, by, now, expires)
+    }
+    fn get_many(&self, keys: &[(String, i64)]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
+        self.store.get_many(keys)
+    }
+    fn prefers_batches(&self) -> bool {
+        self.batches
     }
 }

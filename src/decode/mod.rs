@@ -19,7 +19,7 @@ use flate2::read::MultiGzDecoder;
 pub use envelope::{DocumentKind, classify};
 pub use pipeline::PipelinedPieces;
 pub(crate) use scan::{container_end, quote_or_backslash};
-pub use split::{PieceKind, Pieces, Splitter};
+pub use split::{KeyHints, PieceKind, Pieces, Splitter};
 
 /// Limits that keep hostile input from exhausting memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

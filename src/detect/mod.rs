@@ -120,6 +120,23 @@ impl Detectors {
         .run(record, now, out)
     }
 
+    /// Fetches in one batch who the temporary `keys` were handed to, so that the records
+    /// using them find it in `cache`.
+    pub fn prefetch(
+        &self,
+        store: &dyn StateStore,
+        cache: &mut Cache,
+        keys: &[String],
+    ) -> Result<(), StateError> {
+        stateful::Context {
+            inventory: &self.inventory,
+            node_allow: &self.node_allow,
+            store,
+            cache,
+        }
+        .prefetch(keys)
+    }
+
     /// Finishes the store work the stateful pass left for a batch (see
     /// [`Detectors::run_with_state`]), appending the findings it decides. Call it at the
     /// end of each input.

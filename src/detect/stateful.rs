@@ -286,6 +286,29 @@ impl Context<'_> {
         Ok(())
     }
 
+    /// Fetches the workloads behind `keys` that the cache does not know yet.
+    pub fn prefetch(&mut self, keys: &[String]) -> Result<(), StateError> {
+        self.cache.bound();
+        let mut wanted: HashSet<&str> = HashSet::default();
+        let lookups: Vec<(String, i64)> = keys
+            .iter()
+            .filter(|k| !self.cache.credentials.contains_key(k.as_str()) && wanted.insert(k))
+            // Expiry is judged per use (the credential's own expiry), not here.
+            .map(|k| (format!("cred/{k}"), i64::MIN))
+            .collect();
+        if lookups.is_empty() {
+            return Ok(());
+        }
+        let found = self.store.get_many(&lookups)?;
+        for ((key, _), value) in lookups.iter().zip(found) {
+            let workload = value.and_then(|b| from_slice(&b)).map(Rc::new);
+            self.cache
+                .credentials
+                .insert(key["cred/".len()..].to_string(), workload);
+        }
+        Ok(())
+    }
+
     /// Does the waiting store work in two batches (the conditional writes, then the
     /// reads that may depend on them) and appends the findings it decides.
     pub fn settle(&mut self, findings: &mut Vec<Finding>) -> Result<(), StateError> {

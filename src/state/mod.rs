@@ -71,6 +71,12 @@ pub trait StateStore: Send + Sync {
             .collect()
     }
 
+    /// Whether reading keys in batches saves round trips (a remote store): the engine
+    /// then fetches what records cut ahead will look up with [`StateStore::get_many`].
+    fn prefers_batches(&self) -> bool {
+        false
+    }
+
     /// Makes what was written durable (called at the end of a file or invocation). A
     /// backend may hold plain [`StateStore::put`]s until then; its reads see them.
     fn flush(&self) -> Result<(), StateError> {

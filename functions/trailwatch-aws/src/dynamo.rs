@@ -312,6 +312,10 @@ impl StateStore for DynamoStore {
         )
     }
 
+    fn prefers_batches(&self) -> bool {
+        true
+    }
+
     fn flush(&self) -> Result<(), StateError> {
         let held: Vec<_> = self.held().drain().collect();
         if held.is_empty() {

@@ -155,15 +155,12 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
     let svc = Arc::clone(svc);
     tokio::task::spawn_blocking(move || {
         let mut findings: Vec<Finding> = Vec::new();
-        // Above ~1.8 GB of memory a Lambda has two vCPUs: decompress on the second.
-        let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-        let stats = if two_cores {
-            svc.engine
-                .process_pipelined(reader, svc.store.as_ref(), &mut findings)
-        } else {
-            svc.engine
-                .process_with_state(reader, svc.store.as_ref(), &mut findings)
-        };
+        // Above ~1.8 GB of memory a Lambda has two vCPUs, and decoding runs on the
+        // second. On one vCPU the decode thread still pays: it reads the records' keys
+        // ahead, so their state comes in a few batch reads instead of a round trip each.
+        let stats = svc
+            .engine
+            .process_pipelined(reader, svc.store.as_ref(), &mut findings);
         // The state this input wrote is durable before its alerts are claimed.
         if let Err(e) = svc.store.flush() {
             return Err(e.to_string());
