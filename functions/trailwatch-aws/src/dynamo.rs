@@ -304,12 +304,21 @@ impl StateStore for DynamoStore {
 
     fn put_if_absent_many(&self, entries: &[NewEntry]) -> Result<Vec<bool>, StateError> {
         self.write_held_of(entries.iter().map(|e| e.key.as_str()))?;
-        self.block_on(
-            futures::stream::iter(entries)
-                .map(|e| self.conditional_put(&e.key, &e.value, e.now, e.expires))
+        // Most markers of a steady stream exist already: one batch read refuses those, and
+        // only the rest take a conditional write each (which still decides races).
+        let lookups: Vec<(String, i64)> = entries.iter().map(|e| (e.key.clone(), e.now)).collect();
+        let live = self.get_many(&lookups)?;
+        let results: Vec<bool> = self.block_on(
+            futures::stream::iter(entries.iter().zip(&live).filter(|(_, live)| live.is_none()))
+                .map(|(e, _)| self.conditional_put(&e.key, &e.value, e.now, e.expires))
                 .buffered(CONCURRENCY)
                 .try_collect(),
-        )
+        )?;
+        let mut written = results.into_iter();
+        Ok(live
+            .iter()
+            .map(|live| live.is_none() && written.next().unwrap_or(false))
+            .collect())
     }
 
     fn prefers_batches(&self) -> bool {
