@@ -6,7 +6,7 @@ this script, best wall time of --runs, peak RSS of each process by GNU time:
 
     decode-only   trailwatch replay --decode-only (same flate2/zlib-rs build): the limit
     replay x1     trailwatch replay, every detection, one thread
-    replay x2     the same with decompression on a second thread
+    replay x2     the same with decompression and splitting on a second thread
     gzip -dc      GNU gzip to /dev/null
     python        benches/baseline.py (gzip + json.load + the stateless rules)
     zcat | jq     failed AssumeRoleWithWebIdentity (benches/failed_web_identity.jq)
@@ -14,7 +14,7 @@ this script, best wall time of --runs, peak RSS of each process by GNU time:
 then the memory check (replay of a 1 GB file: peak RSS must not grow with the file) and,
 with --lambda, the Lambda path against moto (functions/trailwatch-aws/benches).
 
-    python3 benches/compare.py [--size 100MB] [--big 1GB] [--runs 3] [--lambda]
+    python3 benches/compare.py [--size 100MB] [--big 1GB] [--runs 5] [--lambda]
 
 Standard library only; absolute times depend on the machine, the ratios are the result.
 """
@@ -111,7 +111,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="100MB", help="the compared file (uncompressed size)")
     ap.add_argument("--big", default="1GB", help="the memory-check file; 'none' skips it")
-    ap.add_argument("--runs", type=int, default=3, help="runs per contender (best time wins)")
+    ap.add_argument("--runs", type=int, default=5, help="runs per contender (best time wins)")
     ap.add_argument("--lambda", dest="lambda_", action="store_true", help="also the Lambda path")
     ap.add_argument("--json", type=Path, help="write the results here too")
     args = ap.parse_args()

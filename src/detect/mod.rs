@@ -111,13 +111,16 @@ impl Detectors {
         // Stateful rules window on event time: without one there is nothing to window.
         let Some(now) = record.epoch() else { return Ok(()) };
         times.add(now);
+        self.stateful(store, cache).run(record, now, out)
+    }
+
+    fn stateful<'a>(&'a self, store: &'a dyn StateStore, cache: &'a mut Cache) -> stateful::Context<'a> {
         stateful::Context {
             inventory: &self.inventory,
             node_allow: &self.node_allow,
             store,
             cache,
         }
-        .run(record, now, out)
     }
 
     /// Fetches in one batch who the temporary `keys` were handed to, so that the records
@@ -128,13 +131,7 @@ impl Detectors {
         cache: &mut Cache,
         keys: &[String],
     ) -> Result<(), StateError> {
-        stateful::Context {
-            inventory: &self.inventory,
-            node_allow: &self.node_allow,
-            store,
-            cache,
-        }
-        .prefetch(keys)
+        self.stateful(store, cache).prefetch(keys)
     }
 
     /// Finishes the store work the stateful pass left for a batch (see
@@ -146,13 +143,7 @@ impl Detectors {
         cache: &mut Cache,
         out: &mut Vec<Finding>,
     ) -> Result<(), StateError> {
-        stateful::Context {
-            inventory: &self.inventory,
-            node_allow: &self.node_allow,
-            store,
-            cache,
-        }
-        .settle(out)
+        self.stateful(store, cache).settle(out)
     }
 
     /// Runs every enabled stateless detection on `record`, appending findings to `out`.
