@@ -2,7 +2,8 @@
 """`make bench`: trailwatch against its limit and against what a user would otherwise run.
 
 Every contender reads the same generated file (`trailwatch gen`, gzip -6) in one run of
-this script, best wall time of --runs, peak RSS of each process by GNU time:
+this script, best wall time of --runs (the contenders take turns, round after round),
+peak RSS of each process by GNU time:
 
     decode-only   trailwatch replay --decode-only (same flate2/zlib-rs build): the limit
     replay x1     trailwatch replay, every detection, one thread
@@ -87,6 +88,17 @@ def best(commands, runs):
     return wall, peak, results[-1][2]
 
 
+def interleaved(contenders, runs):
+    """Best wall time, peak RSS and last output of each contender, running them in turn
+    (round after round): a machine whose speed drifts during the bench then treats every
+    contender alike, and the best of each is taken at the same speed."""
+    samples = {name: [] for name, _ in contenders}
+    for _ in range(runs):
+        for name, commands in contenders:
+            samples[name].append(run_once(commands))
+    return {name: (min(r[0] for r in rs), max(r[1] for r in rs), rs[-1][2]) for name, rs in samples.items()}
+
+
 def decompressed_size(output):
     m = re.search(rb"decode-only: \d+ files, (\d+) bytes", output)
     if not m:
@@ -134,8 +146,7 @@ def main():
 
     results = {}
     size = None
-    for name, commands in contenders:
-        wall, peak, out = best(commands, args.runs)
+    for name, (wall, peak, out) in interleaved(contenders, args.runs).items():
         if name == "decode-only":
             size = decompressed_size(out)
         results[name] = {"seconds": wall, "peak_rss": peak}
