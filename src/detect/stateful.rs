@@ -132,15 +132,8 @@ struct Later {
     denials: Vec<Denial>,
 }
 
-/// Records between two settlements, at most (about twice as many store keys).
+/// Waiting entries (writes, exchanges, denials) that make the stateful pass settle.
 const LATER_LIMIT: usize = 512;
-
-impl Denial {
-    /// The counter lives through the window after its own, for late records.
-    fn expires(&self) -> i64 {
-        self.window_start + 2 * self.window
-    }
-}
 
 impl Later {
     fn len(&self) -> usize {
@@ -161,6 +154,13 @@ struct Denial {
     principal: String,
     /// The finding, should this denial be the one that reaches the threshold.
     finding: Finding,
+}
+
+impl Denial {
+    /// The counter lives through the window after its own, for late records.
+    fn expires(&self) -> i64 {
+        self.window_start + 2 * self.window
+    }
 }
 
 /// A `first-seen-role-source` finding waiting for its markers.
