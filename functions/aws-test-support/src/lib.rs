@@ -52,10 +52,12 @@
 mod config;
 mod gateway;
 mod moto;
+mod resources;
 mod sns_faults;
 pub mod translate;
 
 pub use config::{DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, REGION, sdk_config, unique_name};
 pub use gateway::CborGateway;
 pub use moto::{MOTO_SERVER_ENV, Moto};
+pub use resources::{create_alert_topic, create_state_table, queue_attribute};
 pub use sns_faults::{INJECTED_MESSAGE, PublishBatchCall, SnsFault, SnsFaultProxy};

@@ -50,9 +50,6 @@ use std::time::Instant;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
@@ -62,7 +59,9 @@ use trailwatch::synth::{SynthOptions, write_gzip};
 use trailwatch::{Config, Engine, FileStats, Finding, Inventory};
 use trailwatch_aws::Services;
 use trailwatch_aws::services::{Clients, Settings};
-use trailwatch_aws_test_support::{CborGateway, Moto, sdk_config, unique_name};
+use trailwatch_aws_test_support::{
+    CborGateway, Moto, create_alert_topic, create_state_table, queue_attribute, sdk_config, unique_name,
+};
 
 /// Uncompressed size of the generated file unless `TRAILWATCH_BENCH_BYTES` says otherwise.
 const DEFAULT_BYTES: u64 = 100_000_000;
@@ -184,31 +183,10 @@ impl Aws {
         }
     }
 
-    /// A state table as the functions expect it (partition key `pk`).
+    /// A state table as the functions expect it.
     async fn create_table(&self) -> String {
         let table = unique_name("bench-state");
-        self.clients
-            .dynamodb
-            .create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_state_table(&self.clients.dynamodb, &table).await;
         table
     }
 
@@ -244,50 +222,11 @@ impl Aws {
 
     /// A topic with an SQS queue subscribed: (topic ARN, queue URL).
     async fn create_topic(&self) -> (String, String) {
-        let topic_arn = self
-            .clients
-            .sns
-            .create_topic()
-            .name(unique_name("bench-alerts"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let queue_url = self
-            .sqs
-            .create_queue()
-            .queue_name(unique_name("bench-alerts"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let queue_arn = self
-            .queue_attribute(&queue_url, QueueAttributeName::QueueArn)
-            .await;
-        self.clients
-            .sns
-            .subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .unwrap();
-        (topic_arn, queue_url)
+        create_alert_topic(&self.clients.sns, &self.sqs, "bench-alerts").await
     }
 
     async fn queue_attribute(&self, queue_url: &str, name: QueueAttributeName) -> String {
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(name.clone())
-            .send()
-            .await
-            .unwrap();
-        out.attributes.unwrap()[&name].clone()
+        queue_attribute(&self.sqs, queue_url, name).await
     }
 }
 

@@ -373,7 +373,7 @@ async fn a_failed_state_flush_keeps_what_it_held() {
     let error = first.expect_err("the table does not exist yet").to_string();
     assert!(error.contains("put"), "{error}");
 
-    common::create_table(&dynamodb, &table).await;
+    trailwatch_aws_test_support::create_state_table(&dynamodb, &table).await;
     let writer = store.clone();
     let lookups = keys.clone();
     let held = tokio::task::spawn_blocking(move || {

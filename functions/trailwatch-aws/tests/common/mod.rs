@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use serde_json::{Value, json};
 use trailwatch_aws::Services;
 use trailwatch_aws::services::{Clients, Settings};
-use trailwatch_aws_test_support::{CborGateway, Moto, sdk_config, unique_name};
+use trailwatch_aws_test_support::{
+    CborGateway, Moto, create_alert_topic, create_state_table, sdk_config, unique_name,
+};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -55,31 +54,6 @@ pub struct Env {
     pub namespace: String,
 }
 
-/// A state table as the module makes it: partition key `pk` (S), on demand.
-pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) {
-    dynamodb
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
 pub async fn env() -> Env {
     let moto = Moto::shared();
     let sdk = sdk_config(moto.endpoint()).await;
@@ -92,41 +66,8 @@ pub async fn env() -> Env {
         unique_name("TrailWatchTest"),
     );
     clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    create_table(&clients.dynamodb, &table).await;
-    let topic_arn = clients
-        .sns
-        .create_topic()
-        .name(unique_name("alerts"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique_name("alerts"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    let queue_arn = attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-    clients
-        .sns
-        .subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
+    create_state_table(&clients.dynamodb, &table).await;
+    let (topic_arn, queue_url) = create_alert_topic(&clients.sns, &sqs, "alerts").await;
     let config = format!(
         "{}\n[metrics]\nnamespace = \"{namespace}\"\n",
         std::fs::read_to_string(repo().join("samples/trailwatch.toml")).unwrap()
