@@ -146,8 +146,6 @@ impl Later {
 struct Denial {
     /// Its `denied/` marker in [`Later::writes`] (events with an id count once).
     marker: Option<usize>,
-    /// The `burst/` counter of its principal and window.
-    counter: String,
     now: i64,
     window_start: i64,
     window: i64,
@@ -157,6 +155,11 @@ struct Denial {
 }
 
 impl Denial {
+    /// The `burst/` counter of its principal and window.
+    fn counter(&self) -> String {
+        format!("burst/{}/{}", self.principal, self.window_start)
+    }
+
     /// The counter lives through the window after its own, for late records.
     fn expires(&self) -> i64 {
         self.window_start + 2 * self.window
@@ -329,25 +332,24 @@ impl Context<'_> {
         }
         // Each counter takes its new denials in one addition; the one whose addition
         // crosses the threshold reports, whichever process that is.
-        let mut counters: Vec<Vec<Denial>> = Vec::new();
+        let mut counters: Vec<(String, Vec<Denial>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::default();
         for d in later.denials {
             if d.marker.is_some_and(|i| !won[i]) {
                 continue; // counted before (a redelivery)
             }
-            let i = *index.entry(d.counter.clone()).or_insert_with(|| {
-                counters.push(Vec::new());
+            let counter = d.counter();
+            let i = *index.entry(counter.clone()).or_insert_with(|| {
+                counters.push((counter, Vec::new()));
                 counters.len() - 1
             });
-            counters[i].push(d);
+            counters[i].1.push(d);
         }
         let threshold = self.inventory.detections.access_denied_burst.threshold;
-        for mut group in counters {
+        for (counter, mut group) in counters {
             let by = group.len() as u64;
             let last = &group[group.len() - 1];
-            let total = self
-                .store
-                .increment(&last.counter, by, last.now, last.expires())?;
+            let total = self.store.increment(&counter, by, last.now, last.expires())?;
             let before = total.saturating_sub(by);
             if before < threshold && threshold <= total {
                 let crossing = group.swap_remove((threshold - before - 1) as usize);
@@ -575,7 +577,6 @@ impl Context<'_> {
         let principal = clean(principal, 1024);
         later.denials.push(Denial {
             marker,
-            counter: format!("burst/{principal}/{window_start}"),
             now,
             window_start,
             window,
