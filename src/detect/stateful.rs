@@ -187,11 +187,12 @@ impl Cache {
             + self.first_seen.len()
             + self.sources.len();
         if entries > CACHE_LIMIT {
-            let later = std::mem::take(&mut self.later);
-            *self = Self {
-                later,
-                ..Self::default()
-            };
+            // What waits in `later` is work to do, not cache: it stays.
+            self.credentials.clear();
+            self.present.clear();
+            self.pending.clear();
+            self.first_seen.clear();
+            self.sources.clear();
         }
     }
 }
