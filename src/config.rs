@@ -634,14 +634,18 @@ impl Inventory {
     /// The cluster a node-role session belongs to, by its issuer role or assumed-role ARN.
     pub fn cluster_by_node_role(&self, issuer_arn: Option<&str>, session_arn: Option<&str>) -> Option<usize> {
         if let Some(arn) = issuer_arn {
-            if let Some(c) = self.node_roles.get(arn) {
-                return Some(*c);
-            }
-            // The session's role name is the issuer's last segment: most records (not
-            // node roles) stop here, without parsing the session ARN.
-            let name = arn.rsplit('/').next().unwrap_or(arn);
+            // Every node role's name is a bare name, and the session's role name is the
+            // issuer's last segment: most records (not node roles) stop at this one
+            // lookup of a short name.
+            let name = arn
+                .bytes()
+                .rposition(|b| b == b'/')
+                .map_or(arn, |slash| &arn[slash + 1..]);
             if !self.node_role_bare_names.contains(name) {
                 return None;
+            }
+            if let Some(c) = self.node_roles.get(arn) {
+                return Some(*c);
             }
         }
         // arn:aws:sts::<acct>:assumed-role/<name>/<session>

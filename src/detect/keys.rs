@@ -18,8 +18,7 @@ pub fn long_term_access_key(record: &RecordView<'_>, inv: &Inventory, out: &mut 
     }
     // From a cluster's egress, a long-term key is most likely hard-coded in a pod.
     let cluster = record
-        .source_ip
-        .and_then(|ip| ip.parse().ok())
+        .source_addr
         .and_then(|ip| inv.cluster_by_egress(ip))
         .map(|c| inv.clusters[c].name.as_str());
     let who = clean(principal.unwrap_or("(unknown principal)"), MAX_FIELD_CHARS);

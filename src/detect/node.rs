@@ -205,7 +205,7 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
 
     if on.node_credential_exfiltration.enabled && is_call {
         let c = &inv.clusters[cluster];
-        let Some(ip) = record.source_ip.and_then(public_ip) else {
+        let Some(ip) = record.source_addr.and_then(public_ip) else {
             return;
         };
         if c.egress.is_empty() || record.vpc_endpoint_id.is_some() || c.egress.iter().any(|n| n.contains(&ip))

@@ -206,17 +206,17 @@ enum NetworkKey<'a> {
 }
 
 impl<'a> NetworkKey<'a> {
-    fn of(source: &'a str) -> Self {
-        match source.parse::<IpAddr>() {
-            Ok(IpAddr::V4(v4)) => {
+    fn of(source: &'a str, addr: Option<IpAddr>) -> Self {
+        match addr {
+            Some(IpAddr::V4(v4)) => {
                 let [a, b, c, _] = v4.octets();
                 Self::V4([a, b, c])
             }
-            Ok(IpAddr::V6(v6)) => {
+            Some(IpAddr::V6(v6)) => {
                 let s = v6.segments();
                 Self::V6([s[0], s[1], s[2]])
             }
-            Err(_) => Self::Name(source),
+            None => Self::Name(source),
         }
     }
 }
@@ -366,7 +366,11 @@ impl Context<'_> {
         for ((_, _, workload), used) in later.exchanges.iter().zip(uses) {
             if let Some(event) = used.and_then(|b| from_slice::<EventRef>(&b))
                 && event.time < workload.expires
-                && self.outside(workload, event.ip.as_deref(), false)
+                && self.outside(
+                    workload,
+                    event.ip.as_deref().and_then(|ip| ip.parse().ok()),
+                    false,
+                )
             {
                 findings.push(exfiltration(
                     event.finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical),
@@ -432,7 +436,7 @@ impl Context<'_> {
     }
 
     /// Whether `ip` is a public address outside the workload's cluster egress.
-    fn outside(&self, workload: &Workload, ip: Option<&str>, via_endpoint: bool) -> bool {
+    fn outside(&self, workload: &Workload, ip: Option<IpAddr>, via_endpoint: bool) -> bool {
         let Some(cluster) = workload
             .cluster
             .as_deref()
@@ -454,7 +458,7 @@ impl Context<'_> {
         now: i64,
         findings: &mut Vec<Finding>,
     ) {
-        if !self.outside(w, record.source_ip, record.vpc_endpoint_id.is_some()) {
+        if !self.outside(w, record.source_addr, record.vpc_endpoint_id.is_some()) {
             return;
         }
         let f = EventRef::of(record, now).finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical);
@@ -470,7 +474,7 @@ impl Context<'_> {
         let Some(key) = record.identity.access_key_id.filter(|k| k.starts_with("ASIA")) else {
             return Ok(());
         };
-        if record.vpc_endpoint_id.is_some() || record.source_ip.and_then(public_ip).is_none() {
+        if record.vpc_endpoint_id.is_some() || record.source_addr.and_then(public_ip).is_none() {
             return Ok(());
         }
         if self.cache.pending.contains(key) {
@@ -495,7 +499,7 @@ impl Context<'_> {
         now: i64,
         findings: &mut Vec<Finding>,
     ) -> Result<(), StateError> {
-        let Some(ip) = record.source_ip.filter(|ip| ip.parse::<IpAddr>().is_ok()) else {
+        let Some(ip) = record.source_ip.filter(|_| record.source_addr.is_some()) else {
             return Ok(());
         };
         let window = secs(self.inventory.detections.sdk_credential_fallback.window);
@@ -676,7 +680,10 @@ impl Context<'_> {
             return Ok(());
         }
         let cached_first = self.cache.first_seen.get(role).copied();
-        let triple = self.cache.hasher.hash_one((role, source, NetworkKey::of(ip)));
+        let triple = self
+            .cache
+            .hasher
+            .hash_one((role, source, NetworkKey::of(ip, record.source_addr)));
         if cached_first.is_some_and(|first| first <= now) && self.cache.sources.contains(&triple) {
             return Ok(()); // nothing new, and the baseline start stands
         }
@@ -701,7 +708,7 @@ impl Context<'_> {
         self.cache.sources.insert(triple);
         let learning = now - first < secs(config.learning_period);
 
-        let network = network_of(ip);
+        let network = network_of(ip, record.source_addr);
         let markers: Vec<(&'static str, String)> = [
             ("network", format!("rnet/{role}/{network}")),
             ("service", format!("rsvc/{role}/{source}")),
@@ -803,17 +810,17 @@ fn first_seen_finding(c: Candidate, new: &[&str]) -> Finding {
 }
 
 /// The network a source belongs to: the /24 (IPv4) or /48 (IPv6), or the service name.
-fn network_of(source: &str) -> String {
-    match source.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => {
+fn network_of(source: &str, addr: Option<IpAddr>) -> String {
+    match addr {
+        Some(IpAddr::V4(v4)) => {
             let [a, b, c, _] = v4.octets();
             format!("{a}.{b}.{c}.0/24")
         }
-        Ok(IpAddr::V6(v6)) => {
+        Some(IpAddr::V6(v6)) => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
         }
-        Err(_) => source.to_string(),
+        None => source.to_string(),
     }
 }
 
@@ -952,7 +959,7 @@ mod tests {
             ("AWS Internal", "AWS Internal"),
         ];
         for (source, want) in cases {
-            assert_eq!(network_of(source), want, "{source}");
+            assert_eq!(network_of(source, source.parse().ok()), want, "{source}");
         }
     }
 }

@@ -4,6 +4,8 @@
 //! allocates nothing. A field of the wrong type reads as absent: every field after
 //! `eventSource` can be chosen by the caller, so nothing here trusts a shape.
 
+use std::net::IpAddr;
+
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
@@ -34,6 +36,9 @@ pub struct RecordView<'a> {
     pub region: Option<&'a str>,
     /// `sourceIPAddress`: an IP, a service name or `AWS Internal`.
     pub source_ip: Option<&'a str>,
+    /// `sourceIPAddress` read as an address, when it is one (parsed once, for every
+    /// detector).
+    pub source_addr: Option<IpAddr>,
     /// `userAgent`.
     pub user_agent: Option<&'a str>,
     /// `errorCode`; absent on success.
@@ -176,8 +181,14 @@ impl<'a> RecordView<'a> {
                 }
             }
         }
-        view.event_time = view.event_time.or(view.logstash_time);
+        view.finish();
         Some(view)
+    }
+
+    /// What both readers derive once the fields are read.
+    fn finish(&mut self) {
+        self.event_time = self.event_time.or(self.logstash_time);
+        self.source_addr = self.source_ip.and_then(|ip| ip.parse().ok());
     }
 
     /// The string field stored under the top-level `key`.

@@ -53,7 +53,7 @@ pub fn skim(bytes: &mut [u8]) -> std::result::Result<RecordView<'_>, RecordError
         let at = total - cursor.rest.len();
         return Err(RecordError::Json(format!("malformed JSON near byte {at}")));
     }
-    view.event_time = view.event_time.or(view.logstash_time);
+    view.finish();
     Ok(view)
 }
 
@@ -142,7 +142,7 @@ impl<'a> Cursor<'a> {
 
     /// The string at the cursor (which is at its opening quote), unescaped.
     fn string(&mut self) -> Result<&'a str> {
-        std::str::from_utf8(self.raw_string()?).map_err(|_| Malformed)
+        text(self.raw_string()?).ok_or(Malformed)
     }
 
     /// A string value; any other value is skipped and reads as absent.
@@ -307,6 +307,22 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// `bytes` as text, when they are UTF-8.
+///
+/// Nearly every string a record holds is ASCII, and checking that costs a fraction of
+/// `std::str::from_utf8` on these short strings: callgrind on the 20 MB generated file
+/// counted 20.8 M instructions in `from_utf8` for its 173 k kept strings, and 14.4 M
+/// fewer for the whole replay with this check (344.7 M → 330.3 M).
+#[allow(unsafe_code)]
+fn text(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: every byte is below 0x80, and a run of ASCII bytes is valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
 /// Unescapes a JSON string body in place; the new length. Lone surrogates become
 /// U+FFFD; a backslash that starts no valid escape is dropped.
 fn unescape(s: &mut [u8]) -> usize {
@@ -424,15 +440,17 @@ mod tests {
 
     #[test]
     fn skim_reads_fields_and_skips_the_rest() {
-        let mut record = br#"{"eventVersion":"1.09","big":{"a":[1,2,{"b":"}"}]},"userIdentity":
+        let mut record = r#"{"eventVersion":"1.09","big":{"a":[1,2,{"b":"}"}]},"userIdentity":
             {"type":"AssumedRole","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:r"},
-            "ec2RoleDelivery":"2.0"}},"eventName":"Get\u004fbject","requestParameters":
+            "ec2RoleDelivery":"2.0"}},"eventName":"Get\u004fbject","userAgent":"café/1.0","requestParameters":
             {"durationSeconds":900,"tags":[{"key":"eks-cluster-name","value":"prod"}]},
             "responseElements":{"credentials":{"sessionToken":"secret","accessKeyId":"ASIA1"}}}"#
+            .as_bytes()
             .to_vec();
         let view = skim(&mut record).unwrap();
         assert_eq!(view.event_version, Some("1.09"));
         assert_eq!(view.event_name, Some("GetObject"));
+        assert_eq!(view.user_agent, Some("café/1.0"));
         assert_eq!(view.identity.kind, Some("AssumedRole"));
         assert_eq!(view.identity.issuer_arn, Some("arn:r"));
         assert_eq!(view.identity.ec2_role_delivery, Some("2.0"));
