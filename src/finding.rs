@@ -140,6 +140,10 @@ pub fn is_invisible(c: char) -> bool {
 ///
 /// Reads at most `max + 1` characters of `s`, however long `s` is.
 pub fn clean(s: &str, max: usize) -> String {
+    // Nearly every field is printable ASCII that fits: nothing to escape or cut.
+    if s.len() <= max && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)));
     if max == 0 {
         return out;

@@ -72,7 +72,13 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next byte after whitespace.
+    #[inline]
     fn peek(&mut self) -> Option<u8> {
+        // CloudTrail writes no whitespace between tokens.
+        match self.rest.first() {
+            Some(b' ' | b'\t' | b'\n' | b'\r') | None => {}
+            Some(&b) => return Some(b),
+        }
         let n = self
             .rest
             .iter()
@@ -324,7 +330,10 @@ fn text(bytes: &[u8]) -> Option<&str> {
 }
 
 /// Unescapes a JSON string body in place; the new length. Lone surrogates become
-/// U+FFFD; a backslash that starts no valid escape is dropped.
+/// U+FFFD; a backslash that starts no valid escape is dropped. Rare, and kept out of
+/// line so that the string reader stays small.
+#[cold]
+#[inline(never)]
 fn unescape(s: &mut [u8]) -> usize {
     const REPLACEMENT: char = '\u{fffd}';
     let (mut read, mut write) = (0, 0);
