@@ -11,7 +11,7 @@ use crate::config::{ConfigError, Inventory};
 use crate::decode::{self, DecodeError, DocumentKind, Limits, PieceKind, Pieces, Splitter};
 use crate::detect::{Cache, Detectors};
 use crate::finding::Finding;
-use crate::record::{Parser, RecordError, RecordView};
+use crate::record::{Parser, RecordError, RecordView, Scratch, Short, skim, skim_prefix};
 use crate::state::{MemoryStore, StateError, StateStore};
 
 /// Where the engine delivers what it finds.
@@ -201,6 +201,7 @@ impl Engine {
             stats: FileStats::default(),
             parser: Parser::default(),
             findings: Vec::new(),
+            scratch: Scratch::new(),
             index: 0,
         };
         let result = stream(&mut run, sink).map_err(InputError::Decode);
@@ -232,6 +233,8 @@ struct Run<'e> {
     parser: Parser,
     /// Reused between records.
     findings: Vec<Finding>,
+    /// Where a record's view keeps the strings it unescaped; reused between records.
+    scratch: Scratch,
     /// Index of the current piece, for error reports.
     index: u64,
 }
@@ -270,7 +273,27 @@ impl Run<'_> {
     ) -> Result<(), DecodeError> {
         let mut ahead = pieces.key_hints();
         let mut keys = Vec::new();
-        while let Some(piece) = pieces.next_piece()? {
+        loop {
+            // A record of a `Records` array is read where it lies, in one pass that also
+            // finds its end. One the buffer cuts short is read again with more bytes; one
+            // the skim cannot read is cut by the splitter and examined as a piece below.
+            if let Some(window) = pieces.record_window()? {
+                if self.state_error.is_some() {
+                    return Ok(());
+                }
+                let seen = window.len();
+                match self.window_record(window, sink) {
+                    Ok(len) => {
+                        pieces.consume(len);
+                        continue;
+                    }
+                    Err(Short::Incomplete) if pieces.grow_window(2 * seen)? => continue,
+                    Err(_) => {}
+                }
+            }
+            let Some(piece) = pieces.next_piece()? else {
+                break;
+            };
             if let Some(ahead) = &mut ahead {
                 ahead.due(&mut keys);
                 if !keys.is_empty() {
@@ -340,25 +363,71 @@ impl Run<'_> {
     /// Parses one record and runs the detections on it.
     fn record(&mut self, bytes: &mut [u8], sink: &mut dyn Sink) {
         let mut findings = std::mem::take(&mut self.findings);
-        let detectors = &self.engine.detectors;
-        let (store, cache, state_error) = (self.store, &mut self.cache, &mut self.state_error);
-        let times = &mut self.stats.times;
-        let outcome = match crate::record::skim(bytes) {
-            // Not an object: the tape tells whether it is JSON at all (the skim read
-            // nothing, so the bytes are as they came).
+        let scratch = std::mem::take(&mut self.scratch);
+        let outcome = match skim(bytes, &scratch) {
+            // Not an object: the tape tells whether it is JSON at all (the skim does not
+            // write, so the bytes are as they came).
             Err(RecordError::NotObject) => match self.parser.parse(bytes, |_| ()) {
                 Ok(()) => Err(RecordError::NotObject),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
-            Ok(view) if view.event_type == Some("AwsCloudTrailInsight") => Ok(false),
-            Ok(view) => {
-                if let Err(e) = detectors.run_with_state(&view, times, store, cache, &mut findings) {
-                    state_error.get_or_insert(e);
-                }
-                Ok(true)
+            Ok(view) => Ok(self.detect(&view, &mut findings)),
+        };
+        self.finish_record(outcome, scratch, findings, sink);
+    }
+
+    /// Reads and examines the record that starts `window` (bytes of a `Records` array,
+    /// still in the splitter's buffer) without cutting it first: the skim finds its end.
+    /// The bytes it took, or why it took none.
+    fn window_record(&mut self, window: &[u8], sink: &mut dyn Sink) -> Result<usize, Short> {
+        let scratch = std::mem::take(&mut self.scratch);
+        let mut view = RecordView::default();
+        let len = match skim_prefix(window, &scratch, &mut view) {
+            Ok(len) => len,
+            Err(short) => {
+                self.scratch = scratch;
+                return Err(short);
             }
         };
+        let mut findings = std::mem::take(&mut self.findings);
+        self.index += 1;
+        let outcome = match len > self.engine.limits().max_record_bytes {
+            true => Err(RecordError::Oversized),
+            false => Ok(self.detect(&view, &mut findings)),
+        };
+        self.finish_record(outcome, scratch, findings, sink);
+        Ok(len)
+    }
+
+    /// Runs the detections on a record's view: whether it counts as a record (an Insights
+    /// event does not).
+    fn detect(&mut self, view: &RecordView<'_>, findings: &mut Vec<Finding>) -> bool {
+        if view.event_type == Some("AwsCloudTrailInsight") {
+            return false;
+        }
+        let times = &mut self.stats.times;
+        if let Err(e) =
+            self.engine
+                .detectors
+                .run_with_state(view, times, self.store, &mut self.cache, findings)
+        {
+            self.state_error.get_or_insert(e);
+        }
+        true
+    }
+
+    /// Counts a record's outcome and hands on its findings; the scratch its view used
+    /// goes back, emptied.
+    fn finish_record(
+        &mut self,
+        outcome: Result<bool, RecordError>,
+        mut scratch: Scratch,
+        mut findings: Vec<Finding>,
+        sink: &mut dyn Sink,
+    ) {
+        scratch.reset();
+        self.scratch = scratch;
         match outcome {
             Ok(true) => self.stats.records += 1,
             Ok(false) => self.stats.skipped_records += 1,

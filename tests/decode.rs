@@ -190,10 +190,30 @@ fn oversized_record_is_skipped() {
     let engine = engine_with("[input]\nmax_record_bytes = 4096");
     let mut big = akia("big");
     big["requestParameters"] = json!({"blob": "x".repeat(10_000)});
-    let input = serde_json::to_vec(&json!({"Records": [akia("a"), big, akia("b")]})).unwrap();
+    // Longer than a read of the splitter's buffer (128 KiB) too, and a record past the limit
+    // by one byte.
+    let mut bigger = akia("bigger");
+    bigger["requestParameters"] = json!({"blob": "y".repeat(300_000)});
+    let mut edge = akia("edge");
+    let pad = 4096 - edge.to_string().len() - r#","requestParameters":{"p":""}"#.len();
+    edge["requestParameters"] = json!({"p": "z".repeat(pad)});
+    assert_eq!(edge.to_string().len(), 4096);
+    let mut over = edge.clone();
+    over["requestParameters"]["p"] = json!("z".repeat(pad + 1));
+    let records = [
+        akia("a"),
+        big,
+        akia("b"),
+        bigger,
+        akia("c"),
+        edge,
+        over,
+        akia("d"),
+    ];
+    let input = serde_json::to_vec(&json!({ "Records": records })).unwrap();
     let (result, ids) = run_with(&engine, &input);
-    assert_eq!(ids, ["a", "b"]);
-    assert_eq!(result.unwrap().bad_records, 1);
+    assert_eq!(ids, ["a", "b", "c", "edge", "d"]);
+    assert_eq!(result.unwrap().bad_records, 3);
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! The skim (`record::skim`, the fast path for the records of a CloudTrail file) against
-//! the full simd-json tape view: on valid JSON both must read the same view.
+//! the full simd-json tape view: on valid JSON both must read the same view. Read where it
+//! lies (`record::skim_prefix`, followed by more input), a record must read the same and
+//! end where it ends; cut short, it must ask for more.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -8,12 +10,27 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use trailwatch::record::{Parser, RecordView, skim};
+use trailwatch::record::{Parser, RecordView, Scratch, Short, skim, skim_prefix};
 
-/// The view both ways, as text (the views borrow their own copies of the bytes).
+/// The view both ways, as text (the tape's view borrows its own copy of the bytes). On
+/// an object, the view read where it lies must be the skim's, and end where it ends.
 fn both(record: &[u8]) -> (String, String) {
-    let mut a = record.to_vec();
-    let fast = format!("{:?}", skim(&mut a));
+    let scratch = Scratch::new();
+    let skimmed = skim(record, &scratch);
+    let fast = format!("{skimmed:?}");
+    let text = record.trim_ascii();
+    if text.first() == Some(&b'{') {
+        let followed = [text, b",{\"eventName\":\"Next\"}]"].concat();
+        let mut view = RecordView::default();
+        let read = skim_prefix(&followed, &scratch, &mut view);
+        match &skimmed {
+            Ok(skimmed) => {
+                assert_eq!(read, Ok(text.len()), "{}", String::from_utf8_lossy(record));
+                assert_eq!(&view, skimmed);
+            }
+            Err(_) => assert_eq!(read, Err(Short::Broken), "{}", String::from_utf8_lossy(record)),
+        }
+    }
     let mut b = record.to_vec();
     let slow = Parser::default()
         .parse(&mut b, |v| format!("{:?}", RecordView::from_value(v).ok_or(())))
@@ -73,6 +90,19 @@ fn every_sample_and_reference_record_reads_the_same() {
     for record in &records {
         assert_same(record.to_string().as_bytes());
         assert_same(serde_json::to_string_pretty(record).unwrap().as_bytes());
+    }
+}
+
+#[test]
+fn a_record_cut_short_asks_for_more() {
+    let scratch = Scratch::new();
+    for record in corpus().iter().step_by(5) {
+        let text = record.to_string();
+        for cut in 1..text.len() {
+            let mut view = RecordView::default();
+            let read = skim_prefix(&text.as_bytes()[..cut], &scratch, &mut view);
+            assert_eq!(read, Err(Short::Incomplete), "{}", &text[..cut]);
+        }
     }
 }
 
@@ -155,7 +185,11 @@ proptest! {
 
     #[test]
     fn any_bytes_are_an_error_or_a_view_never_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-        let mut bytes = bytes;
-        let _ = skim(&mut bytes);
+        let scratch = Scratch::new();
+        let _ = skim(&bytes, &scratch);
+        let mut view = RecordView::default();
+        if let Ok(len) = skim_prefix(&bytes, &scratch, &mut view) {
+            prop_assert!(len <= bytes.len());
+        }
     }
 }

@@ -3,11 +3,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use trailwatch::record::{Parser, RecordView, skim};
+use trailwatch::record::{Parser, RecordView, Scratch, skim, skim_prefix};
 
 fuzz_target!(|data: &[u8]| {
-    let mut fast = data.to_vec();
-    let skimmed = skim(&mut fast);
+    let scratch = Scratch::new();
+    let skimmed = skim(data, &scratch);
+    // Read where it lies, a whole record reads the same and ends where the data does.
+    let mut view = RecordView::default();
+    if let (Ok(len), Ok(whole)) = (skim_prefix(data, &scratch, &mut view), &skimmed)
+        && data.first() == Some(&b'{')
+    {
+        assert_eq!(&view, whole, "read where it lies, the record reads otherwise");
+        assert_eq!(data[len..].trim_ascii(), b"", "read where it lies, the record ends elsewhere");
+    }
     // Compare on valid JSON only (serde_json is strict; simd-json lets some damage pass,
     // such as NUL bytes after a number), and without `\u` escapes: the tape decodes a lone
     // surrogate to U+0000, the skim to U+FFFD.

@@ -87,6 +87,22 @@ pub trait Pieces {
     fn key_hints(&mut self) -> Option<KeyHints> {
         None
     }
+
+    /// Inside a `Records` array, when the source can: the buffered bytes from the next
+    /// element's start on (at least one), for a reader that finds the element's end
+    /// itself and reports it with [`Pieces::consume`]. `None`: call `next_piece`.
+    fn record_window(&mut self) -> Result<Option<&[u8]>, DecodeError> {
+        Ok(None)
+    }
+
+    /// Reads on until the window holds `len` bytes or more; false when the input ends
+    /// first or the window already holds more than a piece may (`next_piece` then cuts).
+    fn grow_window(&mut self, _len: usize) -> Result<bool, DecodeError> {
+        Ok(false)
+    }
+
+    /// The first `n` bytes of the window were one element, read.
+    fn consume(&mut self, _n: usize) {}
 }
 
 impl<R: Read> Pieces for Splitter<R> {
@@ -96,6 +112,30 @@ impl<R: Read> Pieces for Splitter<R> {
 
     fn bytes_read(&self) -> u64 {
         Splitter::bytes_read(self)
+    }
+
+    fn record_window(&mut self) -> Result<Option<&[u8]>, DecodeError> {
+        if self.mode != Mode::Records || !self.skip_while(|b| b.is_ascii_whitespace() || b == b',')? {
+            return Ok(None);
+        }
+        Ok((self.buf[self.start] != b']').then(|| &self.buf[self.start..self.end]))
+    }
+
+    fn grow_window(&mut self, len: usize) -> Result<bool, DecodeError> {
+        if self.end - self.start > self.max_piece {
+            return Ok(false);
+        }
+        while self.end - self.start < len {
+            if !self.fill()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.yielded += 1;
     }
 }
 

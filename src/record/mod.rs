@@ -13,7 +13,7 @@ use crate::finding::{MAX_FIELD_CHARS, clean};
 
 mod skim;
 
-pub use skim::skim;
+pub use skim::{Scratch, Short, skim, skim_prefix};
 
 /// The fields of one CloudTrail record that trailwatch uses.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -14,11 +14,16 @@
 //! call). A lone surrogate escape becomes U+FFFD instead of failing the record: a caller must
 //! not be able to hide its own call by choosing its user agent.
 //!
-//! Strings are unescaped in place, so the view borrows the record's bytes as the tape
-//! view does; nothing is allocated per record.
+//! The skim never writes to the record: the view borrows its bytes, and the few strings
+//! with escapes it keeps are unescaped into a [`Scratch`] arena, reset between records.
+//! So a record can be skimmed where it was decompressed, before its end is known
+//! ([`skim_prefix`]): one pass finds the fields and the end.
 
 use super::{Identity, PodTags, RecordError, RecordView, Request, Response, Slots};
 use crate::decode::{container_end, quote_or_backslash};
+
+/// Where the unescaped strings of a view live; [`Scratch::reset`] it once the view is gone.
+pub type Scratch = bumpalo::Bump;
 
 /// Where the skim found the record broken.
 #[derive(Debug)]
@@ -26,49 +31,100 @@ struct Malformed;
 
 type Result<T> = std::result::Result<T, Malformed>;
 
-/// Reads the view of one record (a JSON object) from `bytes`, unescaping in place.
-pub fn skim(bytes: &mut [u8]) -> std::result::Result<RecordView<'_>, RecordError> {
-    let total = bytes.len();
-    let mut cursor = Cursor { rest: bytes };
+/// Reads the view of one record (a JSON object), which is all of `bytes`.
+pub fn skim<'a>(bytes: &'a [u8], scratch: &'a Scratch) -> std::result::Result<RecordView<'a>, RecordError> {
+    let mut cursor = Cursor::new(bytes, scratch);
     match cursor.peek() {
         Some(b'{') => {}
         Some(_) => return Err(RecordError::NotObject),
         None => return Err(RecordError::Json("empty record".into())),
     }
     let mut view = RecordView::default();
-    let read = cursor.object(|key, c| {
-        match key {
-            b"userIdentity" => view.identity = c.identity()?,
-            b"requestParameters" => view.request = c.request()?,
-            b"responseElements" => view.response = c.response()?,
-            b"@timestamp" => view.logstash_time = c.string_value()?,
-            _ => match view.slot(key) {
-                Some(slot) => *slot = c.string_value()?,
-                None => c.skip()?,
-            },
+    let read = cursor.record(&mut view);
+    match read {
+        Ok(()) if cursor.peek().is_none() => Ok(view),
+        _ => {
+            let at = bytes.len() - cursor.rest.len();
+            Err(RecordError::Json(format!("malformed JSON near byte {at}")))
         }
-        Ok(())
-    });
-    if read.is_err() || cursor.peek().is_some() {
-        let at = total - cursor.rest.len();
-        return Err(RecordError::Json(format!("malformed JSON near byte {at}")));
     }
-    view.finish();
-    Ok(view)
 }
 
-/// The unread rest of the record. Read bytes are split off and handed out for good, so
-/// the strings of the view can borrow them while the cursor goes on.
+/// Why [`skim_prefix`] read no record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Short {
+    /// The bytes ended inside the record: more of them may make it whole.
+    Incomplete,
+    /// Not a well-formed record (or not an object).
+    Broken,
+}
+
+/// Reads into `view` the record (a JSON object) that starts `bytes` and may be followed by
+/// anything; how many bytes it takes. On valid JSON its end is where the splitter would
+/// cut it. `view` starts empty (`RecordView::default()`).
+pub fn skim_prefix<'a>(
+    bytes: &'a [u8],
+    scratch: &'a Scratch,
+    view: &mut RecordView<'a>,
+) -> std::result::Result<usize, Short> {
+    if bytes.first() != Some(&b'{') {
+        return Err(Short::Broken);
+    }
+    let mut cursor = Cursor::new(bytes, scratch);
+    match cursor.record(view) {
+        Ok(()) => Ok(bytes.len() - cursor.rest.len()),
+        Err(_) if cursor.ran_out => Err(Short::Incomplete),
+        Err(_) => Err(Short::Broken),
+    }
+}
+
+/// The unread rest of the record.
 struct Cursor<'a> {
-    rest: &'a mut [u8],
+    rest: &'a [u8],
+    scratch: &'a Scratch,
+    /// A read failed because the bytes ended.
+    ran_out: bool,
 }
 
 impl<'a> Cursor<'a> {
-    /// Splits off the next `n` bytes.
-    fn take(&mut self, n: usize) -> &'a mut [u8] {
-        let (head, tail) = std::mem::take(&mut self.rest).split_at_mut(n);
+    fn new(bytes: &'a [u8], scratch: &'a Scratch) -> Self {
+        Self {
+            rest: bytes,
+            scratch,
+            ran_out: false,
+        }
+    }
+
+    /// The record object at the cursor.
+    fn record(&mut self, view: &mut RecordView<'a>) -> Result<()> {
+        self.object(|key, c| {
+            match key {
+                b"userIdentity" => view.identity = c.identity()?,
+                b"requestParameters" => view.request = c.request()?,
+                b"responseElements" => view.response = c.response()?,
+                b"@timestamp" => view.logstash_time = c.string_value()?,
+                _ => match view.slot(key) {
+                    Some(slot) => *slot = c.string_value()?,
+                    None => c.skip()?,
+                },
+            }
+            Ok(())
+        })?;
+        view.finish();
+        Ok(())
+    }
+
+    /// The next `n` bytes, passed.
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, tail) = self.rest.split_at(n);
         self.rest = tail;
         head
+    }
+
+    /// Fails a read because the bytes ended.
+    fn out(&mut self) -> Malformed {
+        self.ran_out = true;
+        Malformed
     }
 
     /// The next byte after whitespace.
@@ -85,7 +141,9 @@ impl<'a> Cursor<'a> {
             .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
             .unwrap_or(self.rest.len());
         self.take(n);
-        self.rest.first().copied()
+        let next = self.rest.first().copied();
+        self.ran_out |= next.is_none();
+        next
     }
 
     fn expect(&mut self, byte: u8) -> Result<()> {
@@ -126,18 +184,24 @@ impl<'a> Cursor<'a> {
     /// and not yet checked for UTF-8 (keys are only compared).
     fn raw_string(&mut self) -> Result<&'a [u8]> {
         let (end, escapes) = self.string_end()?;
-        let raw = &mut self.take(end + 1)[1..end];
-        let len = if escapes { unescape(raw) } else { raw.len() };
-        Ok(&raw[..len])
+        let raw = &self.take(end + 1)[1..end];
+        if !escapes {
+            return Ok(raw);
+        }
+        let copy = self.scratch.alloc_slice_copy(raw);
+        let len = unescape(copy);
+        Ok(&copy[..len])
     }
 
     /// Where the string at the cursor closes (the index of its closing quote), and
     /// whether it holds escapes.
-    fn string_end(&self) -> Result<(usize, bool)> {
+    fn string_end(&mut self) -> Result<(usize, bool)> {
         let mut at = 1;
         let mut escapes = false;
         loop {
-            let i = quote_or_backslash(self.rest, at).ok_or(Malformed)?;
+            let Some(i) = quote_or_backslash(self.rest, at) else {
+                return Err(self.out());
+            };
             if self.rest[i] == b'"' {
                 return Ok((i, escapes));
             }
@@ -163,7 +227,10 @@ impl<'a> Cursor<'a> {
     fn skip(&mut self) -> Result<()> {
         let len = match self.peek().ok_or(Malformed)? {
             b'"' => return self.skip_string(),
-            b'{' | b'[' => container_end(self.rest).ok_or(Malformed)?,
+            b'{' | b'[' => match container_end(self.rest) {
+                Some(len) => len,
+                None => return Err(self.out()),
+            },
             _ => return self.scalar().map(|_| ()),
         };
         self.take(len);
@@ -183,7 +250,10 @@ impl<'a> Cursor<'a> {
             .rest
             .iter()
             .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-            .unwrap_or(self.rest.len());
+            .unwrap_or_else(|| {
+                self.ran_out = true; // the token may go on
+                self.rest.len()
+            });
         let token = &self.rest[..len];
         let number = matches!(token.first(), Some(b'-' | b'0'..=b'9'))
             && token
@@ -449,14 +519,15 @@ mod tests {
 
     #[test]
     fn skim_reads_fields_and_skips_the_rest() {
-        let mut record = r#"{"eventVersion":"1.09","big":{"a":[1,2,{"b":"}"}]},"userIdentity":
+        let record = r#"{"eventVersion":"1.09","big":{"a":[1,2,{"b":"}"}]},"userIdentity":
             {"type":"AssumedRole","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:r"},
             "ec2RoleDelivery":"2.0"}},"eventName":"Get\u004fbject","userAgent":"café/1.0","requestParameters":
             {"durationSeconds":900,"tags":[{"key":"eks-cluster-name","value":"prod"}]},
             "responseElements":{"credentials":{"sessionToken":"secret","accessKeyId":"ASIA1"}}}"#
             .as_bytes()
             .to_vec();
-        let view = skim(&mut record).unwrap();
+        let scratch = Scratch::new();
+        let view = skim(&record, &scratch).unwrap();
         assert_eq!(view.event_version, Some("1.09"));
         assert_eq!(view.event_name, Some("GetObject"));
         assert_eq!(view.user_agent, Some("café/1.0"));
@@ -482,12 +553,12 @@ mod tests {
             b"{\"eventName\":\"\xff\"}",
         ] {
             assert!(
-                matches!(skim(&mut bad.to_vec()), Err(RecordError::Json(_))),
+                matches!(skim(bad, &Scratch::new()), Err(RecordError::Json(_))),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
         }
-        assert_eq!(skim(&mut b"[1]".to_vec()), Err(RecordError::NotObject));
-        assert_eq!(skim(&mut b"42".to_vec()), Err(RecordError::NotObject));
+        assert_eq!(skim(b"[1]", &Scratch::new()), Err(RecordError::NotObject));
+        assert_eq!(skim(b"42", &Scratch::new()), Err(RecordError::NotObject));
     }
 }
