@@ -177,9 +177,12 @@ impl Engine {
         self.run(store, sink, |run, sink| {
             let decompressed = decode::decompress(input, self.limits().max_decompressed_bytes)?;
             std::thread::scope(|scope| {
+                if !store.prefers_batches() {
+                    return run.stream(decode::PipelinedReader::spawn(scope, decompressed), sink, true);
+                }
+                // A remote store: split on the decode thread too, to read the keys ahead.
                 let max_piece = self.limits().max_record_bytes;
-                let read_ahead = store.prefers_batches();
-                let mut pieces = decode::PipelinedPieces::spawn(scope, decompressed, max_piece, read_ahead);
+                let mut pieces = decode::PipelinedPieces::spawn(scope, decompressed, max_piece, true);
                 let result = run.split(&mut pieces, sink, true);
                 run.stats.bytes = pieces.bytes_read();
                 result
@@ -250,7 +253,7 @@ enum Deferred {
 
 impl Run<'_> {
     /// Splits and examines one decompressed input; `stats.bytes` counts what was read.
-    fn stream<D: Read>(
+    fn stream<D: decode::Source>(
         &mut self,
         decompressed: D,
         sink: &mut dyn Sink,

@@ -1,17 +1,20 @@
-//! Decompression and splitting on a thread of their own: with two cores, inflating and
-//! cutting the next records overlaps with parsing and examining the ones before, so the
-//! work divides about evenly between the threads.
+//! Decompression on a thread of its own: with two cores, inflating the next bytes
+//! overlaps with reading and examining the records before them.
 //!
-//! The decoder thread copies the pieces its [`Splitter`] cuts into batches of about one
-//! read chunk and sends them over a bounded channel; the consumer hands them out one
-//! piece at a time and sends the emptied batches back, so memory stays at `DEPTH + 2`
-//! batches whatever the input size.
+//! [`PipelinedReader`]: the decoder thread sends chunks of decompressed bytes over a
+//! bounded channel, and the consumer's splitter reads them as it would read the
+//! decompressor; the records are found and read in one pass on the consumer's side.
 //!
-//! For a remote state store the decoder also reads ahead the caller's temporary access
-//! key of each record (see [`key_hint`]) and sends them as soon as a batch is cut, ahead
-//! of the batch: the consumer fetches what it does not know for `DEPTH` batches at once.
+//! [`PipelinedPieces`], for a remote state store: the decoder thread also splits, copies
+//! the pieces into batches of about one read chunk, and reads ahead the caller's
+//! temporary access key of each record (see [`key_hint`]), sent as soon as a batch is
+//! cut, ahead of the batch: the consumer fetches what it does not know for `DEPTH`
+//! batches at once.
+//!
+//! Either way the consumer sends the emptied buffers back, so memory stays at `DEPTH + 2`
+//! of them whatever the input size.
 
-use std::io::Read;
+use std::io::{self, ErrorKind, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
@@ -20,7 +23,7 @@ use std::thread::Scope;
 use memchr::memmem;
 
 use super::DecodeError;
-use super::split::{CHUNK, KeyHints, PieceKind, Pieces, Splitter};
+use super::split::{CHUNK, KeyHints, PieceKind, Pieces, Source, Splitter};
 
 /// Batches in flight between the two threads (with read-ahead, the look-ahead).
 const DEPTH: usize = 16;
@@ -36,6 +39,116 @@ struct Batch {
 impl Batch {
     fn full(&self) -> bool {
         self.bytes.len() >= CHUNK
+    }
+}
+
+/// What the decoder thread of a [`PipelinedReader`] sends.
+enum Chunk {
+    /// A buffer and how many of its bytes are decompressed input.
+    Data(Vec<u8>, usize),
+    /// The input ended, or failed.
+    End(Option<io::Error>),
+}
+
+/// Room the decoder leaves before the bytes of each chunk: the consumer puts the start of
+/// a record the previous chunk cut short there, and takes the chunk over as its buffer.
+const HEADROOM: usize = 16 * 1024;
+
+/// The consumer's end of a decompressor read on another thread, a splitter's [`Source`]:
+/// the same bytes in the same reads, and the same error after them, as reading the
+/// decompressor itself.
+pub struct PipelinedReader {
+    full: Receiver<Chunk>,
+    empty: SyncSender<Vec<u8>>,
+    done: bool,
+}
+
+impl PipelinedReader {
+    /// Starts a thread in `scope` that reads `input` to its end or first error.
+    pub fn spawn<'scope, R>(scope: &'scope Scope<'scope, '_>, mut input: R) -> Self
+    where
+        R: Read + Send + 'scope,
+    {
+        let (full_tx, full) = sync_channel::<Chunk>(DEPTH);
+        let (empty, empty_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
+        scope.spawn(move || {
+            let mut offset = 0;
+            loop {
+                let mut buf = empty_rx.try_recv().unwrap_or_default();
+                if buf.len() < HEADROOM + CHUNK {
+                    buf.resize(HEADROOM + CHUNK, 0);
+                }
+                // Each read asks for the bytes up to the next multiple of CHUNK, and each
+                // goes over as it came: the splitter, asking the same, gets the same bytes
+                // in the same reads as from the decompressor itself.
+                let want = CHUNK - offset % CHUNK;
+                let chunk = match input.read(&mut buf[HEADROOM..HEADROOM + want]) {
+                    Ok(0) => Chunk::End(None),
+                    Ok(n) => {
+                        offset += n;
+                        Chunk::Data(buf, n)
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => Chunk::End(Some(e)),
+                };
+                let end = matches!(chunk, Chunk::End(_));
+                // A closed channel means the consumer stopped early: so does the decoder.
+                if full_tx.send(chunk).is_err() || end {
+                    return;
+                }
+            }
+        });
+        Self {
+            full,
+            empty,
+            done: false,
+        }
+    }
+}
+
+impl Source for PipelinedReader {
+    /// The next chunk (the splitter asks for what the decoder read). Taken over as the
+    /// buffer when the bytes kept fit in its headroom, which is nearly always: only a
+    /// record longer than that, cut short by the chunk's start, is copied.
+    fn refill(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: &mut usize,
+        end: &mut usize,
+        _want: usize,
+    ) -> io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let (mut chunk, n) = match self.full.recv() {
+            Ok(Chunk::Data(chunk, n)) => (chunk, n),
+            Ok(Chunk::End(error)) => {
+                self.done = true;
+                return error.map_or(Ok(0), Err);
+            }
+            // The decoder thread panicked; the scope passes the panic on.
+            Err(_) => {
+                self.done = true;
+                return Ok(0);
+            }
+        };
+        let kept = *end - *start;
+        if kept <= HEADROOM {
+            chunk[HEADROOM - kept..HEADROOM].copy_from_slice(&buf[*start..*end]);
+            let spent = std::mem::replace(buf, chunk);
+            (*start, *end) = (HEADROOM - kept, HEADROOM + n);
+            // The decoder may already have allocated its own: then drop this one.
+            if !spent.is_empty() {
+                let _ = self.empty.try_send(spent);
+            }
+        } else {
+            buf.copy_within(*start..*end, 0);
+            buf.truncate(kept);
+            buf.extend_from_slice(&chunk[HEADROOM..HEADROOM + n]);
+            (*start, *end) = (0, kept + n);
+            let _ = self.empty.try_send(chunk);
+        }
+        Ok(n)
     }
 }
 
@@ -316,18 +429,49 @@ mod tests {
     fn hands_out_what_the_splitter_cuts() {
         let direct = collect(Splitter::new(jagged(false), 4096));
         let piped = std::thread::scope(|s| collect(PipelinedPieces::spawn(s, jagged(false), 4096, true)));
+        let read =
+            std::thread::scope(|s| collect(Splitter::new(PipelinedReader::spawn(s, jagged(false)), 4096)));
         assert_eq!(direct.0.len(), 3500);
         assert!(direct.0.iter().any(|(k, _)| *k == PieceKind::Oversized));
         assert_eq!(piped, direct);
+        assert_eq!(read, direct);
         assert_eq!(piped.2, data().len() as u64);
+    }
+
+    #[test]
+    fn records_longer_than_the_headroom_cross_chunks_whole() {
+        // Records from a few bytes to several times the headroom, many cut by a chunk.
+        let records: Vec<String> = (0..400)
+            .map(|i| {
+                format!(
+                    r#"{{"eventID":"{i}","pad":"{}"}}"#,
+                    "z".repeat(i * 997 % (3 * HEADROOM))
+                )
+            })
+            .collect();
+        let data = format!(r#"{{"Records":[{}]}}"#, records.join(",")).into_bytes();
+        let jagged = || Jagged {
+            data: data.clone(),
+            at: 0,
+            fail_at_end: false,
+        };
+        let direct = collect(Splitter::new(jagged(), 1 << 20));
+        let read =
+            std::thread::scope(|s| collect(Splitter::new(PipelinedReader::spawn(s, jagged()), 1 << 20)));
+        assert_eq!(direct.0.len(), 400);
+        assert!(direct.0.iter().all(|(k, _)| *k == PieceKind::Record));
+        assert_eq!(read, direct);
     }
 
     #[test]
     fn hands_over_the_decoder_error_after_the_good_pieces() {
         let direct = collect(Splitter::new(jagged(true), 4096));
         let piped = std::thread::scope(|s| collect(PipelinedPieces::spawn(s, jagged(true), 4096, false)));
+        let read =
+            std::thread::scope(|s| collect(Splitter::new(PipelinedReader::spawn(s, jagged(true)), 4096)));
         assert!(direct.1.is_some());
         assert_eq!(piped, direct);
+        assert_eq!(read, direct);
     }
 
     /// `{}` documents without end.
@@ -347,6 +491,13 @@ mod tests {
         // The scope can only end if the decoder notices the closed channel.
         let first = std::thread::scope(|s| {
             let mut pieces = PipelinedPieces::spawn(s, Endless, 1 << 20, true);
+            pieces
+                .next_piece()
+                .map(|p| p.map(|(kind, bytes)| (kind, bytes.to_vec())))
+        });
+        assert_eq!(first.unwrap(), Some((PieceKind::Document, b"{}".to_vec())));
+        let first = std::thread::scope(|s| {
+            let mut pieces = Splitter::new(PipelinedReader::spawn(s, Endless), 1 << 20);
             pieces
                 .next_piece()
                 .map(|p| p.map(|(kind, bytes)| (kind, bytes.to_vec())))

@@ -105,7 +105,50 @@ pub trait Pieces {
     fn consume(&mut self, _n: usize) {}
 }
 
-impl<R: Read> Pieces for Splitter<R> {
+/// Where a [`Splitter`]'s bytes come from: any reader, or chunks decompressed on another
+/// thread ([`super::PipelinedReader`]), which it takes over without copying.
+pub trait Source {
+    /// Adds input after `buf[*end]`, up to `want` bytes, keeping `buf[*start..*end]` (it may
+    /// move them, and updates both); how many bytes it added, 0 at the end of input.
+    fn refill(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: &mut usize,
+        end: &mut usize,
+        want: usize,
+    ) -> std::io::Result<usize>;
+}
+
+impl<R: Read> Source for R {
+    fn refill(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: &mut usize,
+        end: &mut usize,
+        want: usize,
+    ) -> std::io::Result<usize> {
+        if *start > 0 {
+            buf.copy_within(*start..*end, 0);
+            *end -= *start;
+            *start = 0;
+        }
+        if buf.len() < *end + want {
+            buf.resize(*end + CHUNK, 0);
+        }
+        loop {
+            match self.read(&mut buf[*end..*end + want]) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Ok(n) => {
+                    *end += n;
+                    return Ok(n);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl<R: Source> Pieces for Splitter<R> {
     fn next_piece(&mut self) -> Result<Option<(PieceKind, &mut [u8])>, DecodeError> {
         Splitter::next_piece(self)
     }
@@ -155,7 +198,7 @@ pub struct Splitter<R> {
     yielded: u64,
 }
 
-impl<R: Read> Splitter<R> {
+impl<R: Source> Splitter<R> {
     /// A splitter over `reader` that refuses pieces longer than `max_piece` bytes.
     pub fn new(reader: R, max_piece: usize) -> Self {
         Self {
@@ -285,33 +328,27 @@ impl<R: Read> Splitter<R> {
         }
     }
 
-    /// Reads more input after compacting; false at end of input.
+    /// Reads more input; false at end of input.
+    ///
+    /// Each read asks for the bytes up to the next multiple of [`CHUNK`] in the stream, as
+    /// the decode thread's reads do ([`super::PipelinedReader`]): a decoder that fails
+    /// hands over the same bytes before its error on either path.
     fn fill(&mut self) -> Result<bool, DecodeError> {
         if self.eof {
             return Ok(false);
         }
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.buf.len() < self.end + CHUNK {
-            self.buf.resize(self.end + CHUNK, 0);
-        }
-        loop {
-            match self.reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(false);
-                }
-                Ok(n) => {
-                    self.end += n;
-                    self.consumed += n as u64;
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(DecodeError::from_io(e)),
+        let want = CHUNK - (self.consumed % CHUNK as u64) as usize;
+        let (buf, start, end) = (&mut self.buf, &mut self.start, &mut self.end);
+        match self.reader.refill(buf, start, end, want) {
+            Ok(0) => {
+                self.eof = true;
+                Ok(false)
             }
+            Ok(n) => {
+                self.consumed += n as u64;
+                Ok(true)
+            }
+            Err(e) => Err(DecodeError::from_io(e)),
         }
     }
 
