@@ -452,8 +452,9 @@ pub struct Inventory {
     /// `account/role-name` of node roles, for assumed-role ARNs (which drop the path).
     node_role_names: HashMap<String, usize>,
     /// The bare names of node roles: most sessions are not node sessions, and this
-    /// tells so without building a key.
-    node_role_bare_names: HashSet<String>,
+    /// tells so without building a key. A few names: comparing lengths first, a scan
+    /// costs less than hashing the name.
+    node_role_bare_names: Vec<String>,
     by_name: HashMap<String, usize>,
     by_role: HashMap<String, Vec<usize>>,
     watched_role_names: HashSet<String>,
@@ -520,7 +521,9 @@ impl Inventory {
                 inv.node_role_names
                     .insert(format!("{}/{name}", arn_account(role).unwrap_or_default()), i);
                 inv.watched_role_names.insert(name.to_string());
-                inv.node_role_bare_names.insert(name.to_string());
+                if !inv.node_role_bare_names.iter().any(|n| n == name) {
+                    inv.node_role_bare_names.push(name.to_string());
+                }
             }
             let mut egress = Vec::with_capacity(c.egress_cidrs.len());
             for (j, cidr) in c.egress_cidrs.iter().enumerate() {
@@ -641,7 +644,7 @@ impl Inventory {
                 .bytes()
                 .rposition(|b| b == b'/')
                 .map_or(arn, |slash| &arn[slash + 1..]);
-            if !self.node_role_bare_names.contains(name) {
+            if !self.is_node_role_bare_name(name) {
                 return None;
             }
             if let Some(c) = self.node_roles.get(arn) {
@@ -652,10 +655,16 @@ impl Inventory {
         let mut parts = session_arn?.splitn(6, ':');
         let account = parts.nth(4).filter(|a| !a.is_empty())?;
         let name = parts.next()?.strip_prefix("assumed-role/")?.split('/').next()?;
-        if !self.node_role_bare_names.contains(name) {
+        if !self.is_node_role_bare_name(name) {
             return None;
         }
         self.node_role_names.get(&format!("{account}/{name}")).copied()
+    }
+
+    fn is_node_role_bare_name(&self, name: &str) -> bool {
+        self.node_role_bare_names
+            .iter()
+            .any(|n| n.len() == name.len() && n == name)
     }
 
     /// The cluster named `name`.
