@@ -7,7 +7,7 @@ peak RSS of each process by GNU time:
 
     decode-only   trailwatch replay --decode-only (same flate2/zlib-rs build): the limit
     replay x1     trailwatch replay, every detection, one thread
-    replay x2     the same with decompression and splitting on a second thread
+    replay x2     the same with decompression on a second thread
     gzip -dc      GNU gzip to /dev/null
     python        benches/baseline.py (gzip + json.load + the stateless rules)
     zcat | jq     failed AssumeRoleWithWebIdentity (benches/failed_web_identity.jq)

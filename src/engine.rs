@@ -166,8 +166,9 @@ impl Engine {
         })
     }
 
-    /// Like [`Engine::process_with_state`], with decompression and splitting on a second
-    /// thread: with two cores the work divides about evenly. Results are the same.
+    /// Like [`Engine::process_with_state`], with decompression on a second thread (and,
+    /// for a store that prefers batches, splitting and reading keys ahead there too):
+    /// with two cores the work divides about evenly. Results are the same.
     pub fn process_pipelined<R: Read + Send>(
         &self,
         input: R,
