@@ -144,12 +144,23 @@ pub(crate) fn blocks(bytes: &[u8], carry: &mut Carry) -> Result<usize, usize> {
 
 /// [`blocks`] with the portable masks.
 fn blocks_portable(bytes: &[u8], carry: &mut Carry) -> Result<usize, usize> {
+    walk(bytes, carry, masks_portable, prefix_xor)
+}
+
+/// [`blocks`] with the given ways to a block's masks and in-string bits.
+#[inline(always)]
+fn walk(
+    bytes: &[u8],
+    carry: &mut Carry,
+    masks: impl Fn(&[u8; BLOCK]) -> Masks,
+    prefix_xor: impl Fn(u64) -> u64,
+) -> Result<usize, usize> {
     let mut at = 0;
     while let Some(raw) = bytes
         .get(at..at + BLOCK)
         .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
     {
-        if let Some(n) = step(raw, masks_portable(raw), carry, prefix_xor) {
+        if let Some(n) = step(raw, masks(raw), carry, &prefix_xor) {
             return Ok(at + n);
         }
         at += BLOCK;
@@ -170,7 +181,7 @@ mod avx2 {
         _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
     };
 
-    use super::{BLOCK, Carry, Masks, step};
+    use super::{BLOCK, Carry, Masks, walk};
 
     /// [`super::blocks`] on a CPU with AVX2 and PCLMULQDQ.
     pub(super) fn blocks_checked(bytes: &[u8], carry: &mut Carry) -> Result<usize, usize> {
@@ -186,17 +197,7 @@ mod avx2 {
             let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
             _mm_cvtsi128_si64(product) as u64
         };
-        let mut at = 0;
-        while let Some(raw) = bytes
-            .get(at..at + BLOCK)
-            .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
-        {
-            if let Some(n) = step(raw, masks(raw), carry, prefix_xor) {
-                return Ok(at + n);
-            }
-            at += BLOCK;
-        }
-        Err(at)
+        walk(bytes, carry, |raw| masks(raw), prefix_xor)
     }
 
     #[target_feature(enable = "avx2")]
