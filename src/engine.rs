@@ -205,7 +205,6 @@ impl Engine {
             stats: FileStats::default(),
             parser: Parser::default(),
             findings: Vec::new(),
-            scratch: Scratch::new(),
             index: 0,
         };
         let result = stream(&mut run, sink).map_err(InputError::Decode);
@@ -237,8 +236,6 @@ struct Run<'e> {
     parser: Parser,
     /// Reused between records.
     findings: Vec<Finding>,
-    /// Where a record's view keeps the strings it unescaped; reused between records.
-    scratch: Scratch,
     /// Index of the current piece, for error reports.
     index: u64,
 }
@@ -277,7 +274,10 @@ impl Run<'_> {
     ) -> Result<(), DecodeError> {
         let mut ahead = pieces.key_hints();
         let mut keys = Vec::new();
+        // Where the views keep the strings they unescaped, emptied before each piece.
+        let mut scratch = Scratch::new();
         loop {
+            scratch.reset();
             // A record of a `Records` array is read where it lies, in one pass that also
             // finds its end. One the buffer cuts short is read again with more bytes; one
             // the skim cannot read is cut by the splitter and examined as a piece below.
@@ -286,7 +286,7 @@ impl Run<'_> {
                     return Ok(());
                 }
                 let seen = window.len();
-                match self.window_record(window, sink) {
+                match self.window_record(window, &scratch, sink) {
                     Ok(len) => {
                         pieces.consume(len);
                         continue;
@@ -314,7 +314,7 @@ impl Run<'_> {
                     Deferred::None
                 }
                 (PieceKind::Record, bytes) => {
-                    self.record(bytes, sink);
+                    self.record(bytes, &scratch, sink);
                     Deferred::None
                 }
                 (PieceKind::Document, bytes) => self.document(bytes, sink, outer),
@@ -324,7 +324,7 @@ impl Run<'_> {
                 Deferred::Messages(messages) => {
                     for mut message in messages {
                         self.index += 1;
-                        self.record(&mut message, sink);
+                        self.record(&mut message, &scratch, sink);
                     }
                 }
                 Deferred::AwsLogs(data) => self.awslogs(&data, sink),
@@ -365,10 +365,9 @@ impl Run<'_> {
     }
 
     /// Parses one record and runs the detections on it.
-    fn record(&mut self, bytes: &mut [u8], sink: &mut dyn Sink) {
+    fn record(&mut self, bytes: &mut [u8], scratch: &Scratch, sink: &mut dyn Sink) {
         let mut findings = std::mem::take(&mut self.findings);
-        let scratch = std::mem::take(&mut self.scratch);
-        let outcome = match skim(bytes, &scratch) {
+        let outcome = match skim(bytes, scratch) {
             // Not an object: the tape tells whether it is JSON at all (the skim does not
             // write, so the bytes are as they came).
             Err(RecordError::NotObject) => match self.parser.parse(bytes, |_| ()) {
@@ -378,29 +377,24 @@ impl Run<'_> {
             Err(e) => Err(e),
             Ok(view) => Ok(self.detect(&view, &mut findings)),
         };
-        self.finish_record(outcome, scratch, findings, sink);
+        self.finish_record(outcome, findings, sink);
     }
 
     /// Reads and examines the record that starts `window` (bytes of a `Records` array,
     /// still in the splitter's buffer) without cutting it first: the skim finds its end.
     /// The bytes it took, or why it took none.
-    fn window_record(&mut self, window: &[u8], sink: &mut dyn Sink) -> Result<usize, Short> {
-        let scratch = std::mem::take(&mut self.scratch);
+    fn window_record(
+        &mut self,
+        window: &[u8],
+        scratch: &Scratch,
+        sink: &mut dyn Sink,
+    ) -> Result<usize, Short> {
         let mut view = RecordView::default();
-        let len = match skim_prefix(window, &scratch, &mut view) {
-            Ok(len) => len,
-            Err(short) => {
-                self.scratch = scratch;
-                return Err(short);
-            }
-        };
+        let len = skim_prefix(window, scratch, &mut view)?;
         let mut findings = std::mem::take(&mut self.findings);
         self.index += 1;
-        let outcome = match len > self.engine.limits().max_record_bytes {
-            true => Err(RecordError::Oversized),
-            false => Ok(self.detect(&view, &mut findings)),
-        };
-        self.finish_record(outcome, scratch, findings, sink);
+        let outcome = Ok(self.detect(&view, &mut findings));
+        self.finish_record(outcome, findings, sink);
         Ok(len)
     }
 
@@ -421,17 +415,13 @@ impl Run<'_> {
         true
     }
 
-    /// Counts a record's outcome and hands on its findings; the scratch its view used
-    /// goes back, emptied.
+    /// Counts a record's outcome and hands on its findings.
     fn finish_record(
         &mut self,
         outcome: Result<bool, RecordError>,
-        mut scratch: Scratch,
         mut findings: Vec<Finding>,
         sink: &mut dyn Sink,
     ) {
-        scratch.reset();
-        self.scratch = scratch;
         match outcome {
             Ok(true) => self.stats.records += 1,
             Ok(false) => self.stats.skipped_records += 1,

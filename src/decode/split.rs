@@ -89,8 +89,9 @@ pub trait Pieces {
     }
 
     /// Inside a `Records` array, when the source can: the buffered bytes from the next
-    /// element's start on (at least one), for a reader that finds the element's end
-    /// itself and reports it with [`Pieces::consume`]. `None`: call `next_piece`.
+    /// element's start on (at least one, at most a piece's limit), for a reader that finds
+    /// the element's end itself and reports it with [`Pieces::consume`]. `None`, or an
+    /// element that does not end in the window: call `next_piece`.
     fn record_window(&mut self) -> Result<Option<&[u8]>, DecodeError> {
         Ok(None)
     }
@@ -161,11 +162,14 @@ impl<R: Source> Pieces for Splitter<R> {
         if self.mode != Mode::Records || !self.skip_while(|b| b.is_ascii_whitespace() || b == b',')? {
             return Ok(None);
         }
-        Ok((self.buf[self.start] != b']').then(|| &self.buf[self.start..self.end]))
+        // An element longer than the limit never ends in the window: `next_piece` cuts it
+        // and calls it oversized.
+        let end = self.end.min(self.start + self.max_piece);
+        Ok((self.buf[self.start] != b']').then(|| &self.buf[self.start..end]))
     }
 
     fn grow_window(&mut self, len: usize) -> Result<bool, DecodeError> {
-        if self.end - self.start > self.max_piece {
+        if self.end - self.start >= self.max_piece {
             return Ok(false);
         }
         while self.end - self.start < len {
