@@ -183,7 +183,7 @@ impl Engine {
                 }
                 // A remote store: split on the decode thread too, to read the keys ahead.
                 let max_piece = self.limits().max_record_bytes;
-                let mut pieces = decode::PipelinedPieces::spawn(scope, decompressed, max_piece, true);
+                let mut pieces = decode::PipelinedPieces::spawn(scope, decompressed, max_piece);
                 let result = run.split(&mut pieces, sink, true);
                 run.stats.bytes = pieces.bytes_read();
                 result

@@ -17,9 +17,9 @@ use std::io::{self, Chain, Cursor, Read};
 use flate2::read::MultiGzDecoder;
 
 pub use envelope::{DocumentKind, classify};
-pub use pipeline::{PipelinedPieces, PipelinedReader};
+pub use pipeline::{KeyHints, PipelinedPieces, PipelinedReader};
 pub(crate) use scan::{container_end, quote_or_backslash};
-pub use split::{KeyHints, PieceKind, Pieces, Source, Splitter};
+pub use split::{PieceKind, Pieces, Source, Splitter};
 
 /// Limits that keep hostile input from exhausting memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

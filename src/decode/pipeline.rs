@@ -17,13 +17,13 @@
 use std::io::{self, ErrorKind, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::thread::Scope;
 
 use memchr::memmem;
 
 use super::DecodeError;
-use super::split::{CHUNK, KeyHints, PieceKind, Pieces, Source, Splitter};
+use super::split::{CHUNK, PieceKind, Pieces, Source, Splitter};
 
 /// Batches in flight between the two threads (with read-ahead, the look-ahead).
 const DEPTH: usize = 16;
@@ -82,14 +82,16 @@ impl PipelinedReader {
                 // goes over as it came: the splitter, asking the same, gets the same bytes
                 // in the same reads as from the decompressor itself.
                 let want = CHUNK - offset % CHUNK;
-                let chunk = match input.read(&mut buf[HEADROOM..HEADROOM + want]) {
-                    Ok(0) => Chunk::End(None),
-                    Ok(n) => {
-                        offset += n;
-                        Chunk::Data(buf, n)
+                let chunk = loop {
+                    match input.read(&mut buf[HEADROOM..HEADROOM + want]) {
+                        Ok(0) => break Chunk::End(None),
+                        Ok(n) => {
+                            offset += n;
+                            break Chunk::Data(buf, n);
+                        }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => break Chunk::End(Some(e)),
                     }
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(e) => Chunk::End(Some(e)),
                 };
                 let end = matches!(chunk, Chunk::End(_));
                 // A closed channel means the consumer stopped early: so does the decoder.
@@ -155,6 +157,30 @@ impl Source for PipelinedReader {
 /// The key hints of one batch, by its sequence number.
 type BatchHints = (u64, Vec<String>);
 
+/// Access keys of records cut ahead, by batch. The keys of a batch are sent before the
+/// batch: once [`Pieces::next_piece`] has returned a record, its key has arrived.
+pub struct KeyHints {
+    keys: Receiver<BatchHints>,
+    /// The batch the last piece handed out belongs to.
+    current: Arc<AtomicU64>,
+    pending: Vec<BatchHints>,
+}
+
+impl KeyHints {
+    /// When the current batch's keys have not been handed out yet: every key received so
+    /// far (the current batch's and those of the batches cut ahead of it), to be fetched
+    /// together. Otherwise nothing.
+    pub fn due(&mut self, out: &mut Vec<String>) {
+        while let Ok(batch) = self.keys.try_recv() {
+            self.pending.push(batch);
+        }
+        let current = self.current.load(Ordering::Acquire);
+        if self.pending.first().is_some_and(|(seq, _)| *seq <= current) {
+            out.extend(self.pending.drain(..).flat_map(|(_, keys)| keys));
+        }
+    }
+}
+
 enum Message {
     Batch(Batch),
     /// The splitter is done: the bytes it read, and the error that stopped it, if any.
@@ -192,25 +218,15 @@ pub fn key_hint(record: &[u8]) -> Option<&str> {
 
 impl PipelinedPieces {
     /// Starts a thread in `scope` that splits `input` (pieces up to `max_piece` bytes)
-    /// to its end or first error; with `read_ahead`, it also sends the key hints.
-    pub fn spawn<'scope, R>(
-        scope: &'scope Scope<'scope, '_>,
-        input: R,
-        max_piece: usize,
-        read_ahead: bool,
-    ) -> Self
+    /// to its end or first error, and sends the key hints.
+    pub fn spawn<'scope, R>(scope: &'scope Scope<'scope, '_>, input: R, max_piece: usize) -> Self
     where
         R: Read + Send + 'scope,
     {
         let (full_tx, full) = sync_channel::<Message>(DEPTH);
         let (empty, empty_rx) = sync_channel::<Batch>(DEPTH + 2);
-        let (hints_tx, hints): (Option<Sender<BatchHints>>, _) = match read_ahead {
-            true => {
-                let (tx, rx) = channel();
-                (Some(tx), Some(rx))
-            }
-            false => (None, None),
-        };
+        // Unbounded, but never more than DEPTH + 1 batches ahead.
+        let (hints_tx, hints) = channel::<BatchHints>();
         scope.spawn(move || {
             let mut splitter = Splitter::new(input, max_piece);
             let mut batch = Batch::default();
@@ -219,8 +235,7 @@ impl PipelinedPieces {
             let end = loop {
                 match splitter.next_piece() {
                     Ok(Some((kind, bytes))) => {
-                        if hints_tx.is_some()
-                            && kind == PieceKind::Record
+                        if kind == PieceKind::Record
                             && let Some(key) = key_hint(bytes)
                         {
                             batch_hints.push(key.to_string());
@@ -229,10 +244,7 @@ impl PipelinedPieces {
                         batch.bytes.extend_from_slice(bytes);
                         batch.pieces.push((kind, start, batch.bytes.len()));
                         if batch.full() {
-                            if let Some(tx) = &hints_tx {
-                                // Unbounded, but never more than DEPTH + 1 batches ahead.
-                                let _ = tx.send((seq, std::mem::take(&mut batch_hints)));
-                            }
+                            let _ = hints_tx.send((seq, std::mem::take(&mut batch_hints)));
                             seq += 1;
                             let spare = empty_rx.try_recv().unwrap_or_default();
                             // A closed channel means the consumer stopped early: so does the decoder.
@@ -248,9 +260,7 @@ impl PipelinedPieces {
                     Err(e) => break Some(e),
                 }
             };
-            if let Some(tx) = &hints_tx {
-                let _ = tx.send((seq, batch_hints));
-            }
+            let _ = hints_tx.send((seq, batch_hints));
             if !batch.pieces.is_empty() && full_tx.send(Message::Batch(batch)).is_err() {
                 return;
             }
@@ -259,7 +269,7 @@ impl PipelinedPieces {
         Self {
             full,
             empty,
-            hints,
+            hints: Some(hints),
             seq: Arc::default(),
             current: Batch::default(),
             next: 0,
@@ -407,7 +417,7 @@ mod tests {
             .join(",");
         let data = format!(r#"{{"Records":[{data}]}}"#).into_bytes();
         let (pieces, hints) = std::thread::scope(|s| {
-            let mut pieces = PipelinedPieces::spawn(s, &data[..], 4096, true);
+            let mut pieces = PipelinedPieces::spawn(s, &data[..], 4096);
             let mut ahead = pieces.key_hints().unwrap();
             let (mut n, mut hints, mut rounds) = (0, Vec::new(), 0);
             while pieces.next_piece().unwrap().is_some() {
@@ -428,7 +438,7 @@ mod tests {
     #[test]
     fn hands_out_what_the_splitter_cuts() {
         let direct = collect(Splitter::new(jagged(false), 4096));
-        let piped = std::thread::scope(|s| collect(PipelinedPieces::spawn(s, jagged(false), 4096, true)));
+        let piped = std::thread::scope(|s| collect(PipelinedPieces::spawn(s, jagged(false), 4096)));
         let read =
             std::thread::scope(|s| collect(Splitter::new(PipelinedReader::spawn(s, jagged(false)), 4096)));
         assert_eq!(direct.0.len(), 3500);
@@ -466,7 +476,7 @@ mod tests {
     #[test]
     fn hands_over_the_decoder_error_after_the_good_pieces() {
         let direct = collect(Splitter::new(jagged(true), 4096));
-        let piped = std::thread::scope(|s| collect(PipelinedPieces::spawn(s, jagged(true), 4096, false)));
+        let piped = std::thread::scope(|s| collect(PipelinedPieces::spawn(s, jagged(true), 4096)));
         let read =
             std::thread::scope(|s| collect(Splitter::new(PipelinedReader::spawn(s, jagged(true)), 4096)));
         assert!(direct.1.is_some());
@@ -490,7 +500,7 @@ mod tests {
     fn a_consumer_that_stops_early_stops_the_decoder() {
         // The scope can only end if the decoder notices the closed channel.
         let first = std::thread::scope(|s| {
-            let mut pieces = PipelinedPieces::spawn(s, Endless, 1 << 20, true);
+            let mut pieces = PipelinedPieces::spawn(s, Endless, 1 << 20);
             pieces
                 .next_piece()
                 .map(|p| p.map(|(kind, bytes)| (kind, bytes.to_vec())))

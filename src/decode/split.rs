@@ -8,6 +8,7 @@
 use std::io::{ErrorKind, Read};
 
 use super::DecodeError;
+use super::pipeline::KeyHints;
 use super::scan::{self, Carry};
 
 /// How many bytes are asked of the reader at a time.
@@ -48,30 +49,6 @@ struct Scan {
     scanned: usize,
     /// Bytes of this value dropped because it exceeds the record limit.
     dropped: usize,
-}
-
-/// Access keys of records cut ahead, by batch. The keys of a batch are sent before the
-/// batch: once [`Pieces::next_piece`] has returned a record, its key has arrived.
-pub struct KeyHints {
-    pub(super) keys: std::sync::mpsc::Receiver<(u64, Vec<String>)>,
-    /// The batch the last piece handed out belongs to.
-    pub(super) current: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    pub(super) pending: Vec<(u64, Vec<String>)>,
-}
-
-impl KeyHints {
-    /// When the current batch's keys have not been handed out yet: every key received so
-    /// far (the current batch's and those of the batches cut ahead of it), to be fetched
-    /// together. Otherwise nothing.
-    pub fn due(&mut self, out: &mut Vec<String>) {
-        while let Ok(batch) = self.keys.try_recv() {
-            self.pending.push(batch);
-        }
-        let current = self.current.load(std::sync::atomic::Ordering::Acquire);
-        if self.pending.first().is_some_and(|(seq, _)| *seq <= current) {
-            out.extend(self.pending.drain(..).flat_map(|(_, keys)| keys));
-        }
-    }
 }
 
 /// A source of pieces: a [`Splitter`], or one running on another thread.
