@@ -197,7 +197,8 @@ impl Cache {
     }
 }
 
-/// The network part of a first-seen triple, without formatting it.
+/// The network a source belongs to: the /24 (IPv4) or /48 (IPv6), or the service name.
+/// It is hashed as it is for the first-seen triple, and shown as text in a marker.
 #[derive(Hash)]
 enum NetworkKey<'a> {
     V4([u8; 3]),
@@ -217,6 +218,16 @@ impl<'a> NetworkKey<'a> {
                 Self::V6([s[0], s[1], s[2]])
             }
             None => Self::Name(source),
+        }
+    }
+}
+
+impl std::fmt::Display for NetworkKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::V4([a, b, c]) => write!(f, "{a}.{b}.{c}.0/24"),
+            Self::V6([a, b, c]) => write!(f, "{a:x}:{b:x}:{c:x}::/48"),
+            Self::Name(name) => f.write_str(name),
         }
     }
 }
@@ -680,10 +691,8 @@ impl Context<'_> {
             return Ok(());
         }
         let cached_first = self.cache.first_seen.get(role).copied();
-        let triple = self
-            .cache
-            .hasher
-            .hash_one((role, source, NetworkKey::of(ip, record.source_addr)));
+        let network = NetworkKey::of(ip, record.source_addr);
+        let triple = self.cache.hasher.hash_one((role, source, &network));
         if cached_first.is_some_and(|first| first <= now) && self.cache.sources.contains(&triple) {
             return Ok(()); // nothing new, and the baseline start stands
         }
@@ -708,7 +717,7 @@ impl Context<'_> {
         self.cache.sources.insert(triple);
         let learning = now - first < secs(config.learning_period);
 
-        let network = network_of(ip, record.source_addr);
+        let network = network.to_string();
         let markers: Vec<(&'static str, String)> = [
             ("network", format!("rnet/{role}/{network}")),
             ("service", format!("rsvc/{role}/{source}")),
@@ -807,21 +816,6 @@ fn first_seen_finding(c: Candidate, new: &[&str]) -> Finding {
     finding.remediation =
         Some("Confirm the deploy or network change; if there was none, check the caller.".into());
     finding
-}
-
-/// The network a source belongs to: the /24 (IPv4) or /48 (IPv6), or the service name.
-fn network_of(source: &str, addr: Option<IpAddr>) -> String {
-    match addr {
-        Some(IpAddr::V4(v4)) => {
-            let [a, b, c, _] = v4.octets();
-            format!("{a}.{b}.{c}.0/24")
-        }
-        Some(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
-        None => source.to_string(),
-    }
 }
 
 /// The workload an IRSA exchange (`AssumeRoleWithWebIdentity` with a service-account
@@ -959,7 +953,8 @@ mod tests {
             ("AWS Internal", "AWS Internal"),
         ];
         for (source, want) in cases {
-            assert_eq!(network_of(source, source.parse().ok()), want, "{source}");
+            let network = NetworkKey::of(source, source.parse().ok()).to_string();
+            assert_eq!(network, want, "{source}");
         }
     }
 }
