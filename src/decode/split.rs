@@ -136,7 +136,7 @@ impl<R: Source> Pieces for Splitter<R> {
     }
 
     fn record_window(&mut self) -> Result<Option<&[u8]>, DecodeError> {
-        if self.mode != Mode::Records || !self.skip_while(|b| b.is_ascii_whitespace() || b == b',')? {
+        if self.mode != Mode::Records || !self.skip_while(between_elements)? {
             return Ok(None);
         }
         // An element longer than the limit never ends in the window: `next_piece` cuts it
@@ -161,6 +161,12 @@ impl<R: Source> Pieces for Splitter<R> {
         self.start += n;
         self.yielded += 1;
     }
+}
+
+/// What separates the elements of an array: whitespace and commas (the splitter does not
+/// check how many commas).
+fn between_elements(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == b','
 }
 
 /// Splits a byte stream into pieces; see the module docs.
@@ -219,7 +225,7 @@ impl<R: Source> Splitter<R> {
                     return self.cut(PieceKind::Document, Scan::default());
                 }
                 Mode::Records => {
-                    if !self.skip_while(|b| b.is_ascii_whitespace() || b == b',')? {
+                    if !self.skip_while(between_elements)? {
                         return Err(DecodeError::Truncated {
                             offset: self.consumed,
                         });
