@@ -640,10 +640,7 @@ impl Inventory {
             // Every node role's name is a bare name, and the session's role name is the
             // issuer's last segment: most records (not node roles) stop at this one
             // lookup of a short name.
-            let name = arn
-                .bytes()
-                .rposition(|b| b == b'/')
-                .map_or(arn, |slash| &arn[slash + 1..]);
+            let name = memchr::memrchr(b'/', arn.as_bytes()).map_or(arn, |slash| &arn[slash + 1..]);
             if !self.is_node_role_bare_name(name) {
                 return None;
             }
@@ -651,10 +648,15 @@ impl Inventory {
                 return Some(*c);
             }
         }
-        // arn:aws:sts::<acct>:assumed-role/<name>/<session>
-        let mut parts = session_arn?.splitn(6, ':');
-        let account = parts.nth(4).filter(|a| !a.is_empty())?;
-        let name = parts.next()?.strip_prefix("assumed-role/")?.split('/').next()?;
+        // arn:<partition>:sts::<acct>:assumed-role/<name>/<session>. Most ARNs here are
+        // of IAM users and services: one search for the partition's end rejects them.
+        let arn = session_arn?;
+        let after_partition = arn.strip_prefix("arn:")?.split_once(':')?.1;
+        let (account, resource) = after_partition.strip_prefix("sts::")?.split_once(':')?;
+        if account.is_empty() {
+            return None;
+        }
+        let name = resource.strip_prefix("assumed-role/")?.split('/').next()?;
         if !self.is_node_role_bare_name(name) {
             return None;
         }
@@ -799,6 +801,53 @@ mod tests {
             arn_account("arn:aws:sts::111122223333:assumed-role/a/b"),
             Some("111122223333")
         );
+    }
+
+    #[test]
+    fn node_roles_by_issuer_or_session() {
+        let inv = load(
+            "[[clusters]]\nname = \"a\"\nnode_roles = [\"arn:aws:iam::111122223333:role/node\"]\n\
+             [[clusters]]\nname = \"b\"\nnode_roles = [\"arn:aws-cn:iam::444455556666:role/path/node\"]",
+        )
+        .unwrap();
+        let cases = [
+            (Some("arn:aws:iam::111122223333:role/node"), None, Some(0)),
+            (Some("arn:aws-cn:iam::444455556666:role/path/node"), None, Some(1)),
+            (Some("arn:aws:iam::999999999999:role/node"), None, None),
+            (Some("arn:aws:iam::111122223333:role/other"), None, None),
+            (
+                None,
+                Some("arn:aws:sts::111122223333:assumed-role/node/i-0abc"),
+                Some(0),
+            ),
+            (
+                None,
+                Some("arn:aws-cn:sts::444455556666:assumed-role/node/i-0abc"),
+                Some(1),
+            ),
+            (
+                None,
+                Some("arn:aws:sts::999999999999:assumed-role/node/i-0abc"),
+                None,
+            ),
+            (
+                None,
+                Some("arn:aws:sts::111122223333:assumed-role/other/i-0abc"),
+                None,
+            ),
+            (None, Some("arn:aws:iam::111122223333:user/node"), None),
+            (None, Some("arn:aws:sts:::assumed-role/node/i-0abc"), None),
+            (None, Some("arn:aws:sts::111122223333"), None),
+            (None, Some("node"), None),
+            (None, None, None),
+        ];
+        for (issuer, session, want) in cases {
+            assert_eq!(
+                inv.cluster_by_node_role(issuer, session),
+                want,
+                "{issuer:?} {session:?}"
+            );
+        }
     }
 
     #[test]

@@ -109,7 +109,9 @@ impl Detectors {
     ) -> Result<(), StateError> {
         self.run(record, out);
         // Stateful rules window on event time: without one there is nothing to window.
-        let Some(now) = record.epoch() else { return Ok(()) };
+        let Some(now) = record.event_time.and_then(|t| cache.epoch(t)) else {
+            return Ok(());
+        };
         times.add(now);
         self.stateful(store, cache).run(record, now, out)
     }

@@ -182,6 +182,7 @@ impl<'a> Cursor<'a> {
 
     /// The bytes of the string at the cursor (which is at its opening quote), unescaped
     /// and not yet checked for UTF-8 (keys are only compared).
+    #[inline(always)]
     fn raw_string(&mut self) -> Result<&'a [u8]> {
         let (end, escapes) = self.string_end()?;
         let raw = &self.take(end + 1)[1..end];
@@ -195,6 +196,7 @@ impl<'a> Cursor<'a> {
 
     /// Where the string at the cursor closes (the index of its closing quote), and
     /// whether it holds escapes.
+    #[inline(always)]
     fn string_end(&mut self) -> Result<(usize, bool)> {
         let mut at = 1;
         let mut escapes = false;
