@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use serde_json::{Value, json};
-use trailwatch::state::{MemoryStore, StateStore};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use trailwatch::state::{Counted, MemoryStore, StateError, StateStore};
 use trailwatch::{Config, Engine, Finding, Inventory};
 
 const CONFIG: &str = r#"
@@ -369,6 +371,33 @@ fn access_denied_burst_edges() {
         only("access-denied-burst", run(&e, &store, &records[5..])),
         ["access-denied-burst d09"]
     );
+    // A settle that fails while counting loses no count: the first principal's denials
+    // were counted, the second's were not, and the redelivery counts only the second's.
+    let store = FailOnce {
+        store: MemoryStore::new(),
+        fail_on: "prober-b",
+        failed: AtomicBool::new(false),
+    };
+    let mut two = burst(10, T0, 1);
+    two.extend((0..10).map(|i| {
+        let mut r = denied(&format!("b{i:02}"), T0 + i);
+        r["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/prober-b/x");
+        r
+    }));
+    let input = serde_json::to_vec(&json!({ "Records": two })).unwrap();
+    let mut findings = Vec::new();
+    assert!(e.process_with_state(&input[..], &store, &mut findings).is_err());
+    let first: Vec<String> = findings.iter().map(|f| f.detection.to_string()).collect();
+    assert_eq!(
+        first,
+        ["access-denied-burst"],
+        "the counted principal's burst is found"
+    );
+    assert_eq!(
+        only("access-denied-burst", run(&e, &store, &two)),
+        ["access-denied-burst b09"],
+        "the redelivery finds the burst whose count failed, and only it"
+    );
     // A file delivered twice counts once.
     let store = MemoryStore::new();
     let records = burst(9, T0, 1);
@@ -611,4 +640,39 @@ fn released_alerts_alert_again() {
     // Delivery failed: give the claims back, and the redelivery alerts.
     e.policy().release(&first[0], &store).unwrap();
     assert_eq!(alerts(&store).len(), 1);
+}
+
+/// A memory store whose first distinct count on a key containing `fail_on` fails.
+struct FailOnce {
+    store: MemoryStore,
+    fail_on: &'static str,
+    failed: AtomicBool,
+}
+
+impl StateStore for FailOnce {
+    fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
+        self.store.get(key, now)
+    }
+    fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
+        self.store.put(key, value, expires)
+    }
+    fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError> {
+        self.store.put_if_absent(key, value, now, expires)
+    }
+    fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
+        self.store.increment(key, by, now, expires)
+    }
+    fn count_distinct(
+        &self,
+        key: &str,
+        ids: &[&str],
+        cap: u64,
+        now: i64,
+        expires: i64,
+    ) -> Result<Counted, StateError> {
+        if key.contains(self.fail_on) && !self.failed.swap(true, Ordering::Relaxed) {
+            return Err(StateError::backend("count_distinct", "injected"));
+        }
+        self.store.count_distinct(key, ids, cap, now, expires)
+    }
 }

@@ -111,6 +111,8 @@ pub struct Cache {
     /// this input, as 64-bit hashes: a repeat costs a hash and no allocation.
     sources: HashSet<u64>,
     hasher: foldhash::fast::RandomState,
+    /// Denials without an event id seen so far (each is given an id of its own).
+    unnamed: u64,
     /// The last event time read, and its epoch second.
     time: (String, Option<i64>),
     /// Store work that waits for the next batch.
@@ -146,8 +148,9 @@ impl Later {
 /// An access denial waiting to be counted.
 #[derive(Debug)]
 struct Denial {
-    /// Its `denied/` marker in [`Later::writes`] (events with an id count once).
-    marker: Option<usize>,
+    /// What its counter knows it by: the event id (an event counts once), or one made
+    /// up for an event without (which cannot be recognised again).
+    id: String,
     now: i64,
     window_start: i64,
     window: i64,
@@ -157,9 +160,9 @@ struct Denial {
 }
 
 impl Denial {
-    /// The `burst/` counter of its principal and window.
+    /// The `denials/` counter of its principal and window: the ids it counted, and their number.
     fn counter(&self) -> String {
-        format!("burst/{}/{}", self.principal, self.window_start)
+        format!("denials/{}/{}", self.principal, self.window_start)
     }
 
     /// The counter lives through the window after its own, for late records.
@@ -357,14 +360,13 @@ impl Context<'_> {
                 findings.push(first_seen_finding(c, &new));
             }
         }
-        // Each counter takes its new denials in one addition; the one whose addition
-        // crosses the threshold reports, whichever process that is.
+        // Each counter counts its denials in one call. It remembers the ids it counted
+        // with its total, so a redelivered denial counts nothing, and a settle that fails
+        // halfway loses no count. The call that crosses the threshold reports,
+        // whichever process makes it.
         let mut counters: Vec<(String, Vec<Denial>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::default();
         for d in later.denials {
-            if d.marker.is_some_and(|i| !won[i]) {
-                continue; // counted before (a redelivery)
-            }
             let counter = d.counter();
             let i = *index.entry(counter.clone()).or_insert_with(|| {
                 counters.push((counter, Vec::new()));
@@ -373,14 +375,22 @@ impl Context<'_> {
             counters[i].1.push(d);
         }
         let threshold = self.inventory.detections.access_denied_burst.threshold;
-        for (counter, mut group) in counters {
-            let by = group.len() as u64;
+        for (counter, group) in counters {
             let last = &group[group.len() - 1];
-            let total = self.store.increment(&counter, by, last.now, last.expires())?;
-            let before = total.saturating_sub(by);
-            if before < threshold && threshold <= total {
-                let crossing = group.swap_remove((threshold - before - 1) as usize);
-                findings.push(burst_finding(crossing, threshold));
+            let ids: Vec<&str> = group.iter().map(|d| d.id.as_str()).collect();
+            let counted = self
+                .store
+                .count_distinct(&counter, &ids, threshold, last.now, last.expires())?;
+            if counted.before < threshold && threshold <= counted.after() {
+                let nth = (threshold - counted.before - 1) as usize;
+                let crossing = group
+                    .into_iter()
+                    .zip(&counted.new)
+                    .filter_map(|(d, &new)| new.then_some(d))
+                    .nth(nth);
+                if let Some(d) = crossing {
+                    findings.push(burst_finding(d, threshold));
+                }
             }
         }
         let keys: Vec<(String, i64)> = later
@@ -593,21 +603,17 @@ impl Context<'_> {
         };
         let window = secs(self.inventory.detections.access_denied_burst.window).max(1);
         let window_start = now.div_euclid(window) * window;
-        let later = &mut self.cache.later;
-        // A redelivered event must not count twice.
-        let marker = record.event_id.map(|id| {
-            later.writes.push(NewEntry {
-                key: format!("denied/{id}"),
-                value: Vec::new(),
-                now,
-                expires: window_start + 2 * window,
-            });
-            later.marks.push(None);
-            later.writes.len() - 1
-        });
         let principal = clean(principal, 1024);
+        let later = &mut self.cache.later;
+        let id = match record.event_id {
+            Some(id) => id.to_string(),
+            None => {
+                self.cache.unnamed += 1;
+                format!("~{:016x}", self.cache.hasher.hash_one(self.cache.unnamed))
+            }
+        };
         later.denials.push(Denial {
-            marker,
+            id,
             now,
             window_start,
             window,

@@ -9,7 +9,7 @@
 
 use std::sync::Barrier;
 
-use super::{NewEntry, StateStore};
+use super::{Counted, NewEntry, StateStore};
 
 /// Runs every rule against `store`, with keys under `prefix`.
 pub fn check(store: &dyn StateStore, prefix: &str) {
@@ -177,7 +177,66 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         "a counter keeps its first expiry and restarts after it"
     );
 
-    // concurrency: exactly one winner, no lost increments
+    // distinct counters
+    let count = |k: &str, ids: &[&str], cap: u64, now: i64, expires: i64| {
+        store.count_distinct(&key(k), ids, cap, now, expires).unwrap()
+    };
+    assert_eq!(
+        count("d", &["a", "b", "a"], 10, t0, t0 + 100),
+        Counted {
+            before: 0,
+            new: vec![true, true, false]
+        },
+        "a distinct counter starts at zero and counts a repeated id once"
+    );
+    assert_eq!(
+        count("d", &["b", "c"], 10, t0 + 1, t0 + 999),
+        Counted {
+            before: 2,
+            new: vec![false, true]
+        },
+        "an id counted before counts nothing (a redelivery)"
+    );
+    assert_eq!(
+        count("d", &[], 10, t0 + 2, t0 + 999).before,
+        3,
+        "asking with no ids reads the total"
+    );
+    assert_eq!(
+        count("d", &["x", "y"], 3, t0 + 2, t0 + 999),
+        Counted {
+            before: 3,
+            new: vec![false, false]
+        },
+        "a counter at its cap counts nothing more"
+    );
+    assert_eq!(
+        count("d", &["x", "y", "z"], 4, t0 + 2, t0 + 999).after(),
+        6,
+        "below its cap, a call counts all its new ids"
+    );
+    assert_eq!(
+        count("d2", &["a"], 10, t0, t0 + 100).before,
+        0,
+        "distinct counters are independent"
+    );
+    assert_eq!(
+        count("d", &["a"], 10, t0 + 100, t0 + 200),
+        Counted {
+            before: 0,
+            new: vec![true]
+        },
+        "a distinct counter keeps its first expiry and restarts after it"
+    );
+    let many: Vec<String> = (0..300).map(|i| format!("{i:036}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(
+        count("big", &many, 1000, t0, t0 + 100).after(),
+        300,
+        "hundreds of event ids in one call"
+    );
+
+    // concurrency: exactly one winner, no lost increments, each id counted once
     let threads = 8;
     let per_thread = 25;
     let barrier = Barrier::new(threads);
@@ -194,13 +253,43 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
                     for _ in 0..per_thread {
                         store.increment(&key("shared"), 1, t0, t0 + 60).unwrap();
                     }
-                    usize::from(won)
+                    // Every thread offers ids 0..12, each its own 3 more; in twos.
+                    let ids: Vec<String> = (0..12)
+                        .map(|n| format!("shared-{n}"))
+                        .chain((0..3).map(|n| format!("own-{i}-{n}")))
+                        .collect();
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    let counted: usize = ids
+                        .chunks(2)
+                        .map(|pair| {
+                            let c = store
+                                .count_distinct(&key("distinct-shared"), pair, 1000, t0, t0 + 60)
+                                .unwrap();
+                            c.new.iter().filter(|&&n| n).count()
+                        })
+                        .sum();
+                    (usize::from(won), counted)
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
+        let results: Vec<(usize, usize)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let counted: usize = results.iter().map(|r| r.1).sum();
+        assert_eq!(
+            counted,
+            12 + 3 * threads,
+            "of concurrent distinct counts, each id is counted by exactly one"
+        );
+        results.iter().map(|r| r.0).sum()
     });
     assert_eq!(winners, 1, "exactly one concurrent put_if_absent wins");
+    assert_eq!(
+        store
+            .count_distinct(&key("distinct-shared"), &[], 1000, t0, t0 + 60)
+            .unwrap()
+            .before,
+        (12 + 3 * threads) as u64,
+        "concurrent distinct counts are not lost"
+    );
     assert_eq!(
         store.increment(&key("shared"), 0, t0, t0 + 60).unwrap(),
         (threads * per_thread) as u64,

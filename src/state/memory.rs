@@ -3,7 +3,9 @@
 use foldhash::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{StateError, StateStore, counter_bytes, counter_value};
+use super::{
+    Counted, StateError, StateStore, count_into, counter_bytes, counter_value, ids_bytes, ids_value,
+};
 
 /// A map behind a mutex; entries expire lazily and on [`StateStore::flush`].
 #[derive(Debug, Default)]
@@ -97,6 +99,26 @@ impl StateStore for MemoryStore {
         };
         inner.insert(key, counter_bytes(total).to_vec(), exp);
         Ok(total)
+    }
+
+    fn count_distinct(
+        &self,
+        key: &str,
+        ids: &[&str],
+        cap: u64,
+        now: i64,
+        expires: i64,
+    ) -> Result<Counted, StateError> {
+        let mut inner = self.lock(now);
+        let (mut known, exp) = match inner.map.get(key) {
+            Some((v, exp)) if *exp > now => (ids_value(v), *exp),
+            _ => (Vec::new(), expires),
+        };
+        let counted = count_into(&mut known, ids, cap);
+        if counted.new.contains(&true) {
+            inner.insert(key, ids_bytes(&known), exp);
+        }
+        Ok(counted)
     }
 
     fn flush(&self) -> Result<(), StateError> {

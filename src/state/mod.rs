@@ -55,6 +55,24 @@ pub trait StateStore: Send + Sync {
     /// counter starts from zero and lives until `expires`; a live one keeps its expiry.
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError>;
 
+    /// Counts each of `ids` that the counter under `key` has not counted before, once
+    /// (also when `ids` repeats it), and returns the counter's total before the call.
+    ///
+    /// The counter remembers the ids it counted, in the same entry as its total, and
+    /// changes both at once: a redelivered id counts nothing, and of concurrent callers
+    /// each id is counted by exactly one. A counter whose total has reached `cap` counts
+    /// nothing more, so its entry stays bounded (the caller asks only whether the total
+    /// crossed `cap`). An absent or expired counter starts from zero and lives until
+    /// `expires`; a live one keeps its expiry.
+    fn count_distinct(
+        &self,
+        key: &str,
+        ids: &[&str],
+        cap: u64,
+        now: i64,
+        expires: i64,
+    ) -> Result<Counted, StateError>;
+
     /// The value under each key as [`StateStore::get`] would read it at its `now`, in
     /// order. Remote backends answer a batch in a few round trips.
     fn get_many(&self, keys: &[(String, i64)]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
@@ -82,6 +100,50 @@ pub trait StateStore: Send + Sync {
     fn flush(&self) -> Result<(), StateError> {
         Ok(())
     }
+}
+
+/// What one [`StateStore::count_distinct`] call counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// The counter's total before the call.
+    pub before: u64,
+    /// For each id asked, whether this call counted it.
+    pub new: Vec<bool>,
+}
+
+impl Counted {
+    /// The total after the call.
+    pub fn after(&self) -> u64 {
+        self.before + self.new.iter().filter(|&&n| n).count() as u64
+    }
+}
+
+/// Counts `ids` into `known`, the ids a counter has counted (its total is their number):
+/// [`StateStore::count_distinct`] for a backend that holds the whole entry while it
+/// changes it.
+pub fn count_into(known: &mut Vec<String>, ids: &[&str], cap: u64) -> Counted {
+    let before = known.len() as u64;
+    let mut new = vec![false; ids.len()];
+    if before < cap {
+        let mut seen: foldhash::HashSet<String> = known.iter().cloned().collect();
+        for (id, new) in ids.iter().zip(&mut new) {
+            if seen.insert((*id).to_string()) {
+                known.push((*id).to_string());
+                *new = true;
+            }
+        }
+    }
+    Counted { before, new }
+}
+
+/// Encodes the ids a counter has counted.
+fn ids_bytes(ids: &[String]) -> Vec<u8> {
+    serde_json::to_vec(ids).unwrap_or_default()
+}
+
+/// Decodes the ids a counter has counted (a corrupt entry reads as none).
+fn ids_value(bytes: &[u8]) -> Vec<String> {
+    serde_json::from_slice(bytes).unwrap_or_default()
 }
 
 /// One entry of [`StateStore::put_if_absent_many`].

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{StateError, StateStore, counter_bytes, counter_value};
+use super::{
+    Counted, StateError, StateStore, count_into, counter_bytes, counter_value, ids_bytes, ids_value,
+};
 
 /// key → (expires, value)
 const TABLE: TableDefinition<&str, (i64, &[u8])> = TableDefinition::new("state");
@@ -109,6 +111,29 @@ impl StateStore for RedbStore {
             };
             t.insert(key, (exp, &counter_bytes(total)[..]))?;
             Ok(total)
+        })
+    }
+
+    fn count_distinct(
+        &self,
+        key: &str,
+        ids: &[&str],
+        cap: u64,
+        now: i64,
+        expires: i64,
+    ) -> Result<Counted, StateError> {
+        self.saw(now);
+        self.write("count_distinct", |t| {
+            let current = t.get(key)?.and_then(|e| {
+                let (exp, v) = e.value();
+                (exp > now).then(|| (exp, ids_value(v)))
+            });
+            let (exp, mut known) = current.unwrap_or((expires, Vec::new()));
+            let counted = count_into(&mut known, ids, cap);
+            if counted.new.contains(&true) {
+                t.insert(key, (exp, &ids_bytes(&known)[..]))?;
+            }
+            Ok(counted)
         })
     }
 

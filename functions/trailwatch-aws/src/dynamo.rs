@@ -17,16 +17,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
 use tokio::runtime::Handle;
 
-use trailwatch::state::{NewEntry, StateError, StateStore};
+use trailwatch::state::{Counted, NewEntry, StateError, StateStore, count_into};
 
 use crate::services::error_chain;
 
 /// How often a counter reset may lose a race before giving up.
 const RESET_ATTEMPTS: usize = 5;
+/// How often a distinct count may find its counter changed by another writer before
+/// giving up (each writer that loses reads again; one of them wins each round).
+const COUNT_ATTEMPTS: u32 = 12;
 /// Requests in flight at once for one batch.
 const CONCURRENCY: usize = 16;
 /// DynamoDB's limits: items per `BatchWriteItem`, keys per `BatchGetItem`.
@@ -121,6 +126,30 @@ impl DynamoStore {
         }
     }
 
+    /// The ids a distinct counter has counted, and its expiry when it is live.
+    async fn read_distinct(&self, key: &str, now: i64) -> Result<(Vec<String>, Option<i64>), StateError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StateError::backend("count_distinct", error_chain(&e)))?;
+        let item = out.item.unwrap_or_default();
+        let exp = item
+            .get("exp")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|exp| *exp > now);
+        let ids = match (exp, item.get("ids")) {
+            (Some(_), Some(AttributeValue::Ss(ids))) => ids.clone(),
+            _ => Vec::new(),
+        };
+        Ok((ids, exp))
+    }
+
     /// Reads up to [`GET_BATCH`] distinct keys, retrying what comes back unprocessed.
     async fn batch_get(&self, keys: Vec<String>) -> Result<Vec<(String, Item)>, StateError> {
         let mut wanted: Vec<HashMap<String, AttributeValue>> = keys
@@ -207,6 +236,31 @@ impl DynamoStore {
             pending,
         ))
     }
+}
+
+/// A conditional write's outcome: true when it was made, false when its condition failed.
+fn conditional<E>(op: &'static str, result: Result<(), SdkError<E, HttpResponse>>) -> Result<bool, StateError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(()) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StateError::backend(op, error_chain(&e))),
+    }
+}
+
+/// A random pause of less than 2^attempt ms (at most 64 ms), so that writers who lost
+/// the same race do not meet again.
+fn jitter(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    let random = RandomState::new().hash_one(attempt);
+    Duration::from_millis(random % (1u64 << attempt.min(6)))
 }
 
 /// 10 ms, doubling, capped at 1 s.
@@ -358,6 +412,73 @@ impl StateStore for DynamoStore {
             }
         }
         first.map_or(Ok(()), Err)
+    }
+
+    fn count_distinct(
+        &self,
+        key: &str,
+        ids: &[&str],
+        cap: u64,
+        now: i64,
+        expires: i64,
+    ) -> Result<Counted, StateError> {
+        self.write_held_of(std::iter::once(key))?;
+        for attempt in 0..COUNT_ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(jitter(attempt)); // a blocking thread (see block_on)
+            }
+            let (known, live_exp) = self.block_on(self.read_distinct(key, now))?;
+            let mut counted_ids: Vec<String> = known.clone();
+            let counted = count_into(&mut counted_ids, ids, cap);
+            let new: Vec<String> = counted_ids.split_off(known.len());
+            if new.is_empty() {
+                return Ok(counted);
+            }
+            // The total doubles as the entry's version: the write holds only if no one
+            // counted in between (else read again). An absent or expired entry starts over.
+            let written = match live_exp {
+                Some(_) => {
+                    let update = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .key("pk", s(key))
+                        .update_expression("ADD #ids :new, #n :k")
+                        .condition_expression("#n = :before AND #exp > :now")
+                        .expression_attribute_names("#ids", "ids")
+                        .expression_attribute_names("#n", "n")
+                        .expression_attribute_names("#exp", "exp")
+                        .expression_attribute_values(":new", AttributeValue::Ss(new.clone()))
+                        .expression_attribute_values(":k", n(new.len()))
+                        .expression_attribute_values(":before", n(counted.before))
+                        .expression_attribute_values(":now", n(now))
+                        .send();
+                    conditional("count_distinct", self.block_on(update).map(drop))
+                }
+                None => {
+                    let create = self
+                        .client
+                        .put_item()
+                        .table_name(&self.table)
+                        .item("pk", s(key))
+                        .item("ids", AttributeValue::Ss(new.clone()))
+                        .item("n", n(new.len()))
+                        .item("exp", n(expires))
+                        .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
+                        .expression_attribute_names("#exp", "exp")
+                        .expression_attribute_values(":now", n(now))
+                        .send();
+                    conditional("count_distinct", self.block_on(create).map(drop))
+                }
+            };
+            if written? {
+                return Ok(counted);
+            }
+        }
+        Err(StateError::backend(
+            "count_distinct",
+            "counter kept changing under concurrent writers",
+        ))
     }
 
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {

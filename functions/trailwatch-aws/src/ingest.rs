@@ -104,12 +104,16 @@ async fn process_message(
                 lock(metrics).file(&stats, now());
                 findings.extend(found);
             }
-            Err(e) => errors.push(format!("s3://{}/{key}: {e}", object.bucket)),
+            Err(failed) => {
+                errors.push(format!("s3://{}/{key}: {}", object.bucket, failed.error));
+                findings.extend(failed.findings);
+            }
         }
     }
     lock(metrics).objects(objects.skipped, errors.len() as u64);
-    // Alerts of the objects that were read go out even when another object failed: they
-    // are claimed, so the redelivery will not send them twice.
+    // Alerts go out even when an object failed, also those found in it before it failed:
+    // they are claimed, so the redelivery will not send them twice, and the state that
+    // decided them (a first-seen marker, a crossed threshold) will not decide them again.
     if let Err(e) = send_alerts(svc, findings, metrics).await {
         errors.push(e);
     }
@@ -130,11 +134,27 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// An input that failed: why, and the findings made before it failed.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub error: String,
+    pub findings: Vec<Finding>,
+}
+
+impl From<String> for Failed {
+    fn from(error: String) -> Self {
+        Self {
+            error,
+            findings: Vec::new(),
+        }
+    }
+}
+
 /// Streams one object from S3 through the engine, never holding it whole.
 async fn process_object(
     svc: &Arc<Services>,
     object: &ObjectRef,
-) -> Result<(FileStats, Vec<Finding>), String> {
+) -> Result<(FileStats, Vec<Finding>), Failed> {
     let response = svc
         .s3
         .get_object()
@@ -151,7 +171,7 @@ async fn process_object(
 pub(crate) async fn run_engine<R: Read + Send + 'static>(
     svc: &Arc<Services>,
     reader: R,
-) -> Result<(FileStats, Vec<Finding>), String> {
+) -> Result<(FileStats, Vec<Finding>), Failed> {
     let svc = Arc::clone(svc);
     tokio::task::spawn_blocking(move || {
         let mut findings: Vec<Finding> = Vec::new();
@@ -162,17 +182,22 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
             .engine
             .process_pipelined(reader, svc.store.as_ref(), &mut findings);
         // The state this input wrote is durable before its alerts are claimed.
-        if let Err(e) = svc.store.flush() {
-            return Err(e.to_string());
-        }
-        match stats {
-            Ok(stats) => {
+        let flushed = svc.store.flush();
+        match (stats, flushed) {
+            (Ok(stats), Ok(())) => {
                 if stats.bad_records > 0 {
                     tracing::warn!(bad_records = stats.bad_records, "Skipped unusable records");
                 }
                 Ok((stats, findings))
             }
-            Err(e) => Err(format!("{} (after {} records)", e.source, e.stats.records)),
+            (Err(e), _) => Err(Failed {
+                error: format!("{} (after {} records)", e.source, e.stats.records),
+                findings,
+            }),
+            (Ok(_), Err(e)) => Err(Failed {
+                error: e.to_string(),
+                findings,
+            }),
         }
     })
     .await

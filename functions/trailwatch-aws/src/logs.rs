@@ -22,7 +22,16 @@ pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError>
     let bytes = serde_json::to_vec(&event).map_err(|e| IngestError(e.to_string()))?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let result = async {
-        let (stats, findings) = run_engine(&svc, Cursor::new(bytes)).await?;
+        let (stats, findings) = match run_engine(&svc, Cursor::new(bytes)).await {
+            Ok(done) => done,
+            // What was found before the failure is alerted (and claimed) all the same.
+            Err(failed) => {
+                return Err(match send_alerts(&svc, failed.findings, &metrics).await {
+                    Ok(()) => failed.error,
+                    Err(e) => format!("{}; {e}", failed.error),
+                });
+            }
+        };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);

@@ -396,3 +396,47 @@ async fn a_failed_state_flush_keeps_what_it_held() {
     let want: Vec<Option<Vec<u8>>> = (0..60).map(|i| Some(format!("{i}").into_bytes())).collect();
     assert_eq!(stored, want, "the second flush wrote every held put");
 }
+
+/// An object that breaks after its records (its gzip trailer cut off) fails its message,
+/// but what was found in it before the break is alerted: the state that decided those
+/// findings (claims, first-seen markers, counted denials) is written, so the redelivery
+/// would not decide them again. The redelivery sends nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_before_a_failure_are_alerted_once() {
+    let env = env().await;
+    let whole = sample("0905Z");
+    let bytes = std::fs::read(&whole).unwrap();
+    let key = "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/\
+               111122223333_CloudTrail_ap-southeast-1_20261130T0905Z_cut.json.gz";
+    // Without its CRC-32 and length the stream ends early: every record is read, then
+    // the decompressor fails.
+    put(&env.clients, &env.bucket, key, bytes[..bytes.len() - 8].to_vec()).await;
+    let event = sqs_event(&[("cut", env.s3_event(key))]);
+    let want = expected(&whole);
+    assert!(!want.is_empty());
+
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["cut".to_string()]),
+        "{response}"
+    );
+    assert_eq!(
+        env.delivered().await.0,
+        want,
+        "the findings before the break are alerted"
+    );
+
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["cut".to_string()]),
+        "{response}"
+    );
+    assert!(
+        env.delivered().await.0.is_empty(),
+        "a redelivery sends nothing twice"
+    );
+}
