@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Inventory, arn_account};
 use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::{RecordView, parse_expiration, parse_time};
-use crate::state::{NewEntry, StateError, StateStore};
+use crate::state::{DistinctCount, NewEntry, StateError, StateStore};
 
 use super::node::ActionSet;
 use super::{
@@ -375,12 +375,31 @@ impl Context<'_> {
             counters[i].1.push(d);
         }
         let threshold = self.inventory.detections.access_denied_burst.threshold;
-        for (counter, group) in counters {
-            let last = &group[group.len() - 1];
-            let ids: Vec<&str> = group.iter().map(|d| d.id.as_str()).collect();
-            let counted = self
-                .store
-                .count_distinct(&counter, &ids, threshold, last.now, last.expires())?;
+        let asks: Vec<DistinctCount<'_>> = counters
+            .iter()
+            .map(|(counter, group)| {
+                let last = &group[group.len() - 1];
+                DistinctCount {
+                    key: counter.clone(),
+                    ids: group.iter().map(|d| d.id.as_str()).collect(),
+                    cap: threshold,
+                    now: last.now,
+                    expires: last.expires(),
+                }
+            })
+            .collect();
+        let outcomes = self.store.count_distinct_many(&asks);
+        drop(asks);
+        // The crossings of the counts that were made are reported before a failure is.
+        let mut failed = None;
+        for ((_, group), outcome) in counters.into_iter().zip(outcomes) {
+            let counted = match outcome {
+                Ok(counted) => counted,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+            };
             if counted.before < threshold && threshold <= counted.after() {
                 let nth = (threshold - counted.before - 1) as usize;
                 let crossing = group
@@ -392,6 +411,9 @@ impl Context<'_> {
                     findings.push(burst_finding(d, threshold));
                 }
             }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         let keys: Vec<(String, i64)> = later
             .exchanges

@@ -9,7 +9,7 @@
 
 use std::sync::Barrier;
 
-use super::{Counted, NewEntry, StateStore};
+use super::{Counted, DistinctCount, NewEntry, StateStore};
 
 /// Runs every rule against `store`, with keys under `prefix`.
 pub fn check(store: &dyn StateStore, prefix: &str) {
@@ -236,6 +236,53 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         "hundreds of event ids in one call"
     );
 
+    // distinct counters in a batch
+    let ask = |k: &str, ids: &[&'static str]| DistinctCount {
+        key: key(k),
+        ids: ids.to_vec(),
+        cap: 10,
+        now: t0,
+        expires: t0 + 100,
+    };
+    let asks = [ask("m1", &["a", "b"]), ask("m2", &["a"]), ask("m1", &["b", "c"])];
+    let out: Vec<Counted> = store
+        .count_distinct_many(&asks)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(out.len(), 3, "one outcome per entry");
+    assert_eq!(
+        out[1],
+        Counted {
+            before: 0,
+            new: vec![true]
+        },
+        "a batch's counters are independent"
+    );
+    let m1: usize = out[0].new.iter().chain(&out[2].new).filter(|&&n| n).count();
+    assert_eq!(m1, 3, "a counter asked twice in a batch counts each id once");
+    assert_eq!(count("m1", &[], 10, t0, t0 + 100).before, 3);
+    let again: Vec<Counted> = store
+        .count_distinct_many(&asks[..2])
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        again,
+        [
+            Counted {
+                before: 3,
+                new: vec![false, false]
+            },
+            Counted {
+                before: 1,
+                new: vec![false]
+            }
+        ],
+        "a redelivered batch counts nothing"
+    );
+    assert!(store.count_distinct_many(&[]).is_empty(), "an empty batch");
+
     // concurrency: exactly one winner, no lost increments, each id counted once
     let threads = 8;
     let per_thread = 25;
@@ -262,10 +309,24 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
                     let counted: usize = ids
                         .chunks(2)
                         .map(|pair| {
-                            let c = store
-                                .count_distinct(&key("distinct-shared"), pair, 1000, t0, t0 + 60)
-                                .unwrap();
-                            c.new.iter().filter(|&&n| n).count()
+                            // Half the threads count one at a time, half in batches that
+                            // ask the same counter twice.
+                            let outcomes = if i % 2 == 0 {
+                                vec![store.count_distinct(&key("distinct-shared"), pair, 1000, t0, t0 + 60)]
+                            } else {
+                                let ask = DistinctCount {
+                                    key: key("distinct-shared"),
+                                    ids: pair.to_vec(),
+                                    cap: 1000,
+                                    now: t0,
+                                    expires: t0 + 60,
+                                };
+                                store.count_distinct_many(&[ask.clone(), ask])
+                            };
+                            outcomes
+                                .into_iter()
+                                .map(|c| c.unwrap().new.iter().filter(|&&n| n).count())
+                                .sum::<usize>()
                         })
                         .sum();
                     (usize::from(won), counted)

@@ -73,6 +73,16 @@ pub trait StateStore: Send + Sync {
         expires: i64,
     ) -> Result<Counted, StateError>;
 
+    /// [`StateStore::count_distinct`] for each entry, in order, each with its own outcome:
+    /// what the others counted stays counted when one fails, and the caller must hear it.
+    /// Remote backends answer a batch in a few round trips.
+    fn count_distinct_many(&self, entries: &[DistinctCount<'_>]) -> Vec<Result<Counted, StateError>> {
+        entries
+            .iter()
+            .map(|e| self.count_distinct(&e.key, &e.ids, e.cap, e.now, e.expires))
+            .collect()
+    }
+
     /// The value under each key as [`StateStore::get`] would read it at its `now`, in
     /// order. Remote backends answer a batch in a few round trips.
     fn get_many(&self, keys: &[(String, i64)]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
@@ -100,6 +110,22 @@ pub trait StateStore: Send + Sync {
     fn flush(&self) -> Result<(), StateError> {
         Ok(())
     }
+}
+
+/// One counter of [`StateStore::count_distinct_many`]: the arguments of
+/// [`StateStore::count_distinct`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistinctCount<'a> {
+    /// The counter.
+    pub key: String,
+    /// The ids to count.
+    pub ids: Vec<&'a str>,
+    /// The total past which the counter counts nothing.
+    pub cap: u64,
+    /// The event time of the call.
+    pub now: i64,
+    /// When a new counter expires.
+    pub expires: i64,
 }
 
 /// What one [`StateStore::count_distinct`] call counted.

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, Ret
 use futures::{StreamExt, TryStreamExt};
 use tokio::runtime::Handle;
 
-use trailwatch::state::{Counted, NewEntry, StateError, StateStore, count_into};
+use trailwatch::state::{Counted, DistinctCount, NewEntry, StateError, StateStore, count_into};
 
 use crate::services::error_chain;
 
@@ -44,6 +44,8 @@ const BATCH_ATTEMPTS: u32 = 8;
 
 /// A stored item as read: value and expiry.
 type Item = (Option<Vec<u8>>, Option<i64>);
+/// An item as DynamoDB returns it.
+type Attributes = HashMap<String, AttributeValue>;
 /// Plain puts not yet written: value and expiry by key.
 type Held = HashMap<String, (Vec<u8>, i64)>;
 
@@ -137,21 +139,81 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| StateError::backend("count_distinct", error_chain(&e)))?;
-        let item = out.item.unwrap_or_default();
-        let exp = item
-            .get("exp")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .filter(|exp| *exp > now);
-        let ids = match (exp, item.get("ids")) {
-            (Some(_), Some(AttributeValue::Ss(ids))) => ids.clone(),
-            _ => Vec::new(),
-        };
-        Ok((ids, exp))
+        Ok(distinct_state(out.item.as_ref(), now))
+    }
+
+    /// Counts `e`'s ids against the counter as read (`known`, `live_exp`): what it
+    /// counted, or None when someone counted in between (read again).
+    async fn count_known(
+        &self,
+        e: &DistinctCount<'_>,
+        known: Vec<String>,
+        live_exp: Option<i64>,
+    ) -> Result<Option<Counted>, StateError> {
+        let mut counted_ids = known;
+        let before = counted_ids.len();
+        let counted = count_into(&mut counted_ids, &e.ids, e.cap);
+        let new = counted_ids.split_off(before);
+        if new.is_empty() {
+            return Ok(Some(counted));
+        }
+        let key = e.key.as_str();
+        // The total doubles as the entry's version: the write holds only if no one
+        // counted in between. An absent or expired entry starts over.
+        let written = match live_exp {
+            Some(_) => conditional(
+                "count_distinct",
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(key))
+                    .update_expression("ADD #ids :new, #n :k")
+                    .condition_expression("#n = :before AND #exp > :now")
+                    .expression_attribute_names("#ids", "ids")
+                    .expression_attribute_names("#n", "n")
+                    .expression_attribute_names("#exp", "exp")
+                    .expression_attribute_values(":k", n(new.len()))
+                    .expression_attribute_values(":new", AttributeValue::Ss(new))
+                    .expression_attribute_values(":before", n(counted.before))
+                    .expression_attribute_values(":now", n(e.now))
+                    .send()
+                    .await
+                    .map(drop),
+            ),
+            None => conditional(
+                "count_distinct",
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s(key))
+                    .item("n", n(new.len()))
+                    .item("ids", AttributeValue::Ss(new))
+                    .item("exp", n(e.expires))
+                    .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
+                    .expression_attribute_names("#exp", "exp")
+                    .expression_attribute_values(":now", n(e.now))
+                    .send()
+                    .await
+                    .map(drop),
+            ),
+        }?;
+        Ok(written.then_some(counted))
+    }
+
+    /// Every item of `keys` there is, in batches of [`GET_BATCH`], 16 at a time.
+    async fn read_all(&self, keys: Vec<String>) -> Result<HashMap<String, Attributes>, StateError> {
+        let batches: Vec<Vec<String>> = keys.chunks(GET_BATCH).map(<[String]>::to_vec).collect();
+        futures::stream::iter(batches)
+            .map(|batch| self.batch_get(batch))
+            .buffer_unordered(CONCURRENCY)
+            .map_ok(|items| futures::stream::iter(items.into_iter().map(Ok)))
+            .try_flatten()
+            .try_collect()
+            .await
     }
 
     /// Reads up to [`GET_BATCH`] distinct keys, retrying what comes back unprocessed.
-    async fn batch_get(&self, keys: Vec<String>) -> Result<Vec<(String, Item)>, StateError> {
+    async fn batch_get(&self, keys: Vec<String>) -> Result<Vec<(String, Attributes)>, StateError> {
         let mut wanted: Vec<HashMap<String, AttributeValue>> = keys
             .into_iter()
             .map(|k| HashMap::from([("pk".to_string(), AttributeValue::S(k))]))
@@ -176,7 +238,7 @@ impl DynamoStore {
                 .unwrap_or_default()
             {
                 if let Some(AttributeValue::S(pk)) = item.get("pk") {
-                    found.push((pk.clone(), read_item(&item)));
+                    found.push((pk.clone(), item));
                 }
             }
             wanted = out
@@ -236,6 +298,23 @@ impl DynamoStore {
             pending,
         ))
     }
+}
+
+/// The ids a distinct counter item has counted, and its expiry when it is live at `now`.
+fn distinct_state(item: Option<&Attributes>, now: i64) -> (Vec<String>, Option<i64>) {
+    let Some(item) = item else {
+        return (Vec::new(), None);
+    };
+    let exp = item
+        .get("exp")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|exp| *exp > now);
+    let ids = match (exp, item.get("ids")) {
+        (Some(_), Some(AttributeValue::Ss(ids))) => ids.clone(),
+        _ => Vec::new(),
+    };
+    (ids, exp)
 }
 
 /// A conditional write's outcome: true when it was made, false when its condition failed.
@@ -337,23 +416,52 @@ impl StateStore for DynamoStore {
                 .collect();
             distinct.into_iter().map(str::to_string).collect()
         };
-        let batches: Vec<Vec<String>> = remote.chunks(GET_BATCH).map(<[String]>::to_vec).collect();
-        let found: HashMap<String, Item> = self.block_on(
-            futures::stream::iter(batches)
-                .map(|batch| self.batch_get(batch))
-                .buffer_unordered(CONCURRENCY)
-                .map_ok(|items| futures::stream::iter(items.into_iter().map(Ok)))
-                .try_flatten()
-                .try_collect(),
-        )?;
+        let found = self.block_on(self.read_all(remote))?;
         let held = self.held();
         Ok(keys
             .iter()
             .map(|(key, now)| match held_value(&held, key, *now) {
                 Some(value) => value,
-                None => found.get(key).cloned().and_then(|item| live(item, *now)),
+                None => found.get(key).and_then(|item| live(read_item(item), *now)),
             })
             .collect())
+    }
+
+    fn count_distinct_many(&self, entries: &[DistinctCount<'_>]) -> Vec<Result<Counted, StateError>> {
+        let every = |e: &StateError| {
+            entries
+                .iter()
+                .map(|_| Err(StateError::backend("count_distinct", e)))
+                .collect()
+        };
+        if let Err(e) = self.write_held_of(entries.iter().map(|e| e.key.as_str())) {
+            return every(&e);
+        }
+        // One consistent batch read for every counter, then the writes 16 at a time. A
+        // write that lost a race (or a key asked twice) goes the single way: read again.
+        let keys: HashSet<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        let found = match self.block_on(self.read_all(keys.into_iter().map(str::to_string).collect())) {
+            Ok(found) => found,
+            Err(e) => return every(&e),
+        };
+        let first: Vec<Result<Option<Counted>, StateError>> = self.block_on(
+            futures::stream::iter(entries)
+                .map(|e| {
+                    let (known, live_exp) = distinct_state(found.get(&e.key), e.now);
+                    self.count_known(e, known, live_exp)
+                })
+                .buffered(CONCURRENCY)
+                .collect(),
+        );
+        first
+            .into_iter()
+            .zip(entries)
+            .map(|(outcome, e)| match outcome {
+                Ok(Some(counted)) => Ok(counted),
+                Ok(None) => self.count_distinct(&e.key, &e.ids, e.cap, e.now, e.expires),
+                Err(e) => Err(e),
+            })
+            .collect()
     }
 
     fn put_if_absent_many(&self, entries: &[NewEntry]) -> Result<Vec<bool>, StateError> {
@@ -423,55 +531,22 @@ impl StateStore for DynamoStore {
         expires: i64,
     ) -> Result<Counted, StateError> {
         self.write_held_of(std::iter::once(key))?;
+        let ask = DistinctCount {
+            key: key.to_string(),
+            ids: ids.to_vec(),
+            cap,
+            now,
+            expires,
+        };
         for attempt in 0..COUNT_ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(jitter(attempt)); // a blocking thread (see block_on)
             }
-            let (known, live_exp) = self.block_on(self.read_distinct(key, now))?;
-            let mut counted_ids: Vec<String> = known.clone();
-            let counted = count_into(&mut counted_ids, ids, cap);
-            let new: Vec<String> = counted_ids.split_off(known.len());
-            if new.is_empty() {
-                return Ok(counted);
-            }
-            // The total doubles as the entry's version: the write holds only if no one
-            // counted in between (else read again). An absent or expired entry starts over.
-            let written = match live_exp {
-                Some(_) => {
-                    let update = self
-                        .client
-                        .update_item()
-                        .table_name(&self.table)
-                        .key("pk", s(key))
-                        .update_expression("ADD #ids :new, #n :k")
-                        .condition_expression("#n = :before AND #exp > :now")
-                        .expression_attribute_names("#ids", "ids")
-                        .expression_attribute_names("#n", "n")
-                        .expression_attribute_names("#exp", "exp")
-                        .expression_attribute_values(":new", AttributeValue::Ss(new.clone()))
-                        .expression_attribute_values(":k", n(new.len()))
-                        .expression_attribute_values(":before", n(counted.before))
-                        .expression_attribute_values(":now", n(now))
-                        .send();
-                    conditional("count_distinct", self.block_on(update).map(drop))
-                }
-                None => {
-                    let create = self
-                        .client
-                        .put_item()
-                        .table_name(&self.table)
-                        .item("pk", s(key))
-                        .item("ids", AttributeValue::Ss(new.clone()))
-                        .item("n", n(new.len()))
-                        .item("exp", n(expires))
-                        .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
-                        .expression_attribute_names("#exp", "exp")
-                        .expression_attribute_values(":now", n(now))
-                        .send();
-                    conditional("count_distinct", self.block_on(create).map(drop))
-                }
-            };
-            if written? {
+            let counted = self.block_on(async {
+                let (known, live_exp) = self.read_distinct(key, now).await?;
+                self.count_known(&ask, known, live_exp).await
+            })?;
+            if let Some(counted) = counted {
                 return Ok(counted);
             }
         }
