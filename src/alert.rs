@@ -287,7 +287,7 @@ fn alert_key(detection: &str, fields: &[&str], start: i64) -> String {
 }
 
 /// FNV-1a, 64 bits: stable across builds and releases (keys live in the state store).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

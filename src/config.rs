@@ -235,6 +235,10 @@ impl Default for BurstConfig {
     }
 }
 
+/// The largest `access-denied-burst` threshold: its counter keeps the ids of the denials
+/// it counted (at most this many, plus one batch), and a DynamoDB item holds 400 KB.
+pub const MAX_BURST_THRESHOLD: u64 = 2000;
+
 fn ten() -> u64 {
     10
 }
@@ -607,6 +611,15 @@ impl Inventory {
                 "threshold and window must be positive",
             ));
         }
+        if burst.threshold > MAX_BURST_THRESHOLD {
+            return Err(invalid(
+                "detections.access-denied-burst.threshold",
+                format!(
+                    "at most {MAX_BURST_THRESHOLD}: the counter remembers each denial it counted, \
+                     up to the threshold, in one state entry"
+                ),
+            ));
+        }
         if config.detections.sdk_credential_fallback.window.as_secs() == 0 {
             return Err(invalid(
                 "detections.sdk-credential-fallback.window",
@@ -769,6 +782,10 @@ mod tests {
                 "allow_actions[0]",
             ),
             ("[input]\nmax_record_bytes = 10", "input.max_record_bytes"),
+            (
+                "[detections.access-denied-burst]\nthreshold = 2001",
+                "detections.access-denied-burst.threshold",
+            ),
         ];
         for (text, key) in cases {
             let message = load(text).err().map(|e| e.to_string()).unwrap_or_default();

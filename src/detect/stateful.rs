@@ -9,6 +9,7 @@ use foldhash::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::alert::fnv1a;
 use crate::config::{Inventory, arn_account};
 use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::{RecordView, parse_expiration, parse_time};
@@ -135,6 +136,11 @@ struct Later {
     /// Access denials to count.
     denials: Vec<Denial>,
 }
+
+/// Longest event id a denial counter keeps as it is (CloudTrail's are 36-byte UUIDs). A
+/// longer one is kept as its stable hash, so that a crafted file cannot grow a counter
+/// past what its store holds in one entry.
+const MAX_DENIAL_ID_BYTES: usize = 64;
 
 /// Waiting entries (writes, exchanges, denials) that make the stateful pass settle.
 const LATER_LIMIT: usize = 512;
@@ -628,7 +634,8 @@ impl Context<'_> {
         let principal = clean(principal, 1024);
         let later = &mut self.cache.later;
         let id = match record.event_id {
-            Some(id) => id.to_string(),
+            Some(id) if id.len() <= MAX_DENIAL_ID_BYTES => id.to_string(),
+            Some(id) => format!("#{:016x}", fnv1a(id.as_bytes())),
             None => {
                 self.cache.unnamed += 1;
                 format!("~{:016x}", self.cache.hasher.hash_one(self.cache.unnamed))
