@@ -398,6 +398,22 @@ fn access_denied_burst_edges() {
         ["access-denied-burst b09"],
         "the redelivery finds the burst whose count failed, and only it"
     );
+    // Event ids too long to keep are counted by their hash: distinct ones count, and a
+    // redelivery adds nothing.
+    let long: Vec<Value> = (0..10)
+        .map(|i| denied(&format!("{i:02}{}", "x".repeat(100)), T0 + i))
+        .collect();
+    let store = MemoryStore::new();
+    assert_eq!(
+        only("access-denied-burst", run(&e, &store, &long[..9])),
+        Vec::<String>::new()
+    );
+    assert!(only("access-denied-burst", run(&e, &store, &long[..9])).is_empty());
+    assert_eq!(
+        only("access-denied-burst", run(&e, &store, &long[9..])),
+        [format!("access-denied-burst 09{}", "x".repeat(100))],
+        "long ids: nine, nine again, then the tenth"
+    );
     // A file delivered twice counts once.
     let store = MemoryStore::new();
     let records = burst(9, T0, 1);
