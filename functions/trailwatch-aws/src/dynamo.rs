@@ -128,8 +128,8 @@ impl DynamoStore {
         }
     }
 
-    /// The ids a distinct counter has counted, and its expiry when it is live.
-    async fn read_distinct(&self, key: &str, now: i64) -> Result<(Vec<String>, Option<i64>), StateError> {
+    /// A distinct counter as it stands at `now` (a consistent read).
+    async fn read_distinct(&self, key: &str, now: i64) -> Result<Distinct, StateError> {
         let out = self
             .client
             .get_item()
@@ -142,15 +142,14 @@ impl DynamoStore {
         Ok(distinct_state(out.item.as_ref(), now))
     }
 
-    /// Counts `e`'s ids against the counter as read (`known`, `live_exp`): what it
-    /// counted, or None when someone counted in between (read again).
+    /// Counts `e`'s ids against the counter as read: what it counted, or None when
+    /// someone else wrote the counter in between (read again).
     async fn count_known(
         &self,
         e: &DistinctCount<'_>,
-        known: Vec<String>,
-        live_exp: Option<i64>,
+        read: Distinct,
     ) -> Result<Option<Counted>, StateError> {
-        let mut counted_ids = known;
+        let mut counted_ids = read.ids;
         let before = counted_ids.len();
         let counted = count_into(&mut counted_ids, &e.ids, e.cap);
         let new = counted_ids.split_off(before);
@@ -158,36 +157,39 @@ impl DynamoStore {
             return Ok(Some(counted));
         }
         let key = e.key.as_str();
-        // The total doubles as the entry's version: the write holds only if no one
-        // counted in between. An absent or expired entry starts over.
-        let written = match live_exp {
-            Some(_) => conditional(
+        // Each write sets a new random version, and holds only if the version is still
+        // the one read: a counter that TTL deleted and someone recreated in between has
+        // another. An absent or expired entry starts over.
+        let version = version();
+        let written = if read.live {
+            conditional(
                 "count_distinct",
                 self.client
                     .update_item()
                     .table_name(&self.table)
                     .key("pk", s(key))
-                    .update_expression("ADD #ids :new, #n :k")
-                    .condition_expression("#n = :before AND #exp > :now")
+                    .update_expression("ADD #ids :new SET #ver = :ver")
+                    .condition_expression("(attribute_not_exists(#ver) OR #ver = :old) AND #exp > :now")
                     .expression_attribute_names("#ids", "ids")
-                    .expression_attribute_names("#n", "n")
+                    .expression_attribute_names("#ver", "ver")
                     .expression_attribute_names("#exp", "exp")
-                    .expression_attribute_values(":k", n(new.len()))
                     .expression_attribute_values(":new", AttributeValue::Ss(new))
-                    .expression_attribute_values(":before", n(counted.before))
+                    .expression_attribute_values(":ver", s(&version))
+                    .expression_attribute_values(":old", s(read.version.as_deref().unwrap_or_default()))
                     .expression_attribute_values(":now", n(e.now))
                     .send()
                     .await
                     .map(drop),
-            ),
-            None => conditional(
+            )
+        } else {
+            conditional(
                 "count_distinct",
                 self.client
                     .put_item()
                     .table_name(&self.table)
                     .item("pk", s(key))
-                    .item("n", n(new.len()))
                     .item("ids", AttributeValue::Ss(new))
+                    .item("ver", s(&version))
                     .item("exp", n(e.expires))
                     .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
                     .expression_attribute_names("#exp", "exp")
@@ -195,9 +197,15 @@ impl DynamoStore {
                     .send()
                     .await
                     .map(drop),
-            ),
+            )
         }?;
-        Ok(written.then_some(counted))
+        if written {
+            return Ok(Some(counted));
+        }
+        // A refused write may be this one's own: the SDK retries a request whose answer
+        // was lost, and the retry finds the first attempt done. Then the version is ours.
+        let now = self.read_distinct(key, e.now).await?;
+        Ok((now.version.as_deref() == Some(version.as_str())).then_some(counted))
     }
 
     /// Every item of `keys` there is, in batches of [`GET_BATCH`], 16 at a time.
@@ -300,21 +308,40 @@ impl DynamoStore {
     }
 }
 
-/// The ids a distinct counter item has counted, and its expiry when it is live at `now`.
-fn distinct_state(item: Option<&Attributes>, now: i64) -> (Vec<String>, Option<i64>) {
+/// A distinct counter as read.
+#[derive(Debug, Default)]
+struct Distinct {
+    /// The ids it has counted (none when absent or expired).
+    ids: Vec<String>,
+    /// Whether it is there and live.
+    live: bool,
+    /// The version its last write set.
+    version: Option<String>,
+}
+
+/// A distinct counter item as it stands at `now`.
+fn distinct_state(item: Option<&Attributes>, now: i64) -> Distinct {
     let Some(item) = item else {
-        return (Vec::new(), None);
+        return Distinct::default();
     };
-    let exp = item
+    let live = item
         .get("exp")
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse::<i64>().ok())
-        .filter(|exp| *exp > now);
-    let ids = match (exp, item.get("ids")) {
-        (Some(_), Some(AttributeValue::Ss(ids))) => ids.clone(),
+        .is_some_and(|exp| exp > now);
+    let version = item.get("ver").and_then(|v| v.as_s().ok()).cloned();
+    let ids = match item.get("ids") {
+        Some(AttributeValue::Ss(ids)) if live => ids.clone(),
         _ => Vec::new(),
     };
-    (ids, exp)
+    Distinct { ids, live, version }
+}
+
+/// A fresh random version for a distinct counter's write.
+fn version() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let state = RandomState::new();
+    format!("{:016x}{:016x}", state.hash_one(1u8), state.hash_one(2u8))
 }
 
 /// A conditional write's outcome: true when it was made, false when its condition failed.
@@ -446,10 +473,7 @@ impl StateStore for DynamoStore {
         };
         let first: Vec<Result<Option<Counted>, StateError>> = self.block_on(
             futures::stream::iter(entries)
-                .map(|e| {
-                    let (known, live_exp) = distinct_state(found.get(&e.key), e.now);
-                    self.count_known(e, known, live_exp)
-                })
+                .map(|e| self.count_known(e, distinct_state(found.get(&e.key), e.now)))
                 .buffered(CONCURRENCY)
                 .collect(),
         );
@@ -543,8 +567,8 @@ impl StateStore for DynamoStore {
                 std::thread::sleep(jitter(attempt)); // a blocking thread (see block_on)
             }
             let counted = self.block_on(async {
-                let (known, live_exp) = self.read_distinct(key, now).await?;
-                self.count_known(&ask, known, live_exp).await
+                let read = self.read_distinct(key, now).await?;
+                self.count_known(&ask, read).await
             })?;
             if let Some(counted) = counted {
                 return Ok(counted);

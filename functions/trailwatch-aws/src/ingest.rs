@@ -181,7 +181,9 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
         let stats = svc
             .engine
             .process_pipelined(reader, svc.store.as_ref(), &mut findings);
-        // The state this input wrote is durable before its alerts are claimed.
+        // The state this input wrote is durable before its alerts are claimed. When the
+        // flush fails the input fails, and its findings are alerted all the same: their
+        // claims keep the redelivery, which writes the state again, from sending them twice.
         let flushed = svc.store.flush();
         match (stats, flushed) {
             (Ok(stats), Ok(())) => {
@@ -190,8 +192,11 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
                 }
                 Ok((stats, findings))
             }
-            (Err(e), _) => Err(Failed {
-                error: format!("{} (after {} records)", e.source, e.stats.records),
+            (Err(e), flushed) => Err(Failed {
+                error: match flushed {
+                    Ok(()) => format!("{} (after {} records)", e.source, e.stats.records),
+                    Err(f) => format!("{} (after {} records); {f}", e.source, e.stats.records),
+                },
                 findings,
             }),
             (Ok(_), Err(e)) => Err(Failed {
