@@ -10,7 +10,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::json;
 use trailwatch::engine::FileStats;
-use trailwatch::state::{Counted, MemoryStore, StateError, StateStore};
+use trailwatch::state::{Counted, DistinctCount, MemoryStore, StateError, StateStore};
 use trailwatch::{Config, Engine, Finding, Inventory};
 
 /// A record that fires `long-term-access-key` with no config at all.
@@ -359,15 +359,8 @@ impl StateStore for Counting {
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
         self.store.increment(key, by, now, expires)
     }
-    fn count_distinct(
-        &self,
-        key: &str,
-        ids: &[&str],
-        cap: u64,
-        now: i64,
-        expires: i64,
-    ) -> Result<Counted, StateError> {
-        self.store.count_distinct(key, ids, cap, now, expires)
+    fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
+        self.store.count_distinct(ask)
     }
     fn get_many(&self, keys: &[(String, i64)]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
         self.store.get_many(keys)

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use trailwatch::state::{Counted, MemoryStore, StateError, StateStore};
+use trailwatch::state::{Counted, DistinctCount, MemoryStore, StateError, StateStore};
 use trailwatch::{Config, Engine, Finding, Inventory};
 
 const CONFIG: &str = r#"
@@ -678,17 +678,10 @@ impl StateStore for FailOnce {
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
         self.store.increment(key, by, now, expires)
     }
-    fn count_distinct(
-        &self,
-        key: &str,
-        ids: &[&str],
-        cap: u64,
-        now: i64,
-        expires: i64,
-    ) -> Result<Counted, StateError> {
-        if key.contains(self.fail_on) && !self.failed.swap(true, Ordering::Relaxed) {
+    fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
+        if ask.key.contains(self.fail_on) && !self.failed.swap(true, Ordering::Relaxed) {
             return Err(StateError::backend("count_distinct", "injected"));
         }
-        self.store.count_distinct(key, ids, cap, now, expires)
+        self.store.count_distinct(ask)
     }
 }

@@ -178,8 +178,15 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
     );
 
     // distinct counters
-    let count = |k: &str, ids: &[&str], cap: u64, now: i64, expires: i64| {
-        store.count_distinct(&key(k), ids, cap, now, expires).unwrap()
+    let ask = |k: &str, ids: &[&'static str], cap: u64, now: i64, expires: i64| DistinctCount {
+        key: key(k),
+        ids: ids.to_vec(),
+        cap,
+        now,
+        expires,
+    };
+    let count = |k: &str, ids: &[&'static str], cap: u64, now: i64, expires: i64| {
+        store.count_distinct(&ask(k, ids, cap, now, expires)).unwrap()
     };
     assert_eq!(
         count("d", &["a", "b", "a"], 10, t0, t0 + 100),
@@ -229,22 +236,22 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         "a distinct counter keeps its first expiry and restarts after it"
     );
     let many: Vec<String> = (0..300).map(|i| format!("{i:036}")).collect();
-    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let big = DistinctCount {
+        ids: many.iter().map(String::as_str).collect(),
+        ..ask("big", &[], 1000, t0, t0 + 100)
+    };
     assert_eq!(
-        count("big", &many, 1000, t0, t0 + 100).after(),
+        store.count_distinct(&big).unwrap().after(),
         300,
         "hundreds of event ids in one call"
     );
 
     // distinct counters in a batch
-    let ask = |k: &str, ids: &[&'static str]| DistinctCount {
-        key: key(k),
-        ids: ids.to_vec(),
-        cap: 10,
-        now: t0,
-        expires: t0 + 100,
-    };
-    let asks = [ask("m1", &["a", "b"]), ask("m2", &["a"]), ask("m1", &["b", "c"])];
+    let asks = [
+        ask("m1", &["a", "b"], 10, t0, t0 + 100),
+        ask("m2", &["a"], 10, t0, t0 + 100),
+        ask("m1", &["b", "c"], 10, t0, t0 + 100),
+    ];
     let out: Vec<Counted> = store
         .count_distinct_many(&asks)
         .into_iter()
@@ -311,16 +318,16 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
                         .map(|pair| {
                             // Half the threads count one at a time, half in batches that
                             // ask the same counter twice.
+                            let ask = DistinctCount {
+                                key: key("distinct-shared"),
+                                ids: pair.to_vec(),
+                                cap: 1000,
+                                now: t0,
+                                expires: t0 + 60,
+                            };
                             let outcomes = if i % 2 == 0 {
-                                vec![store.count_distinct(&key("distinct-shared"), pair, 1000, t0, t0 + 60)]
+                                vec![store.count_distinct(&ask)]
                             } else {
-                                let ask = DistinctCount {
-                                    key: key("distinct-shared"),
-                                    ids: pair.to_vec(),
-                                    cap: 1000,
-                                    now: t0,
-                                    expires: t0 + 60,
-                                };
                                 store.count_distinct_many(&[ask.clone(), ask])
                             };
                             outcomes
@@ -344,10 +351,7 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
     });
     assert_eq!(winners, 1, "exactly one concurrent put_if_absent wins");
     assert_eq!(
-        store
-            .count_distinct(&key("distinct-shared"), &[], 1000, t0, t0 + 60)
-            .unwrap()
-            .before,
+        count("distinct-shared", &[], 1000, t0, t0 + 60).before,
         (12 + 3 * threads) as u64,
         "concurrent distinct counts are not lost"
     );

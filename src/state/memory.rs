@@ -4,7 +4,8 @@ use foldhash::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    Counted, StateError, StateStore, count_into, counter_bytes, counter_value, ids_bytes, ids_value,
+    Counted, DistinctCount, StateError, StateStore, count_into, counter_bytes, counter_value, ids_bytes,
+    ids_value,
 };
 
 /// A map behind a mutex; entries expire lazily and on [`StateStore::flush`].
@@ -101,22 +102,16 @@ impl StateStore for MemoryStore {
         Ok(total)
     }
 
-    fn count_distinct(
-        &self,
-        key: &str,
-        ids: &[&str],
-        cap: u64,
-        now: i64,
-        expires: i64,
-    ) -> Result<Counted, StateError> {
-        let mut inner = self.lock(now);
-        let (mut known, exp) = match inner.map.get(key) {
-            Some((v, exp)) if *exp > now => (ids_value(v), *exp),
-            _ => (Vec::new(), expires),
+    fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
+        let mut inner = self.lock(ask.now);
+        let (mut known, exp) = match inner.map.get(&ask.key) {
+            Some((v, exp)) if *exp > ask.now => (ids_value(v), *exp),
+            _ => (Vec::new(), ask.expires),
         };
-        let counted = count_into(&mut known, ids, cap);
-        if counted.new.contains(&true) {
-            inner.insert(key, ids_bytes(&known), exp);
+        let (counted, added) = count_into(&known, &ask.ids, ask.cap);
+        if !added.is_empty() {
+            known.extend(added);
+            inner.insert(&ask.key, ids_bytes(&known), exp);
         }
         Ok(counted)
     }

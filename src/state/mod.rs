@@ -55,32 +55,22 @@ pub trait StateStore: Send + Sync {
     /// counter starts from zero and lives until `expires`; a live one keeps its expiry.
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError>;
 
-    /// Counts each of `ids` that the counter under `key` has not counted before, once
-    /// (also when `ids` repeats it), and returns the counter's total before the call.
+    /// Counts each of `ask.ids` that the counter under `ask.key` has not counted before,
+    /// once (also when the ids repeat it), and returns the counter's total before the call.
     ///
     /// The counter remembers the ids it counted, in the same entry as its total, and
     /// changes both at once: a redelivered id counts nothing, and of concurrent callers
-    /// each id is counted by exactly one. A counter whose total has reached `cap` counts
+    /// each id is counted by exactly one. A counter whose total has reached `ask.cap` counts
     /// nothing more, so its entry stays bounded (the caller asks only whether the total
-    /// crossed `cap`). An absent or expired counter starts from zero and lives until
-    /// `expires`; a live one keeps its expiry.
-    fn count_distinct(
-        &self,
-        key: &str,
-        ids: &[&str],
-        cap: u64,
-        now: i64,
-        expires: i64,
-    ) -> Result<Counted, StateError>;
+    /// crossed the cap). An absent or expired counter starts from zero and lives until
+    /// `ask.expires`; a live one keeps its expiry.
+    fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError>;
 
     /// [`StateStore::count_distinct`] for each entry, in order, each with its own outcome:
     /// what the others counted stays counted when one fails, and the caller must hear it.
     /// Remote backends answer a batch in a few round trips.
     fn count_distinct_many(&self, entries: &[DistinctCount<'_>]) -> Vec<Result<Counted, StateError>> {
-        entries
-            .iter()
-            .map(|e| self.count_distinct(&e.key, &e.ids, e.cap, e.now, e.expires))
-            .collect()
+        entries.iter().map(|e| self.count_distinct(e)).collect()
     }
 
     /// The value under each key as [`StateStore::get`] would read it at its `now`, in
@@ -112,8 +102,7 @@ pub trait StateStore: Send + Sync {
     }
 }
 
-/// One counter of [`StateStore::count_distinct_many`]: the arguments of
-/// [`StateStore::count_distinct`].
+/// What [`StateStore::count_distinct`] is asked: ids to count on one counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistinctCount<'a> {
     /// The counter.
@@ -144,22 +133,23 @@ impl Counted {
     }
 }
 
-/// Counts `ids` into `known`, the ids a counter has counted (its total is their number):
-/// [`StateStore::count_distinct`] for a backend that holds the whole entry while it
-/// changes it.
-pub fn count_into(known: &mut Vec<String>, ids: &[&str], cap: u64) -> Counted {
+/// Counts `ids` against `known`, the ids a counter has counted (its total is their
+/// number): what was counted, and the ids to add to `known`. [`StateStore::count_distinct`]
+/// for a backend that holds the whole entry while it changes it.
+pub fn count_into(known: &[String], ids: &[&str], cap: u64) -> (Counted, Vec<String>) {
     let before = known.len() as u64;
     let mut new = vec![false; ids.len()];
+    let mut added = Vec::new();
     if before < cap {
-        let mut seen: foldhash::HashSet<String> = known.iter().cloned().collect();
-        for (id, new) in ids.iter().zip(&mut new) {
-            if seen.insert((*id).to_string()) {
-                known.push((*id).to_string());
+        let mut seen: foldhash::HashSet<&str> = known.iter().map(String::as_str).collect();
+        for (&id, new) in ids.iter().zip(&mut new) {
+            if seen.insert(id) {
+                added.push(id.to_string());
                 *new = true;
             }
         }
     }
-    Counted { before, new }
+    (Counted { before, new }, added)
 }
 
 /// Encodes the ids a counter has counted.

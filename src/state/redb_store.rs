@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
-    Counted, StateError, StateStore, count_into, counter_bytes, counter_value, ids_bytes, ids_value,
+    Counted, DistinctCount, StateError, StateStore, count_into, counter_bytes, counter_value, ids_bytes,
+    ids_value,
 };
 
 /// key → (expires, value)
@@ -114,24 +115,18 @@ impl StateStore for RedbStore {
         })
     }
 
-    fn count_distinct(
-        &self,
-        key: &str,
-        ids: &[&str],
-        cap: u64,
-        now: i64,
-        expires: i64,
-    ) -> Result<Counted, StateError> {
-        self.saw(now);
+    fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
+        self.saw(ask.now);
         self.write("count_distinct", |t| {
-            let current = t.get(key)?.and_then(|e| {
+            let current = t.get(ask.key.as_str())?.and_then(|e| {
                 let (exp, v) = e.value();
-                (exp > now).then(|| (exp, ids_value(v)))
+                (exp > ask.now).then(|| (exp, ids_value(v)))
             });
-            let (exp, mut known) = current.unwrap_or((expires, Vec::new()));
-            let counted = count_into(&mut known, ids, cap);
-            if counted.new.contains(&true) {
-                t.insert(key, (exp, &ids_bytes(&known)[..]))?;
+            let (exp, mut known) = current.unwrap_or((ask.expires, Vec::new()));
+            let (counted, added) = count_into(&known, &ask.ids, ask.cap);
+            if !added.is_empty() {
+                known.extend(added);
+                t.insert(ask.key.as_str(), (exp, &ids_bytes(&known)[..]))?;
             }
             Ok(counted)
         })

@@ -116,16 +116,7 @@ impl DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StateError::backend("put_if_absent", error_chain(&e))),
-        }
+        Ok(conditional("put_if_absent", result)?.is_some())
     }
 
     /// A distinct counter as it stands at `now` (a consistent read).
@@ -149,10 +140,7 @@ impl DynamoStore {
         e: &DistinctCount<'_>,
         read: Distinct,
     ) -> Result<Option<Counted>, StateError> {
-        let mut counted_ids = read.ids;
-        let before = counted_ids.len();
-        let counted = count_into(&mut counted_ids, &e.ids, e.cap);
-        let new = counted_ids.split_off(before);
+        let (counted, new) = count_into(&read.ids, &e.ids, e.cap);
         if new.is_empty() {
             return Ok(Some(counted));
         }
@@ -178,9 +166,9 @@ impl DynamoStore {
                     .expression_attribute_values(":old", s(read.version.as_deref().unwrap_or_default()))
                     .expression_attribute_values(":now", n(e.now))
                     .send()
-                    .await
-                    .map(drop),
-            )
+                    .await,
+            )?
+            .is_some()
         } else {
             conditional(
                 "count_distinct",
@@ -195,10 +183,10 @@ impl DynamoStore {
                     .expression_attribute_names("#exp", "exp")
                     .expression_attribute_values(":now", n(e.now))
                     .send()
-                    .await
-                    .map(drop),
-            )
-        }?;
+                    .await,
+            )?
+            .is_some()
+        };
         if written {
             return Ok(Some(counted));
         }
@@ -339,34 +327,40 @@ fn distinct_state(item: Option<&Attributes>, now: i64) -> Distinct {
 
 /// A fresh random version for a distinct counter's write.
 fn version() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    let state = RandomState::new();
-    format!("{:016x}{:016x}", state.hash_one(1u8), state.hash_one(2u8))
+    format!("{:016x}{:016x}", random(), random())
 }
 
-/// A conditional write's outcome: true when it was made, false when its condition failed.
-fn conditional<E>(op: &'static str, result: Result<(), SdkError<E, HttpResponse>>) -> Result<bool, StateError>
+/// A conditional write's outcome: its output when it was made, None when its condition
+/// failed.
+fn conditional<O, E>(
+    op: &'static str,
+    result: Result<O, SdkError<E, HttpResponse>>,
+) -> Result<Option<O>, StateError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match result {
-        Ok(()) => Ok(true),
+        Ok(out) => Ok(Some(out)),
         Err(e)
             if e.as_service_error().and_then(ProvideErrorMetadata::code)
                 == Some("ConditionalCheckFailedException") =>
         {
-            Ok(false)
+            Ok(None)
         }
         Err(e) => Err(StateError::backend(op, error_chain(&e))),
     }
 }
 
+/// 64 random bits (std's hasher keys are random per process and change on every use).
+fn random() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(0u8)
+}
+
 /// A random pause of less than 2^attempt ms (at most 64 ms), so that writers who lost
 /// the same race do not meet again.
 fn jitter(attempt: u32) -> Duration {
-    use std::hash::{BuildHasher, RandomState};
-    let random = RandomState::new().hash_one(attempt);
-    Duration::from_millis(random % (1u64 << attempt.min(6)))
+    Duration::from_millis(random() % (1u64 << attempt.min(6)))
 }
 
 /// 10 ms, doubling, capped at 1 s.
@@ -482,7 +476,7 @@ impl StateStore for DynamoStore {
             .zip(entries)
             .map(|(outcome, e)| match outcome {
                 Ok(Some(counted)) => Ok(counted),
-                Ok(None) => self.count_distinct(&e.key, &e.ids, e.cap, e.now, e.expires),
+                Ok(None) => self.count_distinct(e),
                 Err(e) => Err(e),
             })
             .collect()
@@ -546,29 +540,15 @@ impl StateStore for DynamoStore {
         first.map_or(Ok(()), Err)
     }
 
-    fn count_distinct(
-        &self,
-        key: &str,
-        ids: &[&str],
-        cap: u64,
-        now: i64,
-        expires: i64,
-    ) -> Result<Counted, StateError> {
-        self.write_held_of(std::iter::once(key))?;
-        let ask = DistinctCount {
-            key: key.to_string(),
-            ids: ids.to_vec(),
-            cap,
-            now,
-            expires,
-        };
+    fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
+        self.write_held_of(std::iter::once(ask.key.as_str()))?;
         for attempt in 0..COUNT_ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(jitter(attempt)); // a blocking thread (see block_on)
             }
             let counted = self.block_on(async {
-                let read = self.read_distinct(key, now).await?;
-                self.count_known(&ask, read).await
+                let read = self.read_distinct(&ask.key, ask.now).await?;
+                self.count_known(ask, read).await
             })?;
             if let Some(counted) = counted {
                 return Ok(counted);
@@ -599,21 +579,15 @@ impl StateStore for DynamoStore {
                     .return_values(ReturnValue::AllNew)
                     .send(),
             );
-            match updated {
-                Ok(out) => {
-                    let total = out
-                        .attributes
-                        .as_ref()
-                        .and_then(|a| a.get("n"))
-                        .and_then(|v| v.as_n().ok());
-                    return total
-                        .and_then(|t| t.parse::<u64>().ok())
-                        .ok_or_else(|| StateError::backend("increment", "no counter value returned"));
-                }
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(StateError::backend("increment", error_chain(&e))),
+            if let Some(out) = conditional("increment", updated)? {
+                let total = out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get("n"))
+                    .and_then(|v| v.as_n().ok());
+                return total
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .ok_or_else(|| StateError::backend("increment", "no counter value returned"));
             }
             // Expired: restart it, unless another caller just did (then add to theirs).
             let reset = self.block_on(
@@ -628,12 +602,8 @@ impl StateStore for DynamoStore {
                     .expression_attribute_values(":now", n(now))
                     .send(),
             );
-            match reset {
-                Ok(_) => return Ok(by),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(StateError::backend("increment", error_chain(&e))),
+            if conditional("increment", reset)?.is_some() {
+                return Ok(by);
             }
         }
         Err(StateError::backend(
