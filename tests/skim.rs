@@ -174,6 +174,127 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The keys of each object CloudTrail writes, in its order.
+const RECORD_KEYS: &[&str] = &[
+    "eventVersion",
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "requestID",
+    "eventID",
+    "readOnly",
+    "resources",
+    "eventType",
+    "apiVersion",
+    "managementEvent",
+    "recipientAccountId",
+    "sharedEventID",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "eventCategory",
+    "tlsDetails",
+    "@timestamp",
+];
+const IDENTITY_KEYS: &[&str] = &[
+    "type",
+    "principalId",
+    "arn",
+    "accountId",
+    "accessKeyId",
+    "userName",
+    "sessionContext",
+    "invokedBy",
+    "identityProvider",
+];
+const CONTEXT_KEYS: &[&str] = &[
+    "sessionIssuer",
+    "webIdFederationData",
+    "attributes",
+    "ec2RoleDelivery",
+];
+const ISSUER_KEYS: &[&str] = &[
+    "type",
+    "principalId",
+    "assumedRoleId",
+    "arn",
+    "accountId",
+    "userName",
+];
+
+/// An object's text with `keys` in their order, each value from `text` but the one of
+/// `inner.0`, which is mostly `inner.1`; each member kept, dropped, escaped, spaced,
+/// repeated, swapped with the one before or followed by another key, as a random byte says.
+fn in_order(
+    keys: &'static [&'static str],
+    text: impl Strategy<Value = String> + Clone + 'static,
+    inner: Option<(&'static str, BoxedStrategy<String>)>,
+) -> BoxedStrategy<String> {
+    let (inner_key, inner) = inner.unwrap_or(("", Just(String::new()).boxed()));
+    let members = prop::collection::vec((any::<u8>(), text.clone()), keys.len());
+    (members, prop_oneof![3 => inner, 1 => text])
+        .prop_map(move |(members, inner)| {
+            let mut fields: Vec<(String, String)> = Vec::new();
+            let mut repeats = Vec::new();
+            for (key, (how, mut value)) in keys.iter().zip(members) {
+                if *key == inner_key {
+                    value.clone_from(&inner);
+                }
+                let mut name = format!("{key:?}");
+                match how % 16 {
+                    0..=2 => continue,
+                    3 => name = format!("\"\\u{:04x}{}\"", key.as_bytes()[0], &key[1..]),
+                    4 => name = format!("{name} "),
+                    5 => repeats.push((name.clone(), "\"again\"".to_string())),
+                    6 => fields.push(("\"other\"".into(), "{\"arn\":\"x\"}".into())),
+                    7 if !fields.is_empty() => {
+                        let before = fields.pop().unwrap_or_default();
+                        fields.push((name, value));
+                        fields.push(before);
+                        continue;
+                    }
+                    _ => {}
+                }
+                fields.push((name, value));
+            }
+            fields.extend(repeats);
+            let members: Vec<String> = fields.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            format!("{{{}}}", members.join(","))
+        })
+        .boxed()
+}
+
+/// A record's text with its objects' keys in CloudTrail's order, mostly.
+fn ordered_record() -> impl Strategy<Value = String> {
+    let text = prop_oneof![
+        4 => "[a-zA-Z0-9:/._-]{0,40}".prop_map(|s| format!("{s:?}")),
+        1 => any::<String>().prop_map(|s| Value::from(s).to_string()),
+        1 => prop_oneof![Just("null"), Just("7"), Just("[]"), Just("{\"a\":[1,{}]}")].prop_map(String::from),
+    ];
+    let issuer = in_order(ISSUER_KEYS, text.clone(), None);
+    let context = in_order(CONTEXT_KEYS, text.clone(), Some(("sessionIssuer", issuer)));
+    let identity = in_order(IDENTITY_KEYS, text.clone(), Some(("sessionContext", context)));
+    in_order(RECORD_KEYS, text, Some(("userIdentity", identity)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn records_in_cloudtrails_key_order_read_the_same(record in ordered_record()) {
+        let (fast, slow) = both(record.as_bytes());
+        prop_assert_eq!(fast, slow);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 

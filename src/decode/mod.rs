@@ -18,7 +18,7 @@ use flate2::read::MultiGzDecoder;
 
 pub use envelope::{DocumentKind, classify};
 pub use pipeline::{KeyHints, PipelinedPieces, PipelinedReader};
-pub(crate) use scan::{container_end, quote_or_backslash};
+pub(crate) use scan::{container_end, plain_string_end, quote_or_backslash};
 pub use split::{PieceKind, Pieces, Source, Splitter};
 
 /// Limits that keep hostile input from exhausting memory.

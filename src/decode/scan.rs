@@ -73,6 +73,27 @@ pub(crate) fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
     tail.iter().position(|&b| b == b'"' || b == b'\\').map(|i| at + i)
 }
 
+/// The index of the closing quote of the string that opens `bytes` (at its `"`), when
+/// every byte before it is ASCII and none is a backslash: the string reads as it lies.
+/// `None` for any other string, and for one that does not close within whole 16-byte
+/// chunks of `bytes`; the caller reads those the long way.
+#[inline(always)]
+pub(crate) fn plain_string_end(bytes: &[u8]) -> Option<usize> {
+    let mut at = 1;
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        let v = u8x16::new(chunk.try_into().unwrap_or([0; 16]));
+        let quotes = v.simd_eq(u8x16::splat(b'"')).to_bitmask();
+        // A byte's high bit is its movemask bit: set on every non-ASCII byte.
+        let others = v.simd_eq(u8x16::splat(b'\\')).to_bitmask() | v.to_bitmask();
+        if quotes | others != 0 {
+            let quote = quotes.trailing_zeros();
+            return (quote < others.trailing_zeros()).then_some(at + quote as usize);
+        }
+        at += 16;
+    }
+    None
+}
+
 /// The bitmasks of one block.
 struct Masks {
     backslashes: u64,
@@ -326,6 +347,24 @@ mod tests {
                 }
                 assert_eq!(quote_or_backslash(&bytes[..len], 0), None);
             }
+        }
+    }
+
+    #[test]
+    fn plain_strings_end_where_they_close() {
+        for len in 0..70 {
+            let body = "a".repeat(len);
+            let padded = |s: String| format!("{s}{}", " ".repeat(16));
+            let plain = padded(format!("\"{body}\",\"x\""));
+            assert_eq!(plain_string_end(plain.as_bytes()), Some(len + 1), "{len}");
+            for odd in ["\\n", "é", "\u{7f}"] {
+                let string = padded(format!("\"{body}{odd}\""));
+                let want = (odd == "\u{7f}").then_some(len + 2);
+                assert_eq!(plain_string_end(string.as_bytes()), want, "{len} {odd:?}");
+            }
+            // Without whole chunks after it, the end may not be found, but never misplaced.
+            let unpadded = plain_string_end(format!("\"{body}\"").as_bytes());
+            assert!(unpadded.is_none() || unpadded == Some(len + 1), "{len}");
         }
     }
 

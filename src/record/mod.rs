@@ -192,6 +192,7 @@ impl<'a> RecordView<'a> {
     }
 
     /// The string field stored under the top-level `key`.
+    #[inline(always)]
     fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>> {
         Some(match key {
             b"eventVersion" => &mut self.event_version,
@@ -252,6 +253,7 @@ fn last<'a, 't>(object: &simd_json::tape::Object<'t, 'a>, key: &str) -> Option<V
 }
 
 impl<'a> Slots<'a> for Identity<'a> {
+    #[inline(always)]
     fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>> {
         Some(match key {
             b"type" => &mut self.kind,

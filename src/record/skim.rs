@@ -20,7 +20,7 @@
 //! ([`skim_prefix`]): one pass finds the fields and the end.
 
 use super::{Identity, PodTags, RecordError, RecordView, Request, Response, Slots};
-use crate::decode::{container_end, quote_or_backslash};
+use crate::decode::{container_end, plain_string_end, quote_or_backslash};
 
 /// Where the unescaped strings of a view live; [`Scratch::reset`] it once the view is gone.
 pub type Scratch = bumpalo::Bump;
@@ -78,6 +78,39 @@ pub fn skim_prefix<'a>(
     }
 }
 
+/// Where a reader of an object's members stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Members {
+    /// Past the `{`: a key or the `}` follows.
+    Start,
+    /// Past a `,`: a key follows.
+    Next,
+    /// Past the `}`.
+    Closed,
+}
+
+/// Reads the members of the object whose `{` the cursor has passed, each with
+/// `cursor.$field($arg, key)`.
+///
+/// CloudTrail writes the keys of an object in one order, and most records hold most of
+/// them. So the keys of `order`, where they come in that order, are matched by their exact
+/// bytes (`"key":`), without reading a key string or looking its name up; the method is
+/// inlined with the key as a constant, and its lookup folds away. Any other key, or one out
+/// of order or escaped, is read by name after them ([`Cursor::members`]). The method sees
+/// the same key either way, so both read alike.
+macro_rules! members {
+    ($cursor:ident, $field:ident($arg:expr), [$($key:literal),+ $(,)?]) => {{
+        let mut at = Members::Start;
+        $(
+            if at != Members::Closed && $cursor.at_key($key) {
+                $cursor.$field($arg, $key)?;
+                at = $cursor.after_member()?;
+            }
+        )+
+        $cursor.members(at, |key, c| c.$field($arg, key))
+    }};
+}
+
 /// The unread rest of the record.
 struct Cursor<'a> {
     rest: &'a [u8],
@@ -97,21 +130,89 @@ impl<'a> Cursor<'a> {
 
     /// The record object at the cursor.
     fn record(&mut self, view: &mut RecordView<'a>) -> Result<()> {
-        self.object(|key, c| {
-            match key {
-                b"userIdentity" => view.identity = c.identity()?,
-                b"requestParameters" => view.request = c.request()?,
-                b"responseElements" => view.response = c.response()?,
-                b"@timestamp" => view.logstash_time = c.string_value()?,
-                _ => match view.slot(key) {
-                    Some(slot) => *slot = c.string_value()?,
-                    None => c.skip()?,
-                },
-            }
-            Ok(())
-        })?;
+        self.expect(b'{')?;
+        members!(
+            self,
+            record_field(view),
+            [
+                b"eventVersion",
+                b"userIdentity",
+                b"eventTime",
+                b"eventSource",
+                b"eventName",
+                b"awsRegion",
+                b"sourceIPAddress",
+                b"userAgent",
+                b"errorCode",
+                b"errorMessage",
+                b"requestParameters",
+                b"responseElements",
+                b"additionalEventData",
+                b"requestID",
+                b"eventID",
+                b"readOnly",
+                b"resources",
+                b"eventType",
+                b"apiVersion",
+                b"managementEvent",
+                b"recipientAccountId",
+                b"serviceEventDetails",
+                b"sharedEventID",
+                b"vpcEndpointId",
+                b"vpcEndpointAccountId",
+                b"eventCategory",
+                b"addendum",
+                b"sessionCredentialFromConsole",
+                b"edgeDeviceDetails",
+                b"tlsDetails",
+            ]
+        )?;
         view.finish();
         Ok(())
+    }
+
+    /// Reads the top-level member `key`.
+    #[inline(always)]
+    fn record_field(&mut self, view: &mut RecordView<'a>, key: &[u8]) -> Result<()> {
+        match key {
+            b"userIdentity" => view.identity = self.identity()?,
+            b"requestParameters" => view.request = self.request()?,
+            b"responseElements" => view.response = self.response()?,
+            b"@timestamp" => view.logstash_time = self.string_value()?,
+            _ => match view.slot(key) {
+                Some(slot) => *slot = self.string_value()?,
+                None => self.skip()?,
+            },
+        }
+        Ok(())
+    }
+
+    /// Passes `"key":` when the cursor is at exactly those bytes.
+    #[inline(always)]
+    fn at_key<const N: usize>(&mut self, key: &[u8; N]) -> bool {
+        let r = self.rest;
+        let hit =
+            r.len() > N + 2 && r[0] == b'"' && r[1..=N] == key[..] && r[N + 1] == b'"' && r[N + 2] == b':';
+        if hit {
+            self.take(N + 3);
+        }
+        hit
+    }
+
+    /// Passes what follows a member: `Next` after a `,`, `Closed` after the `}`.
+    #[inline(always)]
+    fn after_member(&mut self) -> Result<Members> {
+        match self.peek() {
+            Some(b',') => {
+                self.take(1);
+                Ok(Members::Next)
+            }
+            Some(b'}') => {
+                self.take(1);
+                Ok(Members::Closed)
+            }
+            _ => Err(Malformed),
+        }
     }
 
     /// The next `n` bytes, passed.
@@ -156,11 +257,20 @@ impl<'a> Cursor<'a> {
 
     /// Calls `field` with each key of the object at the cursor; `field` must consume
     /// exactly the value.
-    fn object(&mut self, mut field: impl FnMut(&[u8], &mut Self) -> Result<()>) -> Result<()> {
+    fn object(&mut self, field: impl FnMut(&[u8], &mut Self) -> Result<()>) -> Result<()> {
         self.expect(b'{')?;
-        if self.peek() == Some(b'}') {
-            self.take(1);
-            return Ok(());
+        self.members(Members::Start, field)
+    }
+
+    /// Calls `field` with each key of the object from `at` on, to its `}`.
+    fn members(&mut self, at: Members, mut field: impl FnMut(&[u8], &mut Self) -> Result<()>) -> Result<()> {
+        match at {
+            Members::Closed => return Ok(()),
+            Members::Start if self.peek() == Some(b'}') => {
+                self.take(1);
+                return Ok(());
+            }
+            _ => {}
         }
         loop {
             if self.peek() != Some(b'"') {
@@ -169,14 +279,9 @@ impl<'a> Cursor<'a> {
             let key = self.raw_string()?;
             self.expect(b':')?;
             field(key, self)?;
-            match self.peek() {
-                Some(b',') => self.take(1),
-                Some(b'}') => {
-                    self.take(1);
-                    return Ok(());
-                }
-                _ => return Err(Malformed),
-            };
+            if self.after_member()? == Members::Closed {
+                return Ok(());
+            }
         }
     }
 
@@ -213,7 +318,16 @@ impl<'a> Cursor<'a> {
     }
 
     /// The string at the cursor (which is at its opening quote), unescaped.
+    #[inline(always)]
+    #[allow(unsafe_code)]
     fn string(&mut self) -> Result<&'a str> {
+        // Nearly every string is ASCII without escapes: one scan finds its end and shows it.
+        if let Some(end) = plain_string_end(self.rest) {
+            let body = &self.take(end + 1)[1..end];
+            // SAFETY: `plain_string_end` saw only bytes below 0x80 before the closing
+            // quote, and a run of ASCII bytes is valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(body) });
+        }
         text(self.raw_string()?).ok_or(Malformed)
     }
 
@@ -277,33 +391,96 @@ impl<'a> Cursor<'a> {
 
     fn identity(&mut self) -> Result<Identity<'a>> {
         let mut id = Identity::default();
-        self.object_value(|key, c| {
-            if key == b"sessionContext" {
-                (id.ec2_role_delivery, id.issuer_arn) = (None, None);
-                let (delivery, issuer) = (&mut id.ec2_role_delivery, &mut id.issuer_arn);
-                c.object_value(|key, c| match key {
-                    b"ec2RoleDelivery" => c.string_value().map(|v| *delivery = v),
-                    b"sessionIssuer" => c.arn().map(|v| *issuer = v),
-                    _ => c.skip(),
-                })?;
-                return Ok(());
-            }
-            match id.slot(key) {
-                Some(slot) => c.string_value().map(|v| *slot = v),
-                None => c.skip(),
-            }
-        })?;
+        if self.peek() != Some(b'{') {
+            self.skip()?;
+            return Ok(id);
+        }
+        self.take(1);
+        members!(
+            self,
+            identity_field(&mut id),
+            [
+                b"type",
+                b"principalId",
+                b"arn",
+                b"accountId",
+                b"accessKeyId",
+                b"userName",
+                b"sessionContext",
+                b"invokedBy",
+                b"identityProvider",
+            ]
+        )?;
         Ok(id)
+    }
+
+    /// Reads the `userIdentity` member `key`.
+    #[inline(always)]
+    fn identity_field(&mut self, id: &mut Identity<'a>, key: &[u8]) -> Result<()> {
+        if key == b"sessionContext" {
+            (id.ec2_role_delivery, id.issuer_arn) = (None, None);
+            if self.peek() != Some(b'{') {
+                return self.skip();
+            }
+            self.take(1);
+            return members!(
+                self,
+                session_field(id),
+                [
+                    b"sessionIssuer",
+                    b"webIdFederationData",
+                    b"attributes",
+                    b"sourceIdentity",
+                    b"ec2RoleDelivery",
+                ]
+            );
+        }
+        match id.slot(key) {
+            Some(slot) => self.string_value().map(|v| *slot = v),
+            None => self.skip(),
+        }
+    }
+
+    /// Reads the `sessionContext` member `key`.
+    #[inline(always)]
+    fn session_field(&mut self, id: &mut Identity<'a>, key: &[u8]) -> Result<()> {
+        match key {
+            b"ec2RoleDelivery" => self.string_value().map(|v| id.ec2_role_delivery = v),
+            b"sessionIssuer" => self.arn().map(|v| id.issuer_arn = v),
+            _ => self.skip(),
+        }
     }
 
     /// `{"arn": …}` inside an object value (a session issuer, an assumed-role user).
     fn arn(&mut self) -> Result<Option<&'a str>> {
         let mut arn = None;
-        self.object_value(|key, c| match key {
-            b"arn" => c.string_value().map(|v| arn = v),
-            _ => c.skip(),
-        })?;
+        if self.peek() != Some(b'{') {
+            self.skip()?;
+            return Ok(arn);
+        }
+        self.take(1);
+        members!(
+            self,
+            arn_field(&mut arn),
+            [
+                b"type",
+                b"principalId",
+                b"assumedRoleId",
+                b"arn",
+                b"accountId",
+                b"userName"
+            ]
+        )?;
         Ok(arn)
+    }
+
+    /// Reads the member `key` of an object that holds an `arn`.
+    #[inline(always)]
+    fn arn_field(&mut self, arn: &mut Option<&'a str>, key: &[u8]) -> Result<()> {
+        match key {
+            b"arn" => self.string_value().map(|v| *arn = v),
+            _ => self.skip(),
+        }
     }
 
     fn request(&mut self) -> Result<Request<'a>> {
