@@ -85,9 +85,13 @@ pub(crate) fn plain_string_end(bytes: &[u8]) -> Option<usize> {
         let quotes = v.simd_eq(u8x16::splat(b'"')).to_bitmask();
         // A byte's high bit is its movemask bit: set on every non-ASCII byte.
         let others = v.simd_eq(u8x16::splat(b'\\')).to_bitmask() | v.to_bitmask();
-        if quotes | others != 0 {
-            let quote = quotes.trailing_zeros();
-            return (quote < others.trailing_zeros()).then_some(at + quote as usize);
+        if quotes != 0 {
+            // The first quote's bit and every bit below it.
+            let upto = quotes ^ (quotes - 1);
+            return (others & upto == 0).then(|| at + quotes.trailing_zeros() as usize);
+        }
+        if others != 0 {
+            return None;
         }
         at += 16;
     }
