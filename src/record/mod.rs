@@ -292,6 +292,7 @@ impl<'a> Identity<'a> {
 }
 
 impl<'a> Slots<'a> for Request<'a> {
+    #[inline(always)]
     fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>> {
         Some(match key {
             b"roleArn" => &mut self.role_arn,
