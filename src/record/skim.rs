@@ -5,7 +5,9 @@
 //! `PutObject`, `responseElements` of a `DescribeInstances`, `tlsDetails`, `resources`).
 //! Building a whole tape costs as much as decompressing; the skim instead walks the
 //! record's top level and the few objects it needs key by key, and jumps over any other
-//! value with the 64-byte block scanner of [`crate::decode`].
+//! value with the 64-byte block scanner of [`crate::decode`]. CloudTrail writes the keys
+//! of an object in one order, so the keys of that order are tried first by their exact
+//! bytes ([`members!`]): no key string to read and no name to look up for most members.
 //!
 //! What the skim reads, it checks: keys are strings, followed by `:`, values by `,` or
 //! the closing brace; strings it keeps are valid UTF-8 after unescaping. Skipped values
@@ -256,14 +258,8 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Calls `field` with each key of the object at the cursor; `field` must consume
-    /// exactly the value.
-    fn object(&mut self, field: impl FnMut(&[u8], &mut Self) -> Result<()>) -> Result<()> {
-        self.expect(b'{')?;
-        self.members(Members::Start, field)
-    }
-
-    /// Calls `field` with each key of the object from `at` on, to its `}`.
+    /// Calls `field` with each key of the object from `at` on, to its `}`; `field` must
+    /// consume exactly the value.
     fn members(&mut self, at: Members, mut field: impl FnMut(&[u8], &mut Self) -> Result<()>) -> Result<()> {
         match at {
             Members::Closed => return Ok(()),
@@ -403,19 +399,27 @@ impl<'a> Cursor<'a> {
 
     /// Calls `field` for each key of an object value; any other value is skipped.
     fn object_value(&mut self, field: impl FnMut(&[u8], &mut Self) -> Result<()>) -> Result<bool> {
+        if !self.open_object()? {
+            return Ok(false);
+        }
+        self.members(Members::Start, field).map(|()| true)
+    }
+
+    /// Passes the `{` of an object value; `false` for any other value, which is skipped.
+    #[inline(always)]
+    fn open_object(&mut self) -> Result<bool> {
         if self.peek() != Some(b'{') {
             return self.skip().map(|()| false);
         }
-        self.object(field).map(|()| true)
+        self.take(1);
+        Ok(true)
     }
 
     fn identity(&mut self) -> Result<Identity<'a>> {
         let mut id = Identity::default();
-        if self.peek() != Some(b'{') {
-            self.skip()?;
+        if !self.open_object()? {
             return Ok(id);
         }
-        self.take(1);
         members!(
             self,
             identity_field(&mut id),
@@ -439,10 +443,9 @@ impl<'a> Cursor<'a> {
     fn identity_field(&mut self, id: &mut Identity<'a>, key: &[u8]) -> Result<()> {
         if key == b"sessionContext" {
             (id.ec2_role_delivery, id.issuer_arn) = (None, None);
-            if self.peek() != Some(b'{') {
-                return self.skip();
+            if !self.open_object()? {
+                return Ok(());
             }
-            self.take(1);
             return members!(
                 self,
                 session_field(id),
@@ -474,11 +477,9 @@ impl<'a> Cursor<'a> {
     /// `{"arn": …}` inside an object value (a session issuer, an assumed-role user).
     fn arn(&mut self) -> Result<Option<&'a str>> {
         let mut arn = None;
-        if self.peek() != Some(b'{') {
-            self.skip()?;
+        if !self.open_object()? {
             return Ok(arn);
         }
-        self.take(1);
         members!(
             self,
             arn_field(&mut arn),
