@@ -194,7 +194,7 @@ impl<'a> Cursor<'a> {
     fn at_key<const N: usize>(&mut self, key: &[u8; N]) -> bool {
         let r = self.rest;
         let hit =
-            r.len() > N + 2 && r[0] == b'"' && r[1..=N] == key[..] && r[N + 1] == b'"' && r[N + 2] == b':';
+            r.len() > N + 2 && r[0] == b'"' && r[1..N + 1] == key[..] && r[N + 1] == b'"' && r[N + 2] == b':';
         if hit {
             self.take(N + 3);
         }
