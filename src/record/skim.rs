@@ -104,8 +104,8 @@ macro_rules! members {
     ($cursor:ident, $field:ident($arg:expr), [$($key:literal),+ $(,)?]) => {{
         let mut at = Members::Start;
         $(
-            if at != Members::Closed && $cursor.at_key($key) {
-                $cursor.$field($arg, $key)?;
+            if at != Members::Closed && $cursor.at_key(concat!("\"", $key, "\":").as_bytes()) {
+                $cursor.$field($arg, $key.as_bytes())?;
                 at = $cursor.after_member()?;
             }
         )+
@@ -137,36 +137,36 @@ impl<'a> Cursor<'a> {
             self,
             record_field(view),
             [
-                b"eventVersion",
-                b"userIdentity",
-                b"eventTime",
-                b"eventSource",
-                b"eventName",
-                b"awsRegion",
-                b"sourceIPAddress",
-                b"userAgent",
-                b"errorCode",
-                b"errorMessage",
-                b"requestParameters",
-                b"responseElements",
-                b"additionalEventData",
-                b"requestID",
-                b"eventID",
-                b"readOnly",
-                b"resources",
-                b"eventType",
-                b"apiVersion",
-                b"managementEvent",
-                b"recipientAccountId",
-                b"serviceEventDetails",
-                b"sharedEventID",
-                b"vpcEndpointId",
-                b"vpcEndpointAccountId",
-                b"eventCategory",
-                b"addendum",
-                b"sessionCredentialFromConsole",
-                b"edgeDeviceDetails",
-                b"tlsDetails",
+                "eventVersion",
+                "userIdentity",
+                "eventTime",
+                "eventSource",
+                "eventName",
+                "awsRegion",
+                "sourceIPAddress",
+                "userAgent",
+                "errorCode",
+                "errorMessage",
+                "requestParameters",
+                "responseElements",
+                "additionalEventData",
+                "requestID",
+                "eventID",
+                "readOnly",
+                "resources",
+                "eventType",
+                "apiVersion",
+                "managementEvent",
+                "recipientAccountId",
+                "serviceEventDetails",
+                "sharedEventID",
+                "vpcEndpointId",
+                "vpcEndpointAccountId",
+                "eventCategory",
+                "addendum",
+                "sessionCredentialFromConsole",
+                "edgeDeviceDetails",
+                "tlsDetails",
             ]
         )?;
         view.finish();
@@ -189,14 +189,13 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Passes `"key":` when the cursor is at exactly those bytes.
+    /// Passes `"key":` (`member`) when the cursor is at exactly those bytes.
     #[inline(always)]
-    fn at_key<const N: usize>(&mut self, key: &[u8; N]) -> bool {
-        let r = self.rest;
-        let hit =
-            r.len() > N + 2 && r[0] == b'"' && r[1..N + 1] == key[..] && r[N + 1] == b'"' && r[N + 2] == b':';
+    fn at_key(&mut self, member: &[u8]) -> bool {
+        // Inlined with a constant `member`, one compare of a few loads and no loop.
+        let hit = self.rest.starts_with(member);
         if hit {
-            self.take(N + 3);
+            self.take(member.len());
         }
         hit
     }
@@ -424,15 +423,15 @@ impl<'a> Cursor<'a> {
             self,
             identity_field(&mut id),
             [
-                b"type",
-                b"principalId",
-                b"arn",
-                b"accountId",
-                b"accessKeyId",
-                b"userName",
-                b"sessionContext",
-                b"invokedBy",
-                b"identityProvider",
+                "type",
+                "principalId",
+                "arn",
+                "accountId",
+                "accessKeyId",
+                "userName",
+                "sessionContext",
+                "invokedBy",
+                "identityProvider",
             ]
         )?;
         Ok(id)
@@ -450,11 +449,11 @@ impl<'a> Cursor<'a> {
                 self,
                 session_field(id),
                 [
-                    b"sessionIssuer",
-                    b"webIdFederationData",
-                    b"attributes",
-                    b"sourceIdentity",
-                    b"ec2RoleDelivery",
+                    "sessionIssuer",
+                    "webIdFederationData",
+                    "attributes",
+                    "sourceIdentity",
+                    "ec2RoleDelivery",
                 ]
             );
         }
@@ -484,12 +483,12 @@ impl<'a> Cursor<'a> {
             self,
             arn_field(&mut arn),
             [
-                b"type",
-                b"principalId",
-                b"assumedRoleId",
-                b"arn",
-                b"accountId",
-                b"userName"
+                "type",
+                "principalId",
+                "assumedRoleId",
+                "arn",
+                "accountId",
+                "userName"
             ]
         )?;
         Ok(arn)
