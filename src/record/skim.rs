@@ -95,8 +95,8 @@ enum Members {
 /// `cursor.$field($arg, key)`.
 ///
 /// CloudTrail writes the keys of an object in one order, and most records hold most of
-/// them. So the keys of `order`, where they come in that order, are matched by their exact
-/// bytes (`"key":`), without reading a key string or looking its name up; the method is
+/// them. So the listed keys, where they come in the listed order, are matched by their
+/// exact bytes (`"key":`), without reading a key string or looking its name up; the method is
 /// inlined with the key as a constant, and its lookup folds away. Any other key, or one out
 /// of order or escaped, is read by name after them ([`Cursor::members`]). The method sees
 /// the same key either way, so both read alike.
