@@ -235,9 +235,15 @@ impl<'a> Cursor<'a> {
     fn peek(&mut self) -> Option<u8> {
         // CloudTrail writes no whitespace between tokens.
         match self.rest.first() {
-            Some(b' ' | b'\t' | b'\n' | b'\r') | None => {}
-            Some(&b) => return Some(b),
+            Some(b' ' | b'\t' | b'\n' | b'\r') | None => self.past_whitespace(),
+            Some(&b) => Some(b),
         }
+    }
+
+    /// [`Cursor::peek`] where whitespace or the end is next; out of line, so that the
+    /// many inlined peeks stay small.
+    #[inline(never)]
+    fn past_whitespace(&mut self) -> Option<u8> {
         let n = self
             .rest
             .iter()
@@ -324,11 +330,21 @@ impl<'a> Cursor<'a> {
             // quote, and a run of ASCII bytes is valid UTF-8.
             return Ok(unsafe { std::str::from_utf8_unchecked(body) });
         }
+        self.escaped_or_unicode_string()
+    }
+
+    /// [`Cursor::string`] the long way: escapes, non-ASCII, or an end not found in whole
+    /// chunks. Out of line, so that each inlined string read stays small.
+    #[inline(never)]
+    fn escaped_or_unicode_string(&mut self) -> Result<&'a str> {
         text(self.raw_string()?).ok_or(Malformed)
     }
 
-    /// A string value; any other value is skipped and reads as absent.
-    #[inline(always)]
+    /// A string value; any other value is skipped and reads as absent. Not inlined: its
+    /// copies at every member made the engine's code outgrow the instruction cache
+    /// (callgrind, cache simulation: L1i misses 2.6 M → 1.0 M per 20 MB, for 4 M more
+    /// instructions).
+    #[inline(never)]
     fn string_value(&mut self) -> Result<Option<&'a str>> {
         if self.rest.first() == Some(&b'"') || self.peek() == Some(b'"') {
             return self.string().map(Some);
