@@ -458,6 +458,27 @@ fn ingest_queue_is_bounded_and_reports_item_failures() {
 // =======================================================================================
 
 #[test]
+fn state_table_expires_items_by_the_attribute_the_store_writes() {
+    let src = read(&root().join("functions/trailwatch-aws/src/dynamo.rs"));
+    let attribute = Regex::new(r#"pub const TTL: &str = "([^"]+)";"#)
+        .unwrap()
+        .captures(&src)
+        .map(|c| c[1].to_string())
+        .expect("dynamo.rs declares its TTL attribute");
+    let tf = Module::load();
+    let table = tf
+        .resource("aws_dynamodb_table", "state")
+        .expect("the state table");
+    let ttl = table
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "ttl")
+        .expect("the state table has a ttl block");
+    assert_eq!(attr(ttl.body(), "attribute_name").map(text), Some(attribute));
+    assert_eq!(attr(ttl.body(), "enabled"), Some(&Expression::Bool(true)));
+}
+
+#[test]
 fn metrics_namespace_default_is_the_codes() {
     let code = Code::load();
     let tf = Module::load();

@@ -1,10 +1,16 @@
 //! The state store on DynamoDB, for Lambda: conditional writes make put-if-absent and
-//! counters atomic across concurrent invocations, and the `exp` attribute is the table's
-//! TTL attribute, so DynamoDB deletes what has expired.
+//! counters atomic across concurrent invocations.
 //!
 //! Table: partition key `pk` (S); attributes `v` (B, the value), `n` (N, counters),
-//! `exp` (N, epoch seconds of event time). The engine's store trait is synchronous (the
-//! engine runs in `spawn_blocking`), so each call blocks on the runtime it was made on.
+//! `exp` (N, epoch seconds of event time) and [`TTL`] (N), the table's TTL attribute.
+//! Expiry is in event time and DynamoDB's TTL runs on the wall clock, so they are two
+//! attributes: records arrive minutes after their events (hours when a queue backs up,
+//! weeks when archived logs are replayed), and an item TTL deleted at its `exp` could be
+//! gone while records it still counts for are on their way. Each write sets the TTL to
+//! [`TTL_GRACE`] past the later of `exp` and the wall clock, so an item outlives both.
+//!
+//! The engine's store trait is synchronous (the engine runs in `spawn_blocking`), so each
+//! call blocks on the runtime it was made on.
 //!
 //! Round trips are what a file costs here, so the store batches: plain puts are held
 //! and written by `BatchWriteItem` on [`StateStore::flush`] (or when many are held),
@@ -42,6 +48,12 @@ const HOLD_LIMIT: usize = WRITE_BATCH * CONCURRENCY;
 /// Rounds for what a batch request returns unprocessed (throttling), with backoff.
 const BATCH_ATTEMPTS: u32 = 8;
 
+/// The table's TTL attribute (epoch seconds, wall clock): `infra/` enables TTL on it.
+pub const TTL: &str = "ttl";
+/// How long past its expiry, and past its last write, DynamoDB keeps an item: records
+/// later than this after their events find their state gone.
+pub const TTL_GRACE: i64 = 2 * 24 * 3600;
+
 /// A stored item as read: value and expiry.
 type Item = (Option<Vec<u8>>, Option<i64>);
 /// An item as DynamoDB returns it.
@@ -64,6 +76,14 @@ fn s(v: &str) -> AttributeValue {
 
 fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+
+/// The TTL of an item written now that expires at `expires` (event time).
+fn ttl(expires: i64) -> AttributeValue {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    n(expires.max(wall).saturating_add(TTL_GRACE))
 }
 
 impl DynamoStore {
@@ -111,6 +131,7 @@ impl DynamoStore {
             .item("pk", s(key))
             .item("v", AttributeValue::B(value.to_vec().into()))
             .item("exp", n(expires))
+            .item(TTL, ttl(expires))
             .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
             .expression_attribute_names("#exp", "exp")
             .expression_attribute_values(":now", n(now))
@@ -156,12 +177,14 @@ impl DynamoStore {
                     .update_item()
                     .table_name(&self.table)
                     .key("pk", s(key))
-                    .update_expression("ADD #ids :new SET #ver = :ver")
+                    .update_expression("ADD #ids :new SET #ver = :ver, #ttl = if_not_exists(#ttl, :ttl)")
                     .condition_expression("(attribute_not_exists(#ver) OR #ver = :old) AND #exp > :now")
                     .expression_attribute_names("#ids", "ids")
                     .expression_attribute_names("#ver", "ver")
                     .expression_attribute_names("#exp", "exp")
+                    .expression_attribute_names("#ttl", TTL)
                     .expression_attribute_values(":new", AttributeValue::Ss(new))
+                    .expression_attribute_values(":ttl", ttl(e.expires))
                     .expression_attribute_values(":ver", s(&version))
                     .expression_attribute_values(":old", s(read.version.as_deref().unwrap_or_default()))
                     .expression_attribute_values(":now", n(e.now))
@@ -179,6 +202,7 @@ impl DynamoStore {
                     .item("ids", AttributeValue::Ss(new))
                     .item("ver", s(&version))
                     .item("exp", n(e.expires))
+                    .item(TTL, ttl(e.expires))
                     .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
                     .expression_attribute_names("#exp", "exp")
                     .expression_attribute_values(":now", n(e.now))
@@ -262,6 +286,7 @@ impl DynamoStore {
                 ("pk".to_string(), s(&key)),
                 ("v".to_string(), AttributeValue::B(value.into())),
                 ("exp".to_string(), n(expires)),
+                (TTL.to_string(), ttl(expires)),
             ]);
             let put = PutRequest::builder()
                 .set_item(Some(item))
@@ -569,12 +594,16 @@ impl StateStore for DynamoStore {
                     .update_item()
                     .table_name(&self.table)
                     .key("pk", s(key))
-                    .update_expression("ADD #n :by SET #exp = if_not_exists(#exp, :exp)")
+                    .update_expression(
+                        "ADD #n :by SET #exp = if_not_exists(#exp, :exp), #ttl = if_not_exists(#ttl, :ttl)",
+                    )
                     .condition_expression("attribute_not_exists(pk) OR #exp > :now")
                     .expression_attribute_names("#n", "n")
                     .expression_attribute_names("#exp", "exp")
+                    .expression_attribute_names("#ttl", TTL)
                     .expression_attribute_values(":by", n(by))
                     .expression_attribute_values(":exp", n(expires))
+                    .expression_attribute_values(":ttl", ttl(expires))
                     .expression_attribute_values(":now", n(now))
                     .return_values(ReturnValue::AllNew)
                     .send(),
@@ -597,6 +626,7 @@ impl StateStore for DynamoStore {
                     .item("pk", s(key))
                     .item("n", n(by))
                     .item("exp", n(expires))
+                    .item(TTL, ttl(expires))
                     .condition_expression("#exp <= :now")
                     .expression_attribute_names("#exp", "exp")
                     .expression_attribute_values(":now", n(now))

@@ -166,6 +166,94 @@ async fn dynamodb_store_meets_the_contract() {
         .unwrap();
 }
 
+/// Every item carries the TTL DynamoDB deletes it by: the wall clock, not event time,
+/// so it lies `TTL_GRACE` past the later of the item's `exp` and the moment it was
+/// written: the contract's items (events a few weeks ahead), one put a year ahead, and
+/// one item of each kind of write from events of 2001 (archived logs replayed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_outlive_their_expiry_and_their_write_by_the_grace() {
+    use trailwatch::state::{DistinctCount, StateStore as _};
+    use trailwatch_aws::dynamo::{TTL, TTL_GRACE};
+
+    let wall = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        i64::try_from(since.unwrap().as_secs()).unwrap()
+    };
+    let env = env().await;
+    let svc = env.services(&env.topic_arn).await;
+    let store = Arc::clone(&svc.store);
+    let (before, ahead) = (wall(), wall() + 365 * 24 * 3600);
+    tokio::task::spawn_blocking(move || {
+        trailwatch::state::contract::check(store.as_ref(), "ttl/");
+        store.put("ttl/ahead", b"v", ahead).unwrap();
+        let old = 1_000_000_000;
+        store.put("ttl/old/put", b"v", old + 600).unwrap();
+        assert!(
+            store
+                .put_if_absent("ttl/old/claim", b"v", old, old + 600)
+                .unwrap()
+        );
+        assert_eq!(store.increment("ttl/old/count", 1, old, old + 600).unwrap(), 1);
+        let ask = DistinctCount {
+            key: "ttl/old/distinct".into(),
+            ids: vec!["a", "b"],
+            cap: 10,
+            now: old,
+            expires: old + 600,
+        };
+        assert_eq!(store.count_distinct(&ask).unwrap().after(), 2);
+        store.flush().unwrap();
+    })
+    .await
+    .unwrap();
+    let after = wall();
+
+    let number = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+                  name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing or not a number in {item:?}"))
+    };
+    let items: Vec<_> = env
+        .clients
+        .dynamodb
+        .scan()
+        .table_name(&env.table)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert!(items.len() > 10, "the contract writes items: {}", items.len());
+    for item in &items {
+        let (exp, ttl) = (number(item, "exp"), number(item, TTL));
+        assert!(
+            (exp.max(before) + TTL_GRACE..=exp.max(after) + TTL_GRACE).contains(&ttl),
+            "ttl {ttl} for exp {exp}, written between {before} and {after}: {item:?}"
+        );
+    }
+    let ahead_item = items
+        .iter()
+        .find(|i| {
+            i.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|k| k == "ttl/ahead")
+        })
+        .expect("the put is in the table");
+    assert_eq!(number(ahead_item, TTL), ahead + TTL_GRACE);
+    let old = items
+        .iter()
+        .filter(|i| {
+            i.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|k| k.starts_with("ttl/old/"))
+        })
+        .count();
+    assert_eq!(old, 4, "one item of each kind of write");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_invocations_alert_once() {
     let env = env().await;

@@ -1,6 +1,8 @@
 # The state of the stateful detections in DynamoDB: credential stitching, thresholds,
-# alert dedup claims and first-seen baselines. Items are {pk (S), v (B) or n (N), exp (N)};
-# DynamoDB's TTL removes them after `exp` (the code also ignores expired items).
+# alert dedup claims and first-seen baselines. Items are {pk (S), v (B) or n (N), exp (N),
+# ttl (N)}: `exp` is the expiry in event time, which the code checks on every read; `ttl`
+# is wall-clock time two days past the later of `exp` and the item's write, for DynamoDB's
+# TTL to delete it by (records arrive after their events, late ones much later).
 
 resource "aws_dynamodb_table" "state" {
   name         = "${var.name}-state"
@@ -13,7 +15,7 @@ resource "aws_dynamodb_table" "state" {
   }
 
   ttl {
-    attribute_name = "exp"
+    attribute_name = "ttl"
     enabled        = true
   }
 
