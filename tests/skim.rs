@@ -93,6 +93,48 @@ fn every_sample_and_reference_record_reads_the_same() {
     }
 }
 
+/// The records of every sample and reference file as they lie, in the order CloudTrail
+/// wrote their keys (which [`corpus`], through `serde_json::Value`, sorts): the order the
+/// skim tries first.
+#[test]
+fn every_sample_and_reference_record_as_it_lies_reads_the_same() {
+    let mut records = 0;
+    for dir in [
+        Path::new("samples"),
+        Path::new("../shared/reference/real-records"),
+    ] {
+        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let path = entry.unwrap().into_path();
+            let name = path.to_string_lossy().into_owned();
+            if name.contains("adversarial") || !path.is_file() {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            if name.ends_with(".gz") {
+                trailwatch::decode::decompress(std::fs::File::open(&path).unwrap(), u64::MAX)
+                    .unwrap()
+                    .read_to_end(&mut bytes)
+                    .unwrap();
+            } else if [".json", ".ndjson", ".jsonl"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+            {
+                bytes = std::fs::read(&path).unwrap();
+            } else {
+                continue;
+            }
+            let mut pieces = trailwatch::decode::Splitter::new(&bytes[..], 1 << 20);
+            while let Ok(Some((kind, piece))) = pieces.next_piece() {
+                if kind == trailwatch::decode::PieceKind::Record {
+                    assert_same(piece);
+                    records += 1;
+                }
+            }
+        }
+    }
+    assert!(records > 500, "only {records} records found");
+}
+
 #[test]
 fn a_record_cut_short_asks_for_more() {
     let scratch = Scratch::new();

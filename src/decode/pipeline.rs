@@ -17,8 +17,9 @@
 use std::io::{self, ErrorKind, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, RecvError, SyncSender, TryRecvError, channel, sync_channel};
 use std::thread::Scope;
+use std::time::{Duration, Instant};
 
 use memchr::memmem;
 
@@ -27,6 +28,31 @@ use super::split::{CHUNK, PieceKind, Pieces, Source, Splitter};
 
 /// Batches in flight between the two threads (with read-ahead, the look-ahead).
 const DEPTH: usize = 16;
+
+/// How long a consumer waiting for the next chunk spins before it sleeps.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// The next message of `rx`, spinning up to [`SPIN`] before blocking. The consumer is
+/// the faster side, so it waits for nearly every chunk: were it asleep, each send would
+/// have to wake it, a system call (and in a VM an interrupt to the other vCPU) on the
+/// decoder thread, which sets the pace. On the 100 MB bench file: 530–810 voluntary
+/// context switches → 4–19, and 2–3% off the two-thread replay (best of 30 runs each,
+/// 70.0 → 68.2 ms).
+fn recv_spinning<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
+    let mut started = None;
+    loop {
+        for _ in 0..64 {
+            match rx.try_recv() {
+                Ok(message) => return Ok(message),
+                Err(TryRecvError::Disconnected) => return Err(RecvError),
+                Err(TryRecvError::Empty) => std::hint::spin_loop(),
+            }
+        }
+        if started.get_or_insert_with(Instant::now).elapsed() >= SPIN {
+            return rx.recv();
+        }
+    }
+}
 
 /// Pieces back to back in one buffer.
 #[derive(Default)]
@@ -122,7 +148,7 @@ impl Source for PipelinedReader {
         if self.done {
             return Ok(0);
         }
-        let (mut chunk, n) = match self.full.recv() {
+        let (mut chunk, n) = match recv_spinning(&self.full) {
             Ok(Chunk::Data(chunk, n)) => (chunk, n),
             Ok(Chunk::End(error)) => {
                 self.done = true;
@@ -285,7 +311,7 @@ impl Pieces for PipelinedPieces {
             if self.done {
                 return Ok(None);
             }
-            match self.full.recv() {
+            match recv_spinning(&self.full) {
                 Ok(Message::Batch(next)) => {
                     let mut spent = std::mem::replace(&mut self.current, next);
                     spent.bytes.clear();
@@ -329,6 +355,23 @@ mod tests {
     use std::io;
 
     use super::*;
+
+    #[test]
+    fn a_spinning_receiver_gets_every_message_then_the_disconnect() {
+        let (tx, rx) = sync_channel(4);
+        std::thread::scope(|s| {
+            // Sent from another thread, some while the receiver spins, some after it
+            // has gone to sleep: each arrives once, in order.
+            s.spawn(move || {
+                for i in 0..1000 {
+                    tx.send(i).unwrap();
+                }
+            });
+            let got: Vec<i32> = std::iter::from_fn(|| recv_spinning(&rx).ok()).collect();
+            assert_eq!(got, (0..1000).collect::<Vec<_>>());
+        });
+        assert_eq!(recv_spinning(&rx), Err(RecvError));
+    }
 
     /// A reader that yields `data` in odd-sized pieces, then fails if asked to.
     struct Jagged {
