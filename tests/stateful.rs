@@ -331,7 +331,55 @@ fn sdk_fallback_window_edges() {
     for (name, records, want) in cases {
         let got = only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records));
         assert_eq!(got, want, "{name}");
+        // Each record in a file of its own: the second finds the first in the store.
+        let store = MemoryStore::new();
+        let mut got: Vec<String> = records
+            .iter()
+            .flat_map(|r| {
+                only(
+                    "sdk-credential-fallback",
+                    run(&e, &store, std::slice::from_ref(r)),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{name}, one file each");
     }
+}
+
+#[test]
+fn sdk_fallback_remembers_the_first_failure_and_the_first_call() {
+    let e = engine(CONFIG);
+    let fail = |id: &str, t| irsa_exchange(id, t, "", Some("AccessDenied"));
+    let ip = "10.0.1.1";
+    // A second failure while the first is live does not replace it: a call 250 s after
+    // the second is 350 s after the first, past the window.
+    let records = [
+        fail("f1", T0),
+        fail("f2", T0 + 100),
+        node_call("n", T0 + 350, "GetSecretValue", ip),
+    ];
+    assert!(only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records)).is_empty());
+    // Once the first has expired, the next failure is remembered.
+    let records = [
+        fail("f1", T0),
+        fail("f2", T0 + 400),
+        node_call("n", T0 + 500, "GetSecretValue", ip),
+    ];
+    assert_eq!(
+        only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records)),
+        ["sdk-credential-fallback n"]
+    );
+    // The first call of an address is the one a later failure finds; the same holds
+    // across files.
+    let calls = [
+        node_call("n1", T0 + 10, "GetSecretValue", ip),
+        node_call("n2", T0 + 400, "GetSecretValue", ip),
+    ];
+    let store = MemoryStore::new();
+    run(&e, &store, &calls);
+    let got = only("sdk-credential-fallback", run(&e, &store, &[fail("f", T0)]));
+    assert_eq!(got, ["sdk-credential-fallback n1"]);
 }
 
 #[test]

@@ -135,6 +135,36 @@ struct Later {
     candidates: Vec<Option<Candidate>>,
     /// Access denials to count.
     denials: Vec<Denial>,
+    /// Failed exchanges and node-role business calls, by source IP, in record order.
+    fallbacks: Vec<Fallback>,
+}
+
+/// What `sdk-credential-fallback` saw of one record, judged when settled.
+#[derive(Debug)]
+enum Fallback {
+    /// A failed exchange from `ip`.
+    Failed { ip: String, failure: Failure },
+    /// A node-role business call from `ip`, by a session of `role_arn`.
+    Call {
+        ip: String,
+        call: EventRef,
+        role_arn: Option<String>,
+    },
+}
+
+impl Fallback {
+    fn ip(&self) -> &str {
+        match self {
+            Self::Failed { ip, .. } | Self::Call { ip, .. } => ip,
+        }
+    }
+
+    fn time(&self) -> i64 {
+        match self {
+            Self::Failed { failure, .. } => failure.event.time,
+            Self::Call { call, .. } => call.time,
+        }
+    }
 }
 
 /// Longest event id a denial counter keeps as it is (CloudTrail's are 36-byte UUIDs). A
@@ -142,12 +172,13 @@ struct Later {
 /// past what its store holds in one entry.
 const MAX_DENIAL_ID_BYTES: usize = 64;
 
-/// Waiting entries (writes, exchanges, denials) that make the stateful pass settle.
+/// Waiting entries (writes, exchanges, denials, fallbacks) that make the stateful pass
+/// settle.
 const LATER_LIMIT: usize = 512;
 
 impl Later {
     fn len(&self) -> usize {
-        self.writes.len() + self.exchanges.len() + self.denials.len()
+        self.writes.len() + self.exchanges.len() + self.denials.len() + self.fallbacks.len()
     }
 }
 
@@ -308,7 +339,7 @@ impl Context<'_> {
             self.remember_unknown_use(record, now)?;
         }
         if on.sdk_credential_fallback.enabled {
-            self.fallback(record, now, findings)?;
+            self.fallback(record, now);
         }
         if on.access_denied_burst.enabled {
             self.burst(record, now);
@@ -348,8 +379,9 @@ impl Context<'_> {
         Ok(())
     }
 
-    /// Does the waiting store work in two batches (the conditional writes, then the
-    /// reads that may depend on them) and appends the findings it decides.
+    /// Does the waiting store work in batches (the conditional writes, the denial counts,
+    /// then the reads that may depend on them, then the fallbacks' read and write) and
+    /// appends the findings it decides.
     pub fn settle(&mut self, findings: &mut Vec<Finding>) -> Result<(), StateError> {
         let later = std::mem::take(&mut self.cache.later);
         let won = self.store.put_if_absent_many(&later.writes)?;
@@ -442,7 +474,7 @@ impl Context<'_> {
                 ));
             }
         }
-        Ok(())
+        self.settle_fallbacks(later.fallbacks, findings)
     }
 
     /// Who a temporary key was handed to (shared: most records are such uses).
@@ -556,68 +588,132 @@ impl Context<'_> {
     }
 
     /// `sdk-credential-fallback`: a failed exchange, then node-role business calls from
-    /// the same source IP within the window (in either processing order).
-    fn fallback(
+    /// the same source IP within the window (in either processing order). Judged when
+    /// settled ([`Context::settle_fallbacks`]).
+    fn fallback(&mut self, record: &RecordView<'_>, now: i64) {
+        let Some(ip) = record.source_ip.filter(|_| record.source_addr.is_some()) else {
+            return;
+        };
+        let inv = self.inventory;
+        let entry = if let Some(workload) = failed_exchange(record, inv) {
+            let event = EventRef::of(record, now);
+            Fallback::Failed {
+                ip: ip.to_string(),
+                failure: Failure { workload, event },
+            }
+        } else {
+            // A node-role business call?
+            let cluster = inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn);
+            let business = cluster.is_some()
+                && record.identity.kind == Some("AssumedRole")
+                && record
+                    .action()
+                    .is_some_and(|(s, n)| !self.node_allow.contains(s, n));
+            if !business {
+                return;
+            }
+            Fallback::Call {
+                ip: ip.to_string(),
+                call: EventRef::of(record, now),
+                role_arn: record.identity.issuer_arn.map(|s| clean(s, 1024)),
+            }
+        };
+        self.cache.later.fallbacks.push(entry);
+    }
+
+    /// Judges the batch's fallbacks in record order, as one at a time against the store
+    /// would: each failure is remembered under `fail/<ip>` unless one is already live,
+    /// the first business call of an address under `nodecall/<ip>`, and either finds the
+    /// other. The store is read once for every address of the batch, before it, and
+    /// written once after; in between the batch's own entries stand in for the store.
+    fn settle_fallbacks(
         &mut self,
-        record: &RecordView<'_>,
-        now: i64,
+        fallbacks: Vec<Fallback>,
         findings: &mut Vec<Finding>,
     ) -> Result<(), StateError> {
-        let Some(ip) = record.source_ip.filter(|_| record.source_addr.is_some()) else {
+        if fallbacks.is_empty() {
             return Ok(());
-        };
+        }
         let window = secs(self.inventory.detections.sdk_credential_fallback.window);
-        let inv = self.inventory;
-        if let Some(workload) = failed_exchange(record, inv) {
-            let failure = Failure {
-                workload,
-                event: EventRef::of(record, now),
-            };
-            self.store
-                .put_if_absent(&format!("fail/{ip}"), &to_vec(&failure), now, now + window + 1)?;
-            // A node call already seen from this IP, at or after the failure?
-            if let Some(call) = self
-                .store
-                .get(&format!("nodecall/{ip}"), now)?
-                .and_then(|b| from_slice::<EventRef>(&b))
-                && (now..=now + window).contains(&call.time)
-            {
-                findings.push(fallback_finding(
-                    call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High),
-                    &failure,
-                ));
+        let live = |time: i64, now: i64| time + window + 1 > now;
+        // Each key read at the earliest time it is asked about: whatever is live for any
+        // of its records (the checks below hold each one to its own time).
+        let mut earliest: HashMap<String, i64> = HashMap::default();
+        for f in &fallbacks {
+            for key in [format!("fail/{}", f.ip()), format!("nodecall/{}", f.ip())] {
+                let t = earliest.entry(key).or_insert(i64::MAX);
+                *t = (*t).min(f.time());
             }
-            return Ok(());
         }
-        // A node-role business call?
-        let cluster = inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn);
-        let business = cluster.is_some()
-            && record.identity.kind == Some("AssumedRole")
-            && record
-                .action()
-                .is_some_and(|(s, n)| !self.node_allow.contains(s, n));
-        if !business {
-            return Ok(());
+        let keys: Vec<(String, i64)> = earliest.into_iter().collect();
+        let values = self.store.get_many(&keys)?;
+        let mut failures: HashMap<String, Failure> = HashMap::default();
+        let mut calls: HashMap<String, EventRef> = HashMap::default();
+        for ((key, _), value) in keys.into_iter().zip(values) {
+            let Some(value) = value else { continue };
+            if let Some(ip) = key.strip_prefix("fail/") {
+                if let Some(failure) = from_slice::<Failure>(&value) {
+                    failures.insert(ip.to_string(), failure);
+                }
+            } else if let Some(ip) = key.strip_prefix("nodecall/")
+                && let Some(call) = from_slice::<EventRef>(&value)
+            {
+                calls.insert(ip.to_string(), call);
+            }
         }
-        let call = EventRef::of(record, now);
-        if let Some(failure) = self
-            .store
-            .get(&format!("fail/{ip}"), now)?
-            .and_then(|b| from_slice::<Failure>(&b))
-            && (failure.event.time..=failure.event.time + window).contains(&now)
-        {
-            let mut f = fallback_finding(call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High), &failure);
-            f.role_arn = record.identity.issuer_arn.map(|s| clean(s, 1024));
-            findings.push(f);
-            return Ok(());
+        let mut writes = Vec::new();
+        for f in fallbacks {
+            match f {
+                Fallback::Failed { ip, failure } => {
+                    let now = failure.event.time;
+                    // A node call already seen from this IP, at or after the failure?
+                    if let Some(call) = calls.get(&ip)
+                        && (now..=now + window).contains(&call.time)
+                    {
+                        findings.push(fallback_finding(
+                            call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High),
+                            &failure,
+                        ));
+                    }
+                    if !failures.get(&ip).is_some_and(|f| live(f.event.time, now)) {
+                        writes.push(NewEntry {
+                            key: format!("fail/{ip}"),
+                            value: to_vec(&failure),
+                            now,
+                            expires: now + window + 1,
+                        });
+                        failures.insert(ip, failure);
+                    }
+                }
+                Fallback::Call { ip, call, role_arn } => {
+                    let now = call.time;
+                    if let Some(failure) = failures.get(&ip)
+                        && (failure.event.time..=failure.event.time + window).contains(&now)
+                    {
+                        let f = call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High);
+                        let mut f = fallback_finding(f, failure);
+                        f.role_arn = role_arn;
+                        findings.push(f);
+                        continue;
+                    }
+                    let key = format!("nodecall/{ip}");
+                    if self.cache.present.insert(key.clone())
+                        && !calls.get(&ip).is_some_and(|c| live(c.time, now))
+                    {
+                        writes.push(NewEntry {
+                            key,
+                            value: to_vec(&call),
+                            now,
+                            expires: now + window + 1,
+                        });
+                        calls.insert(ip, call);
+                    }
+                }
+            }
         }
-        let key = format!("nodecall/{ip}");
-        if !self.cache.present.contains(&key) {
-            self.store
-                .put_if_absent(&key, &to_vec(&call), now, now + window + 1)?;
-            self.cache.present.insert(key);
-        }
-        Ok(())
+        // Whether another process got there first does not matter: either way the
+        // address has a live entry.
+        self.store.put_if_absent_many(&writes).map(drop)
     }
 
     /// `access-denied-burst`: ≥ threshold denials for one principal in one aligned window,
