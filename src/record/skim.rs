@@ -177,9 +177,11 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn record_field(&mut self, view: &mut RecordView<'a>, key: &[u8]) -> Result<()> {
         match key {
-            b"userIdentity" => view.identity = self.identity()?,
-            b"requestParameters" => view.request = self.request()?,
-            b"responseElements" => view.response = self.response()?,
+            // Read in place (no copy of the structs), each from empty: the last of
+            // duplicate members wins.
+            b"userIdentity" => self.identity(&mut view.identity)?,
+            b"requestParameters" => self.request(&mut view.request)?,
+            b"responseElements" => self.response(&mut view.response)?,
             b"@timestamp" => view.logstash_time = self.string_value()?,
             _ => match view.slot(key) {
                 Some(slot) => *slot = self.string_value()?,
@@ -430,14 +432,14 @@ impl<'a> Cursor<'a> {
         Ok(true)
     }
 
-    fn identity(&mut self) -> Result<Identity<'a>> {
-        let mut id = Identity::default();
+    fn identity(&mut self, id: &mut Identity<'a>) -> Result<()> {
+        *id = Identity::default();
         if !self.open_object()? {
-            return Ok(id);
+            return Ok(());
         }
         members!(
             self,
-            identity_field(&mut id),
+            identity_field(id),
             [
                 "type",
                 "principalId",
@@ -449,8 +451,7 @@ impl<'a> Cursor<'a> {
                 "invokedBy",
                 "identityProvider",
             ]
-        )?;
-        Ok(id)
+        )
     }
 
     /// Reads the `userIdentity` member `key`.
@@ -519,8 +520,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn request(&mut self) -> Result<Request<'a>> {
-        let mut request = Request::default();
+    fn request(&mut self, request: &mut Request<'a>) -> Result<()> {
+        *request = Request::default();
         self.object_value(|key, c| match key {
             b"durationSeconds" => {
                 request.duration_seconds = match c.peek() {
@@ -539,8 +540,8 @@ impl<'a> Cursor<'a> {
                 Some(slot) => c.string_value().map(|v| *slot = v),
                 None => c.skip(),
             },
-        })?;
-        Ok(request)
+        })
+        .map(drop)
     }
 
     /// `[{"key": …, "value": …}, …]`: the tags EKS Pod Identity sets.
@@ -576,8 +577,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn response(&mut self) -> Result<Response<'a>> {
-        let mut response = Response::default();
+    fn response(&mut self, response: &mut Response<'a>) -> Result<()> {
+        *response = Response::default();
         self.object_value(|key, c| match key {
             b"credentials" => {
                 (response.issued_key_id, response.expiration) = (None, None);
@@ -593,8 +594,8 @@ impl<'a> Cursor<'a> {
             b"assumedRoleUser" => c.arn().map(|v| response.assumed_role_arn = v),
             b"subjectFromWebIdentityToken" => c.string_value().map(|v| response.token_subject = v),
             _ => c.skip(),
-        })?;
-        Ok(response)
+        })
+        .map(drop)
     }
 }
 
