@@ -176,11 +176,14 @@ impl Engine {
         sink: &mut dyn Sink,
     ) -> Result<FileStats, Box<FileError>> {
         self.run(store, sink, |run, sink| {
-            let decompressed = decode::decompress(input, self.limits().max_decompressed_bytes)?;
+            let limit = self.limits().max_decompressed_bytes;
             std::thread::scope(|scope| {
                 if !store.prefers_batches() {
+                    // The consumer checks the gzip members: the decode thread only inflates.
+                    let decompressed = decode::decompress_pipelined(input, limit)?;
                     return run.stream(decode::PipelinedReader::spawn(scope, decompressed), sink, true);
                 }
+                let decompressed = decode::decompress(input, limit)?;
                 // A remote store: split on the decode thread too, to read the keys ahead.
                 let max_piece = self.limits().max_record_bytes;
                 let mut pieces = decode::PipelinedPieces::spawn(scope, decompressed, max_piece);

@@ -291,7 +291,18 @@ fn the_decode_thread_changes_nothing() {
     let mut corrupt = big.clone();
     let at = corrupt.len() * 2 / 3;
     corrupt[at] ^= 0x55;
-    inputs.extend([big, corrupt]);
+    // The decode thread leaves gzip's checks to the consumer: a wrong CRC or size in a
+    // trailer, a trailer cut short, and members back to back must read the same.
+    let mut wrong_crc = big.clone();
+    let at = wrong_crc.len() - 8;
+    wrong_crc[at] ^= 1;
+    let mut wrong_size = big.clone();
+    let at = wrong_size.len() - 1;
+    wrong_size[at] ^= 1;
+    let cut = big[..big.len() - 2].to_vec();
+    let members = [big.clone(), gzip(&batch(&["m"])), big.clone()].concat();
+    let bad_second = [big.clone(), wrong_crc.clone()].concat();
+    inputs.extend([big, corrupt, wrong_crc, wrong_size, cut, members, bad_second]);
     assert!(inputs.len() > 40, "samples not found");
     // A store that asks for batches makes the decode thread read keys ahead: the
     // records' credentials are then in the cache when they are looked up.

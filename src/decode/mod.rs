@@ -8,15 +8,17 @@
 #![allow(clippy::disallowed_types)]
 
 mod envelope;
+mod members;
 mod pipeline;
 mod scan;
 mod split;
 
-use std::io::{self, Chain, Cursor, Read};
+use std::io::{self, BufReader, Chain, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
 
 pub use envelope::{DocumentKind, classify};
+pub use members::{Check, Members, Part, Parts};
 pub use pipeline::{KeyHints, PipelinedPieces, PipelinedReader};
 pub(crate) use scan::{container_end, plain_string_end, quote_or_backslash};
 pub use split::{PieceKind, Pieces, Source, Splitter};
@@ -90,12 +92,15 @@ struct CapExceeded(u64);
 /// A reader of the decompressed bytes of `input`, gzip or plain, sniffed by magic.
 pub type Decompressed<R> = Capped<Inflate<R>>;
 
+/// An input with the bytes its sniffing read put back in front.
+pub type Sniffed<R> = Chain<Cursor<Vec<u8>>, R>;
+
 /// Gzip or plain bytes behind one `Read`.
 pub enum Inflate<R: Read> {
     /// A (multi-member) gzip stream.
-    Gzip(Box<MultiGzDecoder<Chain<Cursor<Vec<u8>>, R>>>),
+    Gzip(Box<MultiGzDecoder<Sniffed<R>>>),
     /// Not gzip: passed through.
-    Plain(Chain<Cursor<Vec<u8>>, R>),
+    Plain(Sniffed<R>),
 }
 
 impl<R: Read> Read for Inflate<R> {
@@ -134,7 +139,22 @@ impl<R: Read> Read for Capped<R> {
 
 /// Opens `input` for decoding: gzip (any number of members) when it starts with the gzip
 /// magic, plain otherwise; at most `limit` decompressed bytes.
-pub fn decompress<R: Read>(mut input: R, limit: u64) -> Result<Decompressed<R>, DecodeError> {
+pub fn decompress<R: Read>(input: R, limit: u64) -> Result<Decompressed<R>, DecodeError> {
+    let (gzip, chained) = sniff(input)?;
+    let inner = if gzip {
+        Inflate::Gzip(Box::new(MultiGzDecoder::new(chained)))
+    } else {
+        Inflate::Plain(chained)
+    };
+    Ok(Capped {
+        inner,
+        limit,
+        total: 0,
+    })
+}
+
+/// Whether `input` starts with the gzip magic, and all of it again.
+fn sniff<R: Read>(mut input: R) -> Result<(bool, Sniffed<R>), DecodeError> {
     let mut magic = [0u8; 2];
     let mut have = 0;
     while have < 2 {
@@ -145,17 +165,45 @@ pub fn decompress<R: Read>(mut input: R, limit: u64) -> Result<Decompressed<R>, 
             Err(e) => return Err(DecodeError::Io(e)),
         }
     }
-    let chained = Cursor::new(magic[..have].to_vec()).chain(input);
-    let inner = if have == 2 && magic == [0x1f, 0x8b] {
-        Inflate::Gzip(Box::new(MultiGzDecoder::new(chained)))
-    } else {
-        Inflate::Plain(chained)
-    };
-    Ok(Capped {
-        inner,
-        limit,
-        total: 0,
-    })
+    let gzip = have == 2 && magic == [0x1f, 0x8b];
+    Ok((gzip, Cursor::new(magic[..have].to_vec()).chain(input)))
+}
+
+/// What the decode thread of a [`PipelinedReader`] reads.
+pub enum ForPipeline<R: Read> {
+    /// Gzip members, whose checks the consumer makes.
+    Gzip(Box<Members<BufReader<Sniffed<R>>>>),
+    /// Anything else, as [`decompress`] reads it.
+    Plain(Decompressed<R>),
+}
+
+impl<R: Read> Parts for ForPipeline<R> {
+    fn part(&mut self, buf: &mut [u8]) -> io::Result<Part> {
+        match self {
+            Self::Gzip(members) => members.part(buf),
+            Self::Plain(plain) => plain.part(buf),
+        }
+    }
+
+    fn checks_later(&self) -> bool {
+        matches!(self, Self::Gzip(_))
+    }
+}
+
+/// [`decompress`] for a decode thread: the same bytes and errors, but a gzip member's
+/// CRC is left to the consumer ([`Members`]).
+pub fn decompress_pipelined<R: Read>(input: R, limit: u64) -> Result<ForPipeline<R>, DecodeError> {
+    let (gzip, chained) = sniff(input)?;
+    if !gzip {
+        return Ok(ForPipeline::Plain(Capped {
+            inner: Inflate::Plain(chained),
+            limit,
+            total: 0,
+        }));
+    }
+    // The buffer MultiGzDecoder reads through (flate2's read::GzDecoder: 32 KiB).
+    let buffered = BufReader::with_capacity(32 * 1024, chained);
+    Ok(ForPipeline::Gzip(Box::new(Members::new(buffered, limit))))
 }
 
 /// Decompresses `input` like [`decompress`] and throws the bytes away, reading in the

@@ -3,7 +3,9 @@
 //!
 //! [`PipelinedReader`]: the decoder thread sends chunks of decompressed bytes over a
 //! bounded channel, and the consumer's splitter reads them as it would read the
-//! decompressor; the records are found and read in one pass on the consumer's side.
+//! decompressor; the records are found and read in one pass on the consumer's side. Of
+//! gzip input the decoder thread only inflates: the consumer sums each member's bytes
+//! and checks them against its trailer ([`super::members`]).
 //!
 //! [`PipelinedPieces`], for a remote state store: the decoder thread also splits, copies
 //! the pieces into batches of about one read chunk, and reads ahead the caller's
@@ -15,15 +17,16 @@
 //! of them whatever the input size.
 
 use std::io::{self, ErrorKind, Read};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvError, SyncSender, TryRecvError, channel, sync_channel};
+use std::sync::{Arc, OnceLock};
 use std::thread::Scope;
 use std::time::{Duration, Instant};
 
 use memchr::memmem;
 
 use super::DecodeError;
+use super::members::{Check, Part, Parts};
 use super::split::{CHUNK, PieceKind, Pieces, Source, Splitter};
 
 /// Batches in flight between the two threads (with read-ahead, the look-ahead).
@@ -38,7 +41,16 @@ const SPIN: Duration = Duration::from_micros(200);
 /// decoder thread, which sets the pace. On the 100 MB bench file: 530–810 voluntary
 /// context switches → 4–19, and 2–3% off the two-thread replay (best of 30 runs each,
 /// 70.0 → 68.2 ms).
+///
+/// Only with two cores or more to run on (`available_parallelism`, which heeds a
+/// cgroup's CPU quota): on fewer, as in a Lambda function below about 1.8 GB, the
+/// spinning would take the time the decoder thread needs.
 fn recv_spinning<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
+    static SPIN_AT_ALL: OnceLock<bool> = OnceLock::new();
+    let spin = *SPIN_AT_ALL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2));
+    if !spin {
+        return rx.recv();
+    }
     let mut started = None;
     loop {
         for _ in 0..64 {
@@ -72,6 +84,8 @@ impl Batch {
 enum Chunk {
     /// A buffer and how many of its bytes are decompressed input.
     Data(Vec<u8>, usize),
+    /// A gzip member ended: the bytes since the last check must match.
+    Check(Check),
     /// The input ended, or failed.
     End(Option<io::Error>),
 }
@@ -82,25 +96,34 @@ const HEADROOM: usize = 16 * 1024;
 
 /// The consumer's end of a decompressor read on another thread, a splitter's [`Source`]:
 /// the same bytes in the same reads, and the same error after them, as reading the
-/// decompressor itself.
+/// decompressor itself. For gzip members read without their check
+/// ([`super::decompress_pipelined`]), the consumer sums the bytes and checks each member
+/// as it ends, where the decompressor would have.
 pub struct PipelinedReader {
     full: Receiver<Chunk>,
     empty: SyncSender<Vec<u8>>,
     done: bool,
+    /// The CRC-32 of the bytes since the last check, when checks come.
+    crc: Option<flate2::Crc>,
 }
 
 impl PipelinedReader {
     /// Starts a thread in `scope` that reads `input` to its end or first error.
-    pub fn spawn<'scope, R>(scope: &'scope Scope<'scope, '_>, mut input: R) -> Self
+    pub fn spawn<'scope, P>(scope: &'scope Scope<'scope, '_>, mut input: P) -> Self
     where
-        R: Read + Send + 'scope,
+        P: Parts + Send + 'scope,
     {
         let (full_tx, full) = sync_channel::<Chunk>(DEPTH);
         let (empty, empty_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
+        let crc = input.checks_later().then(flate2::Crc::new);
         scope.spawn(move || {
             let mut offset = 0;
+            let mut kept = None;
             loop {
-                let mut buf = empty_rx.try_recv().unwrap_or_default();
+                let mut buf = kept
+                    .take()
+                    .or_else(|| empty_rx.try_recv().ok())
+                    .unwrap_or_default();
                 if buf.len() < HEADROOM + CHUNK {
                     buf.resize(HEADROOM + CHUNK, 0);
                 }
@@ -109,11 +132,15 @@ impl PipelinedReader {
                 // in the same reads as from the decompressor itself.
                 let want = CHUNK - offset % CHUNK;
                 let chunk = loop {
-                    match input.read(&mut buf[HEADROOM..HEADROOM + want]) {
-                        Ok(0) => break Chunk::End(None),
-                        Ok(n) => {
+                    match input.part(&mut buf[HEADROOM..HEADROOM + want]) {
+                        Ok(Part::End) => break Chunk::End(None),
+                        Ok(Part::Data(n)) => {
                             offset += n;
                             break Chunk::Data(buf, n);
+                        }
+                        Ok(Part::Check(check)) => {
+                            kept = Some(buf);
+                            break Chunk::Check(check);
                         }
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
                         Err(e) => break Chunk::End(Some(e)),
@@ -130,6 +157,7 @@ impl PipelinedReader {
             full,
             empty,
             done: false,
+            crc,
         }
     }
 }
@@ -148,16 +176,33 @@ impl Source for PipelinedReader {
         if self.done {
             return Ok(0);
         }
-        let (mut chunk, n) = match recv_spinning(&self.full) {
-            Ok(Chunk::Data(chunk, n)) => (chunk, n),
-            Ok(Chunk::End(error)) => {
-                self.done = true;
-                return error.map_or(Ok(0), Err);
-            }
-            // The decoder thread panicked; the scope passes the panic on.
-            Err(_) => {
-                self.done = true;
-                return Ok(0);
+        let (mut chunk, n) = loop {
+            match recv_spinning(&self.full) {
+                Ok(Chunk::Data(chunk, n)) => {
+                    if let Some(crc) = &mut self.crc {
+                        crc.update(&chunk[HEADROOM..HEADROOM + n]);
+                    }
+                    break (chunk, n);
+                }
+                Ok(Chunk::Check(check)) => {
+                    if let Some(crc) = &mut self.crc {
+                        let checked = check.verify(crc);
+                        crc.reset();
+                        if let Err(e) = checked {
+                            self.done = true;
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(Chunk::End(error)) => {
+                    self.done = true;
+                    return error.map_or(Ok(0), Err);
+                }
+                // The decoder thread panicked; the scope passes the panic on.
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
             }
         };
         let kept = *end - *start;
