@@ -124,7 +124,7 @@ fn every_sample_and_reference_record_as_it_lies_reads_the_same() {
                 continue;
             }
             let mut pieces = trailwatch::decode::Splitter::new(&bytes[..], 1 << 20);
-            while let Ok(Some((kind, piece))) = pieces.next_piece() {
+            while let Some((kind, piece)) = pieces.next_piece().unwrap() {
                 if kind == trailwatch::decode::PieceKind::Record {
                     assert_same(piece);
                     records += 1;

@@ -348,7 +348,7 @@ fn sdk_fallback_window_edges() {
 }
 
 #[test]
-fn sdk_fallback_remembers_the_first_failure_and_the_first_call() {
+fn sdk_fallback_remembers_the_live_failure_and_call() {
     let e = engine(CONFIG);
     let fail = |id: &str, t| irsa_exchange(id, t, "", Some("AccessDenied"));
     let ip = "10.0.1.1";
@@ -370,16 +370,61 @@ fn sdk_fallback_remembers_the_first_failure_and_the_first_call() {
         only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records)),
         ["sdk-credential-fallback n"]
     );
-    // The first call of an address is the one a later failure finds; the same holds
-    // across files.
+    // Likewise calls, across files: an address holds one call, the latest that came
+    // after the one before had expired. A failure processed later finds it when it falls
+    // in the failure's window (not the replaced one before it).
     let calls = [
         node_call("n1", T0 + 10, "GetSecretValue", ip),
         node_call("n2", T0 + 400, "GetSecretValue", ip),
     ];
+    for (failed_at, want) in [(T0 + 350, vec!["sdk-credential-fallback n2"]), (T0, vec![])] {
+        let store = MemoryStore::new();
+        run(&e, &store, &calls);
+        let got = only(
+            "sdk-credential-fallback",
+            run(&e, &store, &[fail("f", failed_at)]),
+        );
+        assert_eq!(got, want, "failure at T0+{}", failed_at - T0);
+    }
     let store = MemoryStore::new();
-    run(&e, &store, &calls);
+    run(&e, &store, &calls[..1]);
     let got = only("sdk-credential-fallback", run(&e, &store, &[fail("f", T0)]));
     assert_eq!(got, ["sdk-credential-fallback n1"]);
+}
+
+/// Fallbacks wait for their batch: what decides them must still be there when it
+/// settles, however many records and how much event time come between.
+#[test]
+fn sdk_fallback_holds_across_batches() {
+    let config = CONFIG.replace(
+        "[detections.first-seen-role-source]\nlearning_period = \"1day\"",
+        "[detections.first-seen-role-source]\nenabled = false\n[detections.workload-credential-exfiltration]\nenabled = false",
+    );
+    assert_ne!(config, CONFIG);
+    let e = engine(&config);
+    let ip = "10.0.1.1";
+    let fail = |id: &str, t| irsa_exchange(id, t, "", Some("AccessDenied"));
+    let other = |i: usize| format!("10.0.{}.{}", 2 + i / 250, i % 250 + 1);
+    // The failure settles with a full batch of other addresses' calls; thousands of
+    // entries later (the memory store sweeps what has long expired) its call comes, and
+    // then records 20 minutes on.
+    let mut records = vec![fail("f", T0)];
+    records.extend((0..511).map(|i| node_call(&format!("o{i}"), T0 + 1, "GetSecretValue", &other(i))));
+    records.extend((0..3000).map(|i| irsa_exchange(&format!("x{i}"), T0 + 2, &format!("ASIAX{i}"), None)));
+    records.push(node_call("c", T0 + 200, "GetSecretValue", ip));
+    records.push(workload_call("w", T0 + 1300, "ASIAUNKNOWN", ip));
+    records.extend((0..700).map(|i| irsa_exchange(&format!("y{i}"), T0 + 1300, &format!("ASIAY{i}"), None)));
+    let got = only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records));
+    assert_eq!(got, ["sdk-credential-fallback c"], "after a sweep");
+    // Past the per-input cache's limit between two calls of an address, the later one
+    // is still remembered once the earlier has expired.
+    let mut records = vec![node_call("c1", T0, "GetSecretValue", ip)];
+    records.extend((0..8300).map(|i| workload_call(&format!("w{i}"), T0 + 1, &format!("ASIAF{i}"), ip)));
+    records.push(node_call("c2", T0 + 700, "GetSecretValue", ip));
+    let store = MemoryStore::new();
+    run(&e, &store, &records);
+    let got = only("sdk-credential-fallback", run(&e, &store, &[fail("f", T0 + 650)]));
+    assert_eq!(got, ["sdk-credential-fallback c2"], "after the cache starts over");
 }
 
 #[test]

@@ -137,6 +137,8 @@ struct Later {
     denials: Vec<Denial>,
     /// Failed exchanges and node-role business calls, by source IP, in record order.
     fallbacks: Vec<Fallback>,
+    /// The earliest and latest event time of the records since the work began waiting.
+    span: Option<(i64, i64)>,
 }
 
 /// What `sdk-credential-fallback` saw of one record, judged when settled.
@@ -175,6 +177,11 @@ const MAX_DENIAL_ID_BYTES: usize = 64;
 /// Waiting entries (writes, exchanges, denials, fallbacks) that make the stateful pass
 /// settle.
 const LATER_LIMIT: usize = 512;
+/// Event time the records of one batch may span before it settles. The reads of a batch
+/// happen when it settles, and must find what its records would have found: the memory
+/// store keeps an entry 15 minutes past its expiry, measured on the latest event time
+/// it has seen (`state::memory`), so a batch's reads must come within that.
+const LATER_SPAN_SECS: i64 = 5 * 60;
 
 impl Later {
     fn len(&self) -> usize {
@@ -321,6 +328,37 @@ impl Context<'_> {
         now: i64,
         findings: &mut Vec<Finding>,
     ) -> Result<(), StateError> {
+        // A record too far in event time from the waiting work settles it first (see
+        // LATER_SPAN_SECS); its findings go after the record's own, which are enriched.
+        let mut settled = Vec::new();
+        if let Some((first, last)) = self.cache.later.span
+            && now.max(last) - now.min(first) > LATER_SPAN_SECS
+            && let Err(e) = self.settle(&mut settled)
+        {
+            findings.append(&mut settled);
+            return Err(e);
+        }
+        let result = self.record(record, now, findings);
+        findings.append(&mut settled);
+        result?;
+        let later = &mut self.cache.later;
+        if later.len() > 0 {
+            let (first, last) = later.span.get_or_insert((now, now));
+            (*first, *last) = ((*first).min(now), (*last).max(now));
+        }
+        if later.len() >= LATER_LIMIT {
+            self.settle(findings)?;
+        }
+        Ok(())
+    }
+
+    /// [`Context::run`] but for settling.
+    fn record(
+        &mut self,
+        record: &RecordView<'_>,
+        now: i64,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), StateError> {
         let on = &self.inventory.detections;
         self.cache.bound();
         let workload = self.remember_exchange(record, now)?;
@@ -349,9 +387,6 @@ impl Context<'_> {
         }
         if on.first_seen_role_source.enabled {
             self.first_seen(record, caller.as_deref(), now)?;
-        }
-        if self.cache.later.len() >= LATER_LIMIT {
-            self.settle(findings)?;
         }
         Ok(())
     }
@@ -621,11 +656,17 @@ impl Context<'_> {
         self.cache.later.fallbacks.push(entry);
     }
 
-    /// Judges the batch's fallbacks in record order, as one at a time against the store
-    /// would: each failure is remembered under `fail/<ip>` unless one is already live,
-    /// the first business call of an address under `nodecall/<ip>`, and either finds the
-    /// other. The store is read once for every address of the batch, before it, and
-    /// written once after; in between the batch's own entries stand in for the store.
+    /// Judges the batch's fallbacks in record order: each failure is remembered under
+    /// `fail/<ip>` and each business call under `nodecall/<ip>` unless the address has a
+    /// live one already, and either finds the other. The store is read once for every
+    /// address of the batch, and written once after; in between, the batch's own entries
+    /// stand in for it. Another process's entries written in between are not seen (as
+    /// for the other waiting work); the batches are bounded in size and in event time so
+    /// that what the reads find is what the records would have found.
+    ///
+    /// The findings are made only once the entries behind them are written: when the
+    /// write fails, the input fails with none of them, and its redelivery decides them
+    /// again.
     fn settle_fallbacks(
         &mut self,
         fallbacks: Vec<Fallback>,
@@ -661,7 +702,7 @@ impl Context<'_> {
                 calls.insert(ip.to_string(), call);
             }
         }
-        let mut writes = Vec::new();
+        let (mut writes, mut found) = (Vec::new(), Vec::new());
         for f in fallbacks {
             match f {
                 Fallback::Failed { ip, failure } => {
@@ -670,7 +711,7 @@ impl Context<'_> {
                     if let Some(call) = calls.get(&ip)
                         && (now..=now + window).contains(&call.time)
                     {
-                        findings.push(fallback_finding(
+                        found.push(fallback_finding(
                             call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High),
                             &failure,
                         ));
@@ -693,15 +734,12 @@ impl Context<'_> {
                         let f = call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High);
                         let mut f = fallback_finding(f, failure);
                         f.role_arn = role_arn;
-                        findings.push(f);
+                        found.push(f);
                         continue;
                     }
-                    let key = format!("nodecall/{ip}");
-                    if self.cache.present.insert(key.clone())
-                        && !calls.get(&ip).is_some_and(|c| live(c.time, now))
-                    {
+                    if !calls.get(&ip).is_some_and(|c| live(c.time, now)) {
                         writes.push(NewEntry {
-                            key,
+                            key: format!("nodecall/{ip}"),
                             value: to_vec(&call),
                             now,
                             expires: now + window + 1,
@@ -711,9 +749,22 @@ impl Context<'_> {
                 }
             }
         }
-        // Whether another process got there first does not matter: either way the
-        // address has a live entry.
-        self.store.put_if_absent_many(&writes).map(drop)
+        // Of two entries of one address, the later replaced the earlier (expired by
+        // then): only the later is written. Whether another process wrote the address
+        // first is left to the store (a put_if_absent); the batch was judged as read.
+        let mut last: HashMap<&str, usize> = HashMap::default();
+        for (i, w) in writes.iter().enumerate() {
+            last.insert(&w.key, i);
+        }
+        let writes: Vec<NewEntry> = writes
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| last.get(w.key.as_str()) == Some(i))
+            .map(|(_, w)| w.clone())
+            .collect();
+        self.store.put_if_absent_many(&writes)?;
+        findings.extend(found);
+        Ok(())
     }
 
     /// `access-denied-burst`: ≥ threshold denials for one principal in one aligned window,

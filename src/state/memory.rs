@@ -26,7 +26,9 @@ struct Inner {
 /// Entries are swept when the map has doubled since the last sweep (at least this many).
 const MIN_SWEEP: usize = 4096;
 /// Within an input, entries are kept this long past their expiry, measured on the latest
-/// event time seen: a record a little older than the newest still sees what it would have.
+/// event time seen: a record a little older than the newest still sees what it would have,
+/// and so do the reads of the stateful detections' waiting work, which settles before its
+/// records span 5 minutes (`detect::stateful`).
 const SWEEP_GRACE_SECS: i64 = 15 * 60;
 
 impl Inner {
