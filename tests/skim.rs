@@ -46,37 +46,46 @@ fn assert_same(record: &[u8]) {
     assert_eq!(fast, slow, "{}", String::from_utf8_lossy(record));
 }
 
-/// Every record of every sample and reference file.
-fn corpus() -> Vec<Value> {
-    let mut records = Vec::new();
-    let dirs = [
+/// The decompressed bytes of every sample and reference file.
+fn corpus_files() -> Vec<Vec<u8>> {
+    let mut files = Vec::new();
+    for dir in [
         Path::new("samples"),
         Path::new("../shared/reference/real-records"),
-    ];
-    for dir in dirs {
+    ] {
         for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
             let path = entry.unwrap().into_path();
             let name = path.to_string_lossy().into_owned();
             if name.contains("adversarial") || !path.is_file() {
                 continue;
             }
-            let mut text = String::new();
             if name.ends_with(".gz") {
+                let mut bytes = Vec::new();
                 trailwatch::decode::decompress(std::fs::File::open(&path).unwrap(), u64::MAX)
                     .unwrap()
-                    .read_to_string(&mut text)
+                    .read_to_end(&mut bytes)
                     .unwrap();
-            } else if name.ends_with(".json") || name.ends_with(".ndjson") || name.ends_with(".jsonl") {
-                text = std::fs::read_to_string(&path).unwrap();
-            } else {
-                continue;
+                files.push(bytes);
+            } else if [".json", ".ndjson", ".jsonl"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+            {
+                files.push(std::fs::read(&path).unwrap());
             }
-            for doc in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
-                let Ok(doc) = doc else { continue };
-                match doc.get("Records").and_then(Value::as_array) {
-                    Some(list) => records.extend(list.iter().cloned()),
-                    None => records.push(doc.get("detail").cloned().unwrap_or(doc)),
-                }
+        }
+    }
+    files
+}
+
+/// Every record of every sample and reference file.
+fn corpus() -> Vec<Value> {
+    let mut records = Vec::new();
+    for bytes in corpus_files() {
+        for doc in serde_json::Deserializer::from_slice(&bytes).into_iter::<Value>() {
+            let Ok(doc) = doc else { continue };
+            match doc.get("Records").and_then(Value::as_array) {
+                Some(list) => records.extend(list.iter().cloned()),
+                None => records.push(doc.get("detail").cloned().unwrap_or(doc)),
             }
         }
     }
@@ -99,36 +108,12 @@ fn every_sample_and_reference_record_reads_the_same() {
 #[test]
 fn every_sample_and_reference_record_as_it_lies_reads_the_same() {
     let mut records = 0;
-    for dir in [
-        Path::new("samples"),
-        Path::new("../shared/reference/real-records"),
-    ] {
-        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-            let path = entry.unwrap().into_path();
-            let name = path.to_string_lossy().into_owned();
-            if name.contains("adversarial") || !path.is_file() {
-                continue;
-            }
-            let mut bytes = Vec::new();
-            if name.ends_with(".gz") {
-                trailwatch::decode::decompress(std::fs::File::open(&path).unwrap(), u64::MAX)
-                    .unwrap()
-                    .read_to_end(&mut bytes)
-                    .unwrap();
-            } else if [".json", ".ndjson", ".jsonl"]
-                .iter()
-                .any(|ext| name.ends_with(ext))
-            {
-                bytes = std::fs::read(&path).unwrap();
-            } else {
-                continue;
-            }
-            let mut pieces = trailwatch::decode::Splitter::new(&bytes[..], 1 << 20);
-            while let Some((kind, piece)) = pieces.next_piece().unwrap() {
-                if kind == trailwatch::decode::PieceKind::Record {
-                    assert_same(piece);
-                    records += 1;
-                }
+    for bytes in corpus_files() {
+        let mut pieces = trailwatch::decode::Splitter::new(&bytes[..], 1 << 20);
+        while let Some((kind, piece)) = pieces.next_piece().unwrap() {
+            if kind == trailwatch::decode::PieceKind::Record {
+                assert_same(piece);
+                records += 1;
             }
         }
     }

@@ -676,7 +676,14 @@ impl Context<'_> {
             return Ok(());
         }
         let window = secs(self.inventory.detections.sdk_credential_fallback.window);
+        // An entry lives through the window after its record.
         let live = |time: i64, now: i64| time + window + 1 > now;
+        let entry = |key: String, value: Vec<u8>, now: i64| NewEntry {
+            key,
+            value,
+            now,
+            expires: now + window + 1,
+        };
         // Each key read at the earliest time it is asked about: whatever is live for any
         // of its records (the checks below hold each one to its own time).
         let mut earliest: HashMap<String, i64> = HashMap::default();
@@ -717,12 +724,7 @@ impl Context<'_> {
                         ));
                     }
                     if !failures.get(&ip).is_some_and(|f| live(f.event.time, now)) {
-                        writes.push(NewEntry {
-                            key: format!("fail/{ip}"),
-                            value: to_vec(&failure),
-                            now,
-                            expires: now + window + 1,
-                        });
+                        writes.push(entry(format!("fail/{ip}"), to_vec(&failure), now));
                         failures.insert(ip, failure);
                     }
                 }
@@ -738,12 +740,7 @@ impl Context<'_> {
                         continue;
                     }
                     if !calls.get(&ip).is_some_and(|c| live(c.time, now)) {
-                        writes.push(NewEntry {
-                            key: format!("nodecall/{ip}"),
-                            value: to_vec(&call),
-                            now,
-                            expires: now + window + 1,
-                        });
+                        writes.push(entry(format!("nodecall/{ip}"), to_vec(&call), now));
                         calls.insert(ip, call);
                     }
                 }
