@@ -355,6 +355,9 @@ struct Counting {
 }
 
 impl StateStore for Counting {
+    fn read_grace(&self) -> Option<i64> {
+        self.store.read_grace()
+    }
     fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
         if key.starts_with("cred/") {
             self.cred_gets.fetch_add(1, Ordering::Relaxed);

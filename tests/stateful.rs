@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use trailwatch::state::{Counted, DistinctCount, MemoryStore, StateError, StateStore};
 use trailwatch::{Config, Engine, Finding, Inventory};
@@ -427,6 +427,61 @@ fn sdk_fallback_holds_across_batches() {
     assert_eq!(got, ["sdk-credential-fallback c2"], "after the cache starts over");
 }
 
+/// Waiting work settles early only for a store that removes expired entries soon (the
+/// memory store): records that jump back and forth in event time then settle it often,
+/// a store that keeps entries (DynamoDB, redb within a file) only when a batch is full.
+#[test]
+fn only_a_store_with_a_read_grace_settles_by_event_time() {
+    let e = engine(CONFIG);
+    let records: Vec<Value> = (0..1000)
+        .map(|i| denied(&format!("d{i}"), T0 + 400 * (i % 2)))
+        .collect();
+    let settles = |grace| {
+        let store = FailOnce::new("never", grace);
+        let got = only("access-denied-burst", run(&e, &store, &records));
+        assert_eq!(got.len(), 2, "one burst in each window: {got:?}");
+        store.counts.load(Ordering::Relaxed)
+    };
+    // Two counters (the two windows), counted at each settle.
+    assert!(settles(None) <= 2 * 2, "by size: {}", settles(None));
+    assert!(settles(Some(900)) > 100, "by event time: {}", settles(Some(900)));
+}
+
+/// A record's workload names its own findings, not those of the records before it in
+/// the same document (`Records` after another key makes the engine parse the document
+/// whole), nor those a settle brings.
+#[test]
+fn a_workload_names_only_its_own_records_findings() {
+    let e = engine(CONFIG);
+    let mut records: Vec<Value> = (0..30).map(|i| denied(&format!("d{i:02}"), T0 + i)).collect();
+    records.push(irsa_exchange("x", T0 + 400, "ASIAORDERS1", None));
+    records.push(workload_call("u", T0 + 401, "ASIAORDERS1", "10.0.1.1"));
+    let streamed = serde_json::to_vec(&json!({ "Records": records })).unwrap();
+    let whole = serde_json::to_vec(&json!({ "A": 1, "Records": records })).unwrap();
+    let names = |input: &[u8]| {
+        let mut findings: Vec<Finding> = Vec::new();
+        e.process_with_state(input, &MemoryStore::new(), &mut findings)
+            .unwrap();
+        let mut named: Vec<String> = findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {:?} {:?} {:?}",
+                    f.detection, f.namespace, f.service_account, f.cluster
+                )
+            })
+            .collect();
+        named.sort();
+        named
+    };
+    let got = names(&streamed);
+    assert!(
+        got.iter().any(|f| f.starts_with("access-denied-burst None None")),
+        "the burst is the prober's: {got:?}"
+    );
+    assert_eq!(names(&whole), got);
+}
+
 #[test]
 fn access_denied_burst_edges() {
     let e = engine(CONFIG);
@@ -466,11 +521,7 @@ fn access_denied_burst_edges() {
     );
     // A settle that fails while counting loses no count: the first principal's denials
     // were counted, the second's were not, and the redelivery counts only the second's.
-    let store = FailOnce {
-        store: MemoryStore::new(),
-        fail_on: "prober-b",
-        failed: AtomicBool::new(false),
-    };
+    let store = FailOnce::new("prober-b", MemoryStore::new().read_grace());
     let mut two = burst(10, T0, 1);
     two.extend((0..10).map(|i| {
         let mut r = denied(&format!("b{i:02}"), T0 + i);
@@ -752,13 +803,32 @@ fn released_alerts_alert_again() {
 }
 
 /// A memory store whose first distinct count on a key containing `fail_on` fails.
+/// A memory store whose first distinct count of a key with `fail_on` in it fails, which
+/// counts its distinct counts, and with a read grace of its own.
 struct FailOnce {
     store: MemoryStore,
     fail_on: &'static str,
     failed: AtomicBool,
+    counts: AtomicU64,
+    grace: Option<i64>,
+}
+
+impl FailOnce {
+    fn new(fail_on: &'static str, grace: Option<i64>) -> Self {
+        Self {
+            store: MemoryStore::new(),
+            fail_on,
+            failed: AtomicBool::new(false),
+            counts: AtomicU64::new(0),
+            grace,
+        }
+    }
 }
 
 impl StateStore for FailOnce {
+    fn read_grace(&self) -> Option<i64> {
+        self.grace
+    }
     fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
         self.store.get(key, now)
     }
@@ -772,6 +842,7 @@ impl StateStore for FailOnce {
         self.store.increment(key, by, now, expires)
     }
     fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
+        self.counts.fetch_add(1, Ordering::Relaxed);
         if ask.key.contains(self.fail_on) && !self.failed.swap(true, Ordering::Relaxed) {
             return Err(StateError::backend("count_distinct", "injected"));
         }

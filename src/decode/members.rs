@@ -104,14 +104,20 @@ impl<R: BufRead> Members<R> {
 
 impl<R: BufRead> Parts for Members<R> {
     fn part(&mut self, buf: &mut [u8]) -> io::Result<Part> {
+        // An error leaves the state as it was, so an `Interrupted` read can be retried
+        // (the decode thread stops at any other).
         loop {
-            // A failure leaves `Done`: the decode thread stops at the first error.
-            match std::mem::replace(&mut self.state, State::Done) {
-                State::Between(mut input) => {
+            match &mut self.state {
+                State::Between(input) => {
                     if self.any && input.fill_buf()?.is_empty() {
+                        self.state = State::Done;
                         return Ok(Part::End);
                     }
-                    // `GzDecoder::new` parses the header at once and reads no further.
+                    let State::Between(input) = std::mem::replace(&mut self.state, State::Done) else {
+                        unreachable!("matched above");
+                    };
+                    // `GzDecoder::new` parses the header at once (retrying interrupted
+                    // reads) and reads no further.
                     let mut header = GzDecoder::new(input);
                     if header.header().is_none() {
                         let error = header.read(&mut [0; 1]).err();
@@ -120,18 +126,20 @@ impl<R: BufRead> Parts for Members<R> {
                     self.any = true;
                     self.state = State::Inside(DeflateDecoder::new(header.into_inner()));
                 }
-                State::Inside(mut body) => {
+                State::Inside(body) => {
                     let n = body.read(buf)?;
                     if n > 0 || buf.is_empty() {
                         self.total += n as u64;
                         if self.total > self.limit {
+                            self.state = State::Done;
                             return Err(io::Error::other(CapExceeded(self.limit)));
                         }
-                        self.state = State::Inside(body);
                         return Ok(Part::Data(n));
                     }
-                    // The deflate stream ended, or its input did (then the trailer is
-                    // missing).
+                    // The deflate stream ended (flate2 reports one cut short as an error).
+                    let State::Inside(body) = std::mem::replace(&mut self.state, State::Done) else {
+                        unreachable!("matched above");
+                    };
                     let mut input = body.into_inner();
                     let mut trailer = [0; 8];
                     // As flate2 says it when the bytes end (read_exact words it otherwise).
@@ -197,7 +205,7 @@ mod tests {
 
     /// What the consumer of a pipeline reads: the bytes, each member checked as it
     /// ends, up to the first error (as text).
-    fn through_members(input: &[u8], limit: u64) -> (Vec<u8>, Option<String>) {
+    fn through_members(input: impl Read, limit: u64) -> (Vec<u8>, Option<String>) {
         let mut parts = Members::new(io::BufReader::with_capacity(32 * 1024, input), limit);
         let (mut out, mut crc, mut buf) = (Vec::new(), flate2::Crc::new(), vec![0; 1000]);
         loop {
@@ -213,19 +221,21 @@ mod tests {
                     crc.reset();
                 }
                 Ok(Part::End) => return (out, None),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return (out, Some(e.to_string())),
             }
         }
     }
 
     /// The same through the decoder everything else uses.
-    fn through_multi(input: &[u8]) -> (Vec<u8>, Option<String>) {
+    fn through_multi(input: impl Read) -> (Vec<u8>, Option<String>) {
         let mut reader = MultiGzDecoder::new(input);
         let (mut out, mut buf) = (Vec::new(), vec![0; 1000]);
         loop {
             match reader.read(&mut buf) {
                 Ok(0) => return (out, None),
                 Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return (out, Some(e.to_string())),
             }
         }
@@ -267,8 +277,8 @@ mod tests {
             ("zeros after", [one.clone(), vec![0; 16]].concat()),
         ];
         for (name, input) in cases {
-            let ours = through_members(&input, u64::MAX);
-            let theirs = through_multi(&input);
+            let ours = through_members(&input[..], u64::MAX);
+            let theirs = through_multi(&input[..]);
             assert_eq!(ours.1, theirs.1, "{name}: the error");
             assert!(
                 ours.0 == theirs.0,
@@ -277,7 +287,7 @@ mod tests {
                 theirs.0.len()
             );
         }
-        let (out, error) = through_members(&multi, u64::MAX);
+        let (out, error) = through_members(&multi[..], u64::MAX);
         assert_eq!(
             (out.len(), error),
             (text.len() + 5000, None),
@@ -288,12 +298,47 @@ mod tests {
     #[test]
     fn the_cap_holds_across_members() {
         let input = [member(&[b'x'; 3000], false), member(&[b'y'; 3000], false)].concat();
-        let (out, error) = through_members(&input, 5000);
+        let (out, error) = through_members(&input[..], 5000);
         assert!(out.len() <= 5000 + 1000, "read {}", out.len());
         assert_eq!(error.as_deref(), Some("decompressed size exceeds 5000 bytes"));
         assert_eq!(
-            through_members(&input, 6000),
+            through_members(&input[..], 6000),
             ([[b'x'; 3000], [b'y'; 3000]].concat(), None)
         );
+    }
+
+    /// A reader whose every fifth read is interrupted (a signal): reading again goes on.
+    struct Interrupting<'a> {
+        bytes: &'a [u8],
+        reads: usize,
+    }
+
+    impl Read for Interrupting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.reads += 1;
+            if self.reads.is_multiple_of(5) {
+                return Err(ErrorKind::Interrupted.into());
+            }
+            // Small reads, so that interruptions fall inside headers, bodies and trailers.
+            let n = buf.len().min(self.bytes.len()).min(700);
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_is_read_again() {
+        let text: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| format!("{i},").into_bytes())
+            .collect();
+        let input = [member(&text, true), member(&text[..7000], false)].concat();
+        let interrupting = || Interrupting {
+            bytes: &input,
+            reads: 0,
+        };
+        let ours = through_members(interrupting(), u64::MAX);
+        assert_eq!(ours, through_multi(interrupting()));
+        assert_eq!(ours, ([&text[..], &text[..7000]].concat(), None));
     }
 }

@@ -107,13 +107,14 @@ impl Detectors {
         cache: &mut Cache,
         out: &mut Vec<Finding>,
     ) -> Result<(), StateError> {
+        let own = out.len();
         self.run(record, out);
         // Stateful rules window on event time: without one there is nothing to window.
         let Some(now) = record.event_time.and_then(|t| cache.epoch(t)) else {
             return Ok(());
         };
         times.add(now);
-        self.stateful(store, cache).run(record, now, out)
+        self.stateful(store, cache).run(record, now, out, own)
     }
 
     fn stateful<'a>(&'a self, store: &'a dyn StateStore, cache: &'a mut Cache) -> stateful::Context<'a> {

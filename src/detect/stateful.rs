@@ -177,11 +177,11 @@ const MAX_DENIAL_ID_BYTES: usize = 64;
 /// Waiting entries (writes, exchanges, denials, fallbacks) that make the stateful pass
 /// settle.
 const LATER_LIMIT: usize = 512;
-/// Event time the records of one batch may span before it settles. The reads of a batch
-/// happen when it settles, and must find what its records would have found: the memory
-/// store keeps an entry 15 minutes past its expiry, measured on the latest event time
-/// it has seen (`state::memory`), so a batch's reads must come within that.
-const LATER_SPAN_SECS: i64 = 5 * 60;
+// The event time one batch's records may span before it settles is a third of the
+// store's read grace ([`StateStore::read_grace`]): the reads of a batch happen when it
+// settles, and must find what its records would have found. A store that removes
+// entries only past its grace (the memory store: 15 minutes past their expiry, on the
+// latest event time it has seen) could have removed them by then.
 
 impl Later {
     fn len(&self) -> usize {
@@ -322,24 +322,30 @@ impl Context<'_> {
     /// Runs the stateful detections on `record` and names the workload in `findings` (the
     /// ones the stateless pass just made) when the call's key was handed to one.
     /// `now` is the record's event time.
+    /// `findings[own..]` are the record's own (the stateless pass's); those before are
+    /// other records' and are left as they are.
     pub fn run(
         &mut self,
         record: &RecordView<'_>,
         now: i64,
         findings: &mut Vec<Finding>,
+        own: usize,
     ) -> Result<(), StateError> {
-        // A record too far in event time from the waiting work settles it first (see
-        // LATER_SPAN_SECS); its findings go after the record's own, which are enriched.
+        // A record too far in event time from the waiting work settles it first, for a
+        // store that keeps entries only so long past their expiry (see LATER_SPAN_SECS);
+        // its findings go after the record's own, which are enriched.
         let mut settled = Vec::new();
-        if let Some((first, last)) = self.cache.later.span
-            && now.max(last) - now.min(first) > LATER_SPAN_SECS
-            && let Err(e) = self.settle(&mut settled)
-        {
-            findings.append(&mut settled);
-            return Err(e);
-        }
-        let result = self.record(record, now, findings);
+        let settle_first = match (self.cache.later.span, self.store.read_grace()) {
+            (Some((first, last)), Some(grace)) if now.max(last) - now.min(first) > grace / 3 => {
+                self.settle(&mut settled)
+            }
+            _ => Ok(()),
+        };
+        // The record runs even when that failed: the input fails, and its findings
+        // stand, enriched as they should be.
+        let result = self.record(record, now, findings, own);
         findings.append(&mut settled);
+        settle_first?;
         result?;
         let later = &mut self.cache.later;
         if later.len() > 0 {
@@ -358,6 +364,7 @@ impl Context<'_> {
         record: &RecordView<'_>,
         now: i64,
         findings: &mut Vec<Finding>,
+        own: usize,
     ) -> Result<(), StateError> {
         let on = &self.inventory.detections;
         self.cache.bound();
@@ -367,7 +374,7 @@ impl Context<'_> {
             None => None,
         };
         if let Some(w) = &caller {
-            for f in findings.iter_mut() {
+            for f in &mut findings[own..] {
                 enrich(f, w);
             }
             if on.workload_credential_exfiltration.enabled {

@@ -28,7 +28,7 @@ const MIN_SWEEP: usize = 4096;
 /// Within an input, entries are kept this long past their expiry, measured on the latest
 /// event time seen: a record a little older than the newest still sees what it would have,
 /// and so do the reads of the stateful detections' waiting work, which settles before its
-/// records span 5 minutes (`detect::stateful`).
+/// records span a third of this (`detect::stateful`).
 const SWEEP_GRACE_SECS: i64 = 15 * 60;
 
 impl Inner {
@@ -116,6 +116,10 @@ impl StateStore for MemoryStore {
             inner.insert(&ask.key, ids_bytes(&known), exp);
         }
         Ok(counted)
+    }
+
+    fn read_grace(&self) -> Option<i64> {
+        Some(SWEEP_GRACE_SECS)
     }
 
     fn flush(&self) -> Result<(), StateError> {

@@ -89,6 +89,15 @@ pub trait StateStore: Send + Sync {
             .collect()
     }
 
+    /// How far behind the latest event time it has seen a read still finds what it would
+    /// have found at its own time: the store removes expired entries only this long past
+    /// their expiry. `None`: it keeps them at least until [`StateStore::flush`] (or, like
+    /// DynamoDB's TTL, for days). The stateful detections settle their waiting reads
+    /// well within it.
+    fn read_grace(&self) -> Option<i64> {
+        None
+    }
+
     /// Whether reading keys in batches saves round trips (a remote store): the engine
     /// then fetches what records cut ahead will look up with [`StateStore::get_many`].
     fn prefers_batches(&self) -> bool {
