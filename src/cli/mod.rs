@@ -141,6 +141,39 @@ fn is_log_file(path: &Path) -> bool {
     .any(|ext| name.ends_with(ext))
 }
 
+/// The `YYYYMMDDTHHMMZ` in the name of a CloudTrail log file
+/// (`<account>_CloudTrail_<region>_<stamp>_<unique>.json.gz`): when the file's records
+/// end, about.
+fn cloudtrail_stamp(path: &Path) -> Option<&str> {
+    let mut parts = path.file_name()?.to_str()?.split('_');
+    let (_account, kind, _region, stamp) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let b = stamp.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (kind == "CloudTrail" && b.len() == 14 && digits(0..8) && b[8] == b'T' && digits(9..13) && b[13] == b'Z')
+        .then_some(stamp)
+}
+
+/// Puts the CloudTrail log files of a directory walk (sorted by path) in the order of the
+/// times in their names, in the places they took: by path, an account's or a region's
+/// files follow one another in time, but an organisation's or several regions' would be
+/// replayed one after another, and a detection that remembers (and the memory store's
+/// sweep, which goes by the latest event time it has seen) would see time jump back at
+/// each. Other files keep their places.
+fn in_time_order(files: &mut [PathBuf]) {
+    let slots: Vec<usize> = (0..files.len())
+        .filter(|&i| cloudtrail_stamp(&files[i]).is_some())
+        .collect();
+    let mut stamped: Vec<PathBuf> = slots.iter().map(|&i| files[i].clone()).collect();
+    stamped.sort_by(|a, b| {
+        cloudtrail_stamp(a)
+            .cmp(&cloudtrail_stamp(b))
+            .then_with(|| a.cmp(b))
+    });
+    for (slot, file) in slots.into_iter().zip(stamped) {
+        files[slot] = file;
+    }
+}
+
 /// Expands paths into inputs; digest and Insights files are counted and left out.
 fn discover(paths: &[PathBuf], totals: &mut Totals) -> Vec<Input> {
     let mut inputs = Vec::new();
@@ -148,20 +181,22 @@ fn discover(paths: &[PathBuf], totals: &mut Totals) -> Vec<Input> {
         if path.as_os_str() == "-" {
             inputs.push(Input::Stdin);
         } else if path.is_dir() {
-            // Sorted: the S3 key layout then replays in time order.
+            let mut files = Vec::new();
             for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
                 match entry {
                     Ok(e) if e.file_type().is_file() && is_log_file(e.path()) => {
                         if Engine::is_skipped_key(&e.path().to_string_lossy()) {
                             totals.skipped_files += 1;
                         } else {
-                            inputs.push(Input::File(e.into_path()));
+                            files.push(e.into_path());
                         }
                     }
                     Ok(_) => {}
                     Err(e) => totals.fail(&path.display().to_string(), &e),
                 }
             }
+            in_time_order(&mut files);
+            inputs.extend(files.into_iter().map(Input::File));
         } else if Engine::is_skipped_key(&path.to_string_lossy()) {
             totals.skipped_files += 1;
         } else {
@@ -345,5 +380,51 @@ impl Totals {
     fn fail(&mut self, name: &str, error: &dyn std::fmt::Display) {
         self.failed_files += 1;
         eprintln!("trailwatch: {name}: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloudtrail_files_replay_in_the_order_of_their_times() {
+        let file = |p: &str| PathBuf::from(p);
+        let log = |account: &str, region: &str, stamp: &str| {
+            file(&format!(
+                "AWSLogs/{account}/CloudTrail/{region}/2026/11/30/{account}_CloudTrail_{region}_{stamp}_u.json.gz"
+            ))
+        };
+        let mut files = vec![
+            file("a/first-by-name.json.gz"),
+            log("111122223333", "ap-southeast-1", "20261130T0905Z"),
+            log("111122223333", "ap-southeast-1", "20261130T0915Z"),
+            log("111122223333", "us-east-1", "20261130T0900Z"),
+            log("111122223333", "us-east-1", "20261130T0910Z"),
+            file("b/stateful/1-batch.json.gz"),
+            log("444455556666", "ap-southeast-1", "20261130T0910Z"),
+            file("c/111122223333_CloudTrail_us-east-1_2026113_u.json.gz"),
+        ];
+        in_time_order(&mut files);
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| {
+                let name = f.file_name().unwrap().to_string_lossy();
+                cloudtrail_stamp(f).map_or(name.to_string(), |s| format!("{} {s}", &name[..12]))
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "first-by-name.json.gz",
+                "111122223333 20261130T0900Z",
+                "111122223333 20261130T0905Z",
+                "111122223333 20261130T0910Z",
+                "444455556666 20261130T0910Z",
+                "1-batch.json.gz",
+                "111122223333 20261130T0915Z",
+                "111122223333_CloudTrail_us-east-1_2026113_u.json.gz",
+            ]
+        );
     }
 }
