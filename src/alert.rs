@@ -253,13 +253,13 @@ impl AlertPolicy {
 const MAX_ALERT_KEY_BYTES: usize = 1024;
 /// In a key past that limit, fields longer than this are shortened…
 const MAX_KEY_FIELD_BYTES: usize = 64;
-/// …to their first bytes, `~` and a 64-bit FNV-1a hash of the whole field.
+/// …to their first bytes, `~` and a digest of the whole field ([`digest`]).
 const KEY_FIELD_PREFIX_BYTES: usize = 40;
 
 /// `alert/<detection>/<field>/…/<window start>`: the dedup key of an alert. Keys that
 /// fit [`MAX_ALERT_KEY_BYTES`] are the fields themselves; in longer ones each long field
-/// is shortened (a stable hash, so the same fields always make the same key), which
-/// bounds a key to 58 bytes per field.
+/// is shortened (a stable digest, so the same fields always make the same key), which
+/// bounds a key to 74 bytes per field.
 fn alert_key(detection: &str, fields: &[&str], start: i64) -> String {
     let join = |shorten: bool| {
         let mut key = format!("alert/{detection}");
@@ -270,7 +270,7 @@ fn alert_key(detection: &str, fields: &[&str], start: i64) -> String {
                 while !field.is_char_boundary(end) {
                     end -= 1;
                 }
-                key.push_str(&format!("{}~{:016x}", &field[..end], fnv1a(field.as_bytes())));
+                key.push_str(&format!("{}~{}", &field[..end], digest(field.as_bytes())));
             } else {
                 key.push_str(field);
             }
@@ -286,10 +286,17 @@ fn alert_key(detection: &str, fields: &[&str], start: i64) -> String {
     }
 }
 
-/// FNV-1a, 64 bits: stable across builds and releases (keys live in the state store).
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+/// The first 128 bits of the SHA-256 of `bytes`, in hex: stable across builds and
+/// releases (keys live in the state store), and a field cannot be made to share another
+/// field's key, as it could with a non-cryptographic hash: a caller who chose a long role
+/// path could otherwise have one alert's key taken by another's and suppress it.
+pub(crate) fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let sum = sha2::Sha256::digest(bytes);
+    sum[..16].iter().fold(String::with_capacity(32), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
     })
 }
 
@@ -477,7 +484,7 @@ mod tests {
         let (a, b) = (long("a"), long("ü"));
         let fields: Vec<&str> = vec![&a, &b, &a, &b, &a, &b, &a, &b, &a, &b, &a];
         let key = alert_key("node-role-misuse", &fields, 900);
-        assert!(key.len() <= 11 * 60 + 40, "{} bytes", key.len());
+        assert!(key.len() <= 11 * 76 + 40, "{} bytes", key.len());
         assert_eq!(key, alert_key("node-role-misuse", &fields, 900), "stable");
         // Fields that differ past the kept prefix still make different keys.
         let (c, d) = (format!("{a}x"), format!("{a}y"));
@@ -485,6 +492,7 @@ mod tests {
             alert_key("node-role-misuse", &[&c, &a, &a], 900),
             alert_key("node-role-misuse", &[&d, &a, &a], 900)
         );
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c, "FNV-1a test vector");
+        // SHA-256("abc"), FIPS 180-2's first example, to 128 bits.
+        assert_eq!(digest(b"abc"), "ba7816bf8f01cfea414140de5dae2223");
     }
 }

@@ -9,7 +9,7 @@ use foldhash::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::alert::fnv1a;
+use crate::alert::digest;
 use crate::config::{Inventory, arn_account};
 use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::{RecordView, parse_expiration, parse_time};
@@ -786,7 +786,7 @@ impl Context<'_> {
         let later = &mut self.cache.later;
         let id = match record.event_id {
             Some(id) if id.len() <= MAX_DENIAL_ID_BYTES => id.to_string(),
-            Some(id) => format!("#{:016x}", fnv1a(id.as_bytes())),
+            Some(id) => format!("#{}", digest(id.as_bytes())),
             None => {
                 self.cache.unnamed += 1;
                 format!("~{:016x}", self.cache.hasher.hash_one(self.cache.unnamed))
