@@ -404,6 +404,10 @@ mod tests {
             file("b/stateful/1-batch.json.gz"),
             log("444455556666", "ap-southeast-1", "20261130T0910Z"),
             file("c/111122223333_CloudTrail_us-east-1_2026113_u.json.gz"),
+            file("d/111122223333_CloudTrail-Insight_us-east-1_20261130T0800Z_u.json.gz"),
+            file("d/111122223333_CloudTrail-Digest_us-east-1_20261130T0800Z.json.gz"),
+            // AWS's own example of the name.
+            file("e/111122223333_CloudTrail_us-east-2_20150801T0210Z_Mu0KsOhtH1ar15ZZ.json.gz"),
         ];
         in_time_order(&mut files);
         let names: Vec<String> = files
@@ -417,13 +421,16 @@ mod tests {
             names,
             [
                 "first-by-name.json.gz",
+                "111122223333 20150801T0210Z",
                 "111122223333 20261130T0900Z",
                 "111122223333 20261130T0905Z",
                 "111122223333 20261130T0910Z",
-                "444455556666 20261130T0910Z",
                 "1-batch.json.gz",
-                "111122223333 20261130T0915Z",
+                "444455556666 20261130T0910Z",
                 "111122223333_CloudTrail_us-east-1_2026113_u.json.gz",
+                "111122223333_CloudTrail-Insight_us-east-1_20261130T0800Z_u.json.gz",
+                "111122223333_CloudTrail-Digest_us-east-1_20261130T0800Z.json.gz",
+                "111122223333 20261130T0915Z",
             ]
         );
     }
