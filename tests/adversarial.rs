@@ -22,6 +22,7 @@ use trailwatch::decode::{PieceKind, Splitter};
 use trailwatch::engine::FileStats;
 use trailwatch::finding::{MAX_ARN_CHARS, MAX_FIELD_CHARS, is_invisible};
 use trailwatch::record::RecordError;
+use trailwatch::state::MemoryStore;
 use trailwatch::{Config, Engine, Finding, Inventory, Sink};
 
 /// Must match `SECRET_CANARY` in make_adversarial.py.
@@ -631,6 +632,11 @@ fn gzip_bomb_stops_at_max_decompressed_bytes() {
         run.stats.bytes
     );
     assert_eq!(run.fired(), [lt!("before-bomb")]);
+    // The same on two threads, whose decode thread reads the gzip members itself.
+    let mut two = Collect::default();
+    let piped = engine.process_pipelined(&file[..], &MemoryStore::new(), &mut two);
+    let piped = piped.expect_err("the cap holds on two threads");
+    assert_eq!((piped.to_string(), piped.stats), (error.to_string(), run.stats));
 
     // Inside a CloudWatch Logs envelope the cap applies to the payload: the envelope is a
     // bad record, the file goes on.

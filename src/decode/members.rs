@@ -13,8 +13,6 @@ use std::io::{self, BufRead, ErrorKind, Read};
 
 use flate2::bufread::{DeflateDecoder, GzDecoder};
 
-use super::CapExceeded;
-
 /// What a member's trailer says of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Check {
@@ -80,24 +78,20 @@ enum State<R> {
     Done,
 }
 
-/// The members of a gzip stream, inflated, with their trailers as [`Part::Check`]s.
+/// The members of a gzip stream, inflated, with their trailers as [`Part::Check`]s
+/// (capped like any decompressor: [`super::decompress_pipelined`]).
 pub struct Members<R> {
     state: State<R>,
     /// Whether a member was read (an input of none is no gzip stream).
     any: bool,
-    total: u64,
-    limit: u64,
 }
 
 impl<R: BufRead> Members<R> {
-    /// The members of `input`, which starts at the first header; at most `limit`
-    /// decompressed bytes.
-    pub fn new(input: R, limit: u64) -> Self {
+    /// The members of `input`, which starts at the first header.
+    pub fn new(input: R) -> Self {
         Self {
             state: State::Between(input),
             any: false,
-            total: 0,
-            limit,
         }
     }
 }
@@ -129,11 +123,6 @@ impl<R: BufRead> Parts for Members<R> {
                 State::Inside(body) => {
                     let n = body.read(buf)?;
                     if n > 0 || buf.is_empty() {
-                        self.total += n as u64;
-                        if self.total > self.limit {
-                            self.state = State::Done;
-                            return Err(io::Error::other(CapExceeded(self.limit)));
-                        }
                         return Ok(Part::Data(n));
                     }
                     // The deflate stream ended (flate2 reports one cut short as an error).
@@ -206,7 +195,8 @@ mod tests {
     /// What the consumer of a pipeline reads: the bytes, each member checked as it
     /// ends, up to the first error (as text).
     fn through_members(input: impl Read, limit: u64) -> (Vec<u8>, Option<String>) {
-        let mut parts = Members::new(io::BufReader::with_capacity(32 * 1024, input), limit);
+        let members = Members::new(io::BufReader::with_capacity(32 * 1024, input));
+        let mut parts = super::super::Capped::new(members, limit);
         let (mut out, mut crc, mut buf) = (Vec::new(), flate2::Crc::new(), vec![0; 1000]);
         loop {
             match parts.part(&mut buf) {

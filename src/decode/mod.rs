@@ -120,20 +120,48 @@ pub struct Capped<R> {
 }
 
 impl<R> Capped<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Self {
+            inner,
+            limit,
+            total: 0,
+        }
+    }
+
     /// Bytes that passed through so far.
     pub fn total(&self) -> u64 {
         self.total
+    }
+
+    /// Counts `n` more bytes: an error once past the cap.
+    fn count(&mut self, n: usize) -> io::Result<()> {
+        self.total += n as u64;
+        if self.total > self.limit {
+            return Err(io::Error::other(CapExceeded(self.limit)));
+        }
+        Ok(())
     }
 }
 
 impl<R: Read> Read for Capped<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.total += n as u64;
-        if self.total > self.limit {
-            return Err(io::Error::other(CapExceeded(self.limit)));
-        }
+        self.count(n)?;
         Ok(n)
+    }
+}
+
+impl<R: io::BufRead> Parts for Capped<Members<R>> {
+    fn part(&mut self, buf: &mut [u8]) -> io::Result<Part> {
+        let part = self.inner.part(buf)?;
+        if let Part::Data(n) = part {
+            self.count(n)?;
+        }
+        Ok(part)
+    }
+
+    fn checks_later(&self) -> bool {
+        self.inner.checks_later()
     }
 }
 
@@ -146,11 +174,7 @@ pub fn decompress<R: Read>(input: R, limit: u64) -> Result<Decompressed<R>, Deco
     } else {
         Inflate::Plain(chained)
     };
-    Ok(Capped {
-        inner,
-        limit,
-        total: 0,
-    })
+    Ok(Capped::new(inner, limit))
 }
 
 /// Whether `input` starts with the gzip magic, and all of it again.
@@ -172,7 +196,7 @@ fn sniff<R: Read>(mut input: R) -> Result<(bool, Sniffed<R>), DecodeError> {
 /// What the decode thread of a [`PipelinedReader`] reads.
 pub enum ForPipeline<R: Read> {
     /// Gzip members, whose checks the consumer makes.
-    Gzip(Box<Members<BufReader<Sniffed<R>>>>),
+    Gzip(Box<Capped<Members<BufReader<Sniffed<R>>>>>),
     /// Anything else, as [`decompress`] reads it.
     Plain(Decompressed<R>),
 }
@@ -195,15 +219,14 @@ impl<R: Read> Parts for ForPipeline<R> {
 pub fn decompress_pipelined<R: Read>(input: R, limit: u64) -> Result<ForPipeline<R>, DecodeError> {
     let (gzip, chained) = sniff(input)?;
     if !gzip {
-        return Ok(ForPipeline::Plain(Capped {
-            inner: Inflate::Plain(chained),
-            limit,
-            total: 0,
-        }));
+        return Ok(ForPipeline::Plain(Capped::new(Inflate::Plain(chained), limit)));
     }
     // The buffer MultiGzDecoder reads through (flate2's read::GzDecoder: 32 KiB).
     let buffered = BufReader::with_capacity(32 * 1024, chained);
-    Ok(ForPipeline::Gzip(Box::new(Members::new(buffered, limit))))
+    Ok(ForPipeline::Gzip(Box::new(Capped::new(
+        Members::new(buffered),
+        limit,
+    ))))
 }
 
 /// Decompresses `input` like [`decompress`] and throws the bytes away, reading in the
