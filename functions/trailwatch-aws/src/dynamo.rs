@@ -6,8 +6,9 @@
 //! Expiry is in event time and DynamoDB's TTL runs on the wall clock, so they are two
 //! attributes: records arrive minutes after their events (hours when a queue backs up,
 //! weeks when archived logs are replayed), and an item TTL deleted at its `exp` could be
-//! gone while records it still counts for are on their way. Each write sets the TTL to
-//! [`TTL_GRACE`] past the later of `exp` and the wall clock, so an item outlives both.
+//! gone while records it still counts for are on their way. The write that creates an
+//! item sets the TTL to [`TTL_GRACE`] past the later of `exp` and the wall clock, so the
+//! item outlives both.
 //!
 //! The engine's store trait is synchronous (the engine runs in `spawn_blocking`), so each
 //! call blocks on the runtime it was made on.
@@ -50,7 +51,7 @@ const BATCH_ATTEMPTS: u32 = 8;
 
 /// The table's TTL attribute (epoch seconds, wall clock): `infra/` enables TTL on it.
 pub const TTL: &str = "ttl";
-/// How long past its expiry, and past its last write, DynamoDB keeps an item: records
+/// How long past its expiry, and past its creation, DynamoDB keeps an item: records
 /// later than this after their events find their state gone.
 pub const TTL_GRACE: i64 = 2 * 24 * 3600;
 
@@ -78,12 +79,9 @@ fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// The TTL of an item written now that expires at `expires` (event time).
+/// The TTL of an item created now that expires at `expires` (event time).
 fn ttl(expires: i64) -> AttributeValue {
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    n(expires.max(wall).saturating_add(TTL_GRACE))
+    n(expires.max(crate::ingest::now()).saturating_add(TTL_GRACE))
 }
 
 impl DynamoStore {

@@ -128,7 +128,8 @@ fn lock(metrics: &Mutex<Metrics>) -> std::sync::MutexGuard<'_, Metrics> {
     metrics.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn now() -> i64 {
+/// The wall clock, in epoch seconds.
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
