@@ -177,11 +177,12 @@ const MAX_DENIAL_ID_BYTES: usize = 64;
 /// Waiting entries (writes, exchanges, denials, fallbacks) that make the stateful pass
 /// settle.
 const LATER_LIMIT: usize = 512;
-// The event time one batch's records may span before it settles is a third of the
-// store's read grace ([`StateStore::read_grace`]): the reads of a batch happen when it
-// settles, and must find what its records would have found. A store that removes
-// entries only past its grace (the memory store: 15 minutes past their expiry, on the
-// latest event time it has seen) could have removed them by then.
+/// The event time one batch's records may span before it settles is the store's read
+/// grace ([`StateStore::read_grace`]) divided by this: the reads of a batch happen when
+/// it settles, and must find what its records would have found. A store that removes
+/// entries once past their grace (the memory store: 15 minutes past their expiry, on
+/// the latest event time it has seen) could have removed them by then.
+const GRACE_PER_SPAN: i64 = 3;
 
 impl Later {
     fn len(&self) -> usize {
@@ -332,11 +333,11 @@ impl Context<'_> {
         own: usize,
     ) -> Result<(), StateError> {
         // A record too far in event time from the waiting work settles it first, for a
-        // store that keeps entries only so long past their expiry (see LATER_SPAN_SECS);
+        // store that keeps entries only so long past their expiry (see GRACE_PER_SPAN);
         // its findings go after the record's own, which are enriched.
         let mut settled = Vec::new();
         let settle_first = match (self.cache.later.span, self.store.read_grace()) {
-            (Some((first, last)), Some(grace)) if now.max(last) - now.min(first) > grace / 3 => {
+            (Some((first, last)), Some(grace)) if now.max(last) - now.min(first) > grace / GRACE_PER_SPAN => {
                 self.settle(&mut settled)
             }
             _ => Ok(()),
@@ -702,27 +703,29 @@ impl Context<'_> {
         }
         let keys: Vec<(String, i64)> = earliest.into_iter().collect();
         let values = self.store.get_many(&keys)?;
-        let mut failures: HashMap<String, Failure> = HashMap::default();
-        let mut calls: HashMap<String, EventRef> = HashMap::default();
+        // Each address's live failure and call, and whether this batch made it (then it
+        // is written).
+        let mut failures: HashMap<String, (Failure, bool)> = HashMap::default();
+        let mut calls: HashMap<String, (EventRef, bool)> = HashMap::default();
         for ((key, _), value) in keys.into_iter().zip(values) {
             let Some(value) = value else { continue };
             if let Some(ip) = key.strip_prefix("fail/") {
                 if let Some(failure) = from_slice::<Failure>(&value) {
-                    failures.insert(ip.to_string(), failure);
+                    failures.insert(ip.to_string(), (failure, false));
                 }
             } else if let Some(ip) = key.strip_prefix("nodecall/")
                 && let Some(call) = from_slice::<EventRef>(&value)
             {
-                calls.insert(ip.to_string(), call);
+                calls.insert(ip.to_string(), (call, false));
             }
         }
-        let (mut writes, mut found) = (Vec::new(), Vec::new());
+        let mut found = Vec::new();
         for f in fallbacks {
             match f {
                 Fallback::Failed { ip, failure } => {
                     let now = failure.event.time;
                     // A node call already seen from this IP, at or after the failure?
-                    if let Some(call) = calls.get(&ip)
+                    if let Some((call, _)) = calls.get(&ip)
                         && (now..=now + window).contains(&call.time)
                     {
                         found.push(fallback_finding(
@@ -730,14 +733,13 @@ impl Context<'_> {
                             &failure,
                         ));
                     }
-                    if !failures.get(&ip).is_some_and(|f| live(f.event.time, now)) {
-                        writes.push(entry(format!("fail/{ip}"), to_vec(&failure), now));
-                        failures.insert(ip, failure);
+                    if !failures.get(&ip).is_some_and(|(f, _)| live(f.event.time, now)) {
+                        failures.insert(ip, (failure, true));
                     }
                 }
                 Fallback::Call { ip, call, role_arn } => {
                     let now = call.time;
-                    if let Some(failure) = failures.get(&ip)
+                    if let Some((failure, _)) = failures.get(&ip)
                         && (failure.event.time..=failure.event.time + window).contains(&now)
                     {
                         let f = call.finding(SDK_CREDENTIAL_FALLBACK, Severity::High);
@@ -746,26 +748,24 @@ impl Context<'_> {
                         found.push(f);
                         continue;
                     }
-                    if !calls.get(&ip).is_some_and(|c| live(c.time, now)) {
-                        writes.push(entry(format!("nodecall/{ip}"), to_vec(&call), now));
-                        calls.insert(ip, call);
+                    if !calls.get(&ip).is_some_and(|(c, _)| live(c.time, now)) {
+                        calls.insert(ip, (call, true));
                     }
                 }
             }
         }
-        // Of two entries of one address, the later replaced the earlier (expired by
-        // then): only the later is written. Whether another process wrote the address
-        // first is left to the store (a put_if_absent); the batch was judged as read.
-        let mut last: HashMap<&str, usize> = HashMap::default();
-        for (i, w) in writes.iter().enumerate() {
-            last.insert(&w.key, i);
-        }
-        let writes: Vec<NewEntry> = writes
+        // What the batch made, as it stands at the end (an entry the batch replaced once
+        // expired is not written). Whether another process wrote the address first is
+        // left to the store (a put_if_absent); the batch was judged as read.
+        let made_failures = failures
             .iter()
-            .enumerate()
-            .filter(|(i, w)| last.get(w.key.as_str()) == Some(i))
-            .map(|(_, w)| w.clone())
-            .collect();
+            .filter(|(_, (_, made))| *made)
+            .map(|(ip, (f, _))| entry(format!("fail/{ip}"), to_vec(f), f.event.time));
+        let made_calls = calls
+            .iter()
+            .filter(|(_, (_, made))| *made)
+            .map(|(ip, (c, _))| entry(format!("nodecall/{ip}"), to_vec(c), c.time));
+        let writes: Vec<NewEntry> = made_failures.chain(made_calls).collect();
         self.store.put_if_absent_many(&writes)?;
         findings.extend(found);
         Ok(())
