@@ -454,7 +454,7 @@ fn ingest_queue_is_bounded_and_reports_item_failures() {
 }
 
 // =======================================================================================
-// Tests: metrics
+// Tests: state table
 // =======================================================================================
 
 #[test]
@@ -477,6 +477,10 @@ fn state_table_expires_items_by_the_attribute_the_store_writes() {
     assert_eq!(attr(ttl.body(), "attribute_name").map(text), Some(attribute));
     assert_eq!(attr(ttl.body(), "enabled"), Some(&Expression::Bool(true)));
 }
+
+// =======================================================================================
+// Tests: metrics
+// =======================================================================================
 
 #[test]
 fn metrics_namespace_default_is_the_codes() {

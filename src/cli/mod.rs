@@ -164,11 +164,7 @@ fn in_time_order(files: &mut [PathBuf]) {
         .filter(|&i| cloudtrail_stamp(&files[i]).is_some())
         .collect();
     let mut stamped: Vec<PathBuf> = slots.iter().map(|&i| files[i].clone()).collect();
-    stamped.sort_by(|a, b| {
-        cloudtrail_stamp(a)
-            .cmp(&cloudtrail_stamp(b))
-            .then_with(|| a.cmp(b))
-    });
+    stamped.sort_by(|a, b| (cloudtrail_stamp(a), a).cmp(&(cloudtrail_stamp(b), b)));
     for (slot, file) in slots.into_iter().zip(stamped) {
         files[slot] = file;
     }
