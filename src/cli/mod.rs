@@ -153,20 +153,26 @@ fn cloudtrail_stamp(path: &Path) -> Option<&str> {
         .then_some(stamp)
 }
 
-/// Puts the CloudTrail log files of a directory walk (sorted by path) in the order of the
-/// times in their names, in the places they took: by path, an account's or a region's
-/// files follow one another in time, but an organisation's or several regions' would be
-/// replayed one after another, and a detection that remembers (and the memory store's
-/// sweep, which goes by the latest event time it has seen) would see time jump back at
-/// each. Other files keep their places.
-fn in_time_order(files: &mut [PathBuf]) {
-    let slots: Vec<usize> = (0..files.len())
-        .filter(|&i| cloudtrail_stamp(&files[i]).is_some())
-        .collect();
-    let mut stamped: Vec<PathBuf> = slots.iter().map(|&i| files[i].clone()).collect();
-    stamped.sort_by(|a, b| (cloudtrail_stamp(a), a).cmp(&(cloudtrail_stamp(b), b)));
-    for (slot, file) in slots.into_iter().zip(stamped) {
-        files[slot] = file;
+/// Puts the CloudTrail log files among the inputs (as the paths named them, directories
+/// walked by path) in the order of the times in their names, in the places they took: by
+/// path, an account's or a region's files follow one another in time, but an
+/// organisation's or several regions' would be replayed one after another, as would
+/// directories or files named one after another, and a detection that remembers (and the
+/// memory store's sweep, which goes by the latest event time it has seen) would see time
+/// jump back at each. Other inputs keep their places.
+fn in_time_order(inputs: &mut [Input]) {
+    let stamped = |input: &Input| match input {
+        Input::File(path) if cloudtrail_stamp(path).is_some() => Some(path.clone()),
+        _ => None,
+    };
+    let (slots, mut files): (Vec<usize>, Vec<PathBuf>) = inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, input)| stamped(input).map(|path| (i, path)))
+        .unzip();
+    files.sort_by(|a, b| (cloudtrail_stamp(a), a).cmp(&(cloudtrail_stamp(b), b)));
+    for (slot, file) in slots.into_iter().zip(files) {
+        inputs[slot] = Input::File(file);
     }
 }
 
@@ -191,7 +197,6 @@ fn discover(paths: &[PathBuf], totals: &mut Totals) -> Vec<Input> {
                     Err(e) => totals.fail(&path.display().to_string(), &e),
                 }
             }
-            in_time_order(&mut files);
             inputs.extend(files.into_iter().map(Input::File));
         } else if Engine::is_skipped_key(&path.to_string_lossy()) {
             totals.skipped_files += 1;
@@ -199,6 +204,7 @@ fn discover(paths: &[PathBuf], totals: &mut Totals) -> Vec<Input> {
             inputs.push(Input::File(path.clone()));
         }
     }
+    in_time_order(&mut inputs);
     inputs
 }
 
@@ -391,7 +397,7 @@ mod tests {
                 "AWSLogs/{account}/CloudTrail/{region}/2026/11/30/{account}_CloudTrail_{region}_{stamp}_u.json.gz"
             ))
         };
-        let mut files = vec![
+        let files = vec![
             file("a/first-by-name.json.gz"),
             log("111122223333", "ap-southeast-1", "20261130T0905Z"),
             log("111122223333", "ap-southeast-1", "20261130T0915Z"),
@@ -405,12 +411,17 @@ mod tests {
             // AWS's own example of the name.
             file("e/111122223333_CloudTrail_us-east-2_20150801T0210Z_Mu0KsOhtH1ar15ZZ.json.gz"),
         ];
-        in_time_order(&mut files);
-        let names: Vec<String> = files
+        let mut inputs: Vec<Input> = files.into_iter().map(Input::File).collect();
+        inputs.insert(5, Input::Stdin);
+        in_time_order(&mut inputs);
+        let names: Vec<String> = inputs
             .iter()
-            .map(|f| {
-                let name = f.file_name().unwrap().to_string_lossy();
-                cloudtrail_stamp(f).map_or(name.to_string(), |s| format!("{} {s}", &name[..12]))
+            .map(|input| match input {
+                Input::Stdin => "-".to_string(),
+                Input::File(f) => {
+                    let name = f.file_name().unwrap().to_string_lossy();
+                    cloudtrail_stamp(f).map_or(name.to_string(), |s| format!("{} {s}", &name[..12]))
+                }
             })
             .collect();
         assert_eq!(
@@ -421,6 +432,7 @@ mod tests {
                 "111122223333 20261130T0900Z",
                 "111122223333 20261130T0905Z",
                 "111122223333 20261130T0910Z",
+                "-",
                 "1-batch.json.gz",
                 "444455556666 20261130T0910Z",
                 "111122223333_CloudTrail_us-east-1_2026113_u.json.gz",
@@ -429,5 +441,40 @@ mod tests {
                 "111122223333 20261130T0915Z",
             ]
         );
+    }
+
+    #[test]
+    fn directories_and_files_named_one_after_another_replay_as_one_stream_in_time() {
+        let root = tempfile::tempdir().unwrap();
+        let name = |region: &str, stamp: &str| format!("111122223333_CloudTrail_{region}_{stamp}_u.json.gz");
+        let put = |dir: &str, file: &str| {
+            let dir = root.path().join(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(file), b"").unwrap();
+            dir.join(file)
+        };
+        put("us-east-1", &name("us-east-1", "20261130T0900Z"));
+        put("us-east-1", &name("us-east-1", "20261130T0920Z"));
+        put("us-east-1", "notes.json");
+        put("eu-west-1", &name("eu-west-1", "20261130T0910Z"));
+        let named = put("loose", &name("ap-south-1", "20261130T0905Z"));
+        let paths = [
+            root.path().join("us-east-1"),
+            root.path().join("eu-west-1"),
+            PathBuf::from("-"),
+            named,
+        ];
+        let inputs = discover(&paths, &mut Totals::default());
+        let order: Vec<String> = inputs
+            .iter()
+            .map(|input| match input {
+                Input::Stdin => "-".to_string(),
+                Input::File(f) => {
+                    let file = f.file_name().unwrap().to_string_lossy().into_owned();
+                    cloudtrail_stamp(f).map_or(file, |stamp| stamp[9..].to_string())
+                }
+            })
+            .collect();
+        assert_eq!(order, ["0900Z", "0905Z", "notes.json", "0910Z", "-", "0920Z"]);
     }
 }
