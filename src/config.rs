@@ -253,7 +253,9 @@ pub struct FirstSeenConfig {
     /// How long (event time) a role is only learned, from its first record.
     #[serde(default = "seven_days", with = "humantime_serde")]
     pub learning_period: Duration,
-    /// How long a learned network or service is remembered.
+    /// How long a learned network or service is remembered after its last use (to within
+    /// a day), and a role's baseline after the role's last record: what stays in use is
+    /// never forgotten, what does not is learned again.
     #[serde(default = "thirty_days", with = "humantime_serde")]
     pub retention: Duration,
 }

@@ -640,6 +640,44 @@ fn first_seen_after_learning_only() {
     );
 }
 
+/// What stays in use is never forgotten: a network or service used every day, and the
+/// baseline of a role in use, outlive the retention (their entries are refreshed as they
+/// age), so neither fires again as new nor does learning start over. What goes unused for
+/// the retention is learned again. One input a day, as files arrive.
+#[test]
+fn first_seen_remembers_what_stays_in_use() {
+    let e = engine(CONFIG); // learning 1 day, retention 30 days (the default)
+    let day = 86_400;
+    let dir = tempfile::tempdir().unwrap();
+    for store in [
+        Box::new(MemoryStore::new()) as Box<dyn StateStore>,
+        Box::new(trailwatch::state::RedbStore::open(dir.path()).unwrap()),
+    ] {
+        let mut fired = Vec::new();
+        for d in 0..=70 {
+            let t = T0 + d * day;
+            let mut calls = vec![workload_call(&format!("a{d}"), t, "ASIAW", "10.0.5.1")];
+            if d >= 5 {
+                // Another network, in use every day from day 5 on.
+                calls.push(workload_call(&format!("b{d}"), t + 60, "ASIAW", "10.0.6.1"));
+            }
+            if d == 30 || d == 65 {
+                // A network used on day 30, then not for 35 days.
+                calls.push(workload_call(&format!("c{d}"), t + 120, "ASIAW", "10.0.9.1"));
+            }
+            fired.extend(only("first-seen-role-source", run(&e, store.as_ref(), &calls)));
+        }
+        assert_eq!(
+            fired,
+            [
+                "first-seen-role-source b5",
+                "first-seen-role-source c30",
+                "first-seen-role-source c65"
+            ]
+        );
+    }
+}
+
 #[test]
 fn alert_policy_dedups_thresholds_floors_and_reprocessing() {
     let e = engine(CONFIG);

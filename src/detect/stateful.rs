@@ -319,6 +319,14 @@ fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
 }
 
+/// Whether a `first-seen-role-source` entry last written at `written`, and used again at
+/// `now`, is written again to live `retention` from its use: once a day (a quarter of the
+/// retention when that is shorter). So what is in use is remembered while it is, and
+/// what is not is forgotten `retention` after its last use, to within a day.
+fn due_for_refresh(written: i64, now: i64, retention: i64) -> bool {
+    now.saturating_sub(written) >= (retention / 4).clamp(1, 86_400)
+}
+
 impl Context<'_> {
     /// Runs the stateful detections on `record` and names the workload in `findings` (the
     /// ones the stateless pass just made) when the call's key was handed to one.
@@ -422,12 +430,51 @@ impl Context<'_> {
         Ok(())
     }
 
+    /// Makes the conditional writes of a batch: whether each stored a new entry. A
+    /// first-seen marker that is there already is left, unless it is due for a refresh
+    /// ([`due_for_refresh`], by the time it holds): then it is written again, to live
+    /// its retention from this use.
+    fn write_new(
+        &self,
+        writes: &[NewEntry],
+        marks: &[Option<(usize, &'static str)>],
+    ) -> Result<Vec<bool>, StateError> {
+        let markers: Vec<usize> = (0..writes.len()).filter(|&i| marks[i].is_some()).collect();
+        let mut there = vec![false; writes.len()];
+        if !markers.is_empty() {
+            let lookups: Vec<(String, i64)> = markers
+                .iter()
+                .map(|&i| (writes[i].key.clone(), writes[i].now))
+                .collect();
+            for (&i, value) in markers.iter().zip(self.store.get_many(&lookups)?) {
+                let Some(value) = value else { continue };
+                there[i] = true;
+                let w = &writes[i];
+                let written = from_slice::<i64>(&value).unwrap_or(i64::MIN);
+                if due_for_refresh(written, w.now, w.expires - w.now) {
+                    self.store.put(&w.key, &w.value, w.expires)?;
+                }
+            }
+        }
+        let absent: Vec<NewEntry> = writes
+            .iter()
+            .zip(&there)
+            .filter(|(_, there)| !**there)
+            .map(|(w, _)| w.clone())
+            .collect();
+        let mut won = self.store.put_if_absent_many(&absent)?.into_iter();
+        Ok(there
+            .iter()
+            .map(|&there| !there && won.next().unwrap_or(false))
+            .collect())
+    }
+
     /// Does the waiting store work in batches (the conditional writes, the denial counts,
     /// then the reads that may depend on them, then the fallbacks' read and write) and
     /// appends the findings it decides.
     pub fn settle(&mut self, findings: &mut Vec<Finding>) -> Result<(), StateError> {
         let later = std::mem::take(&mut self.cache.later);
-        let won = self.store.put_if_absent_many(&later.writes)?;
+        let won = self.write_new(&later.writes, &later.marks)?;
         let mut new: Vec<Vec<&str>> = vec![Vec::new(); later.candidates.len()];
         for (mark, won) in later.marks.iter().zip(&won) {
             if let (Some((candidate, what)), true) = (mark, won) {
@@ -902,16 +949,20 @@ impl Context<'_> {
         let raw_role = role;
         let role = clean(role, 1024);
         let first_key = format!("rfirst/{role}");
-        let first = match cached_first {
-            Some(t) => t,
+        // The baseline's start and when it was last written; an input reads it once. It
+        // lives while the role is in use: without, learning would start over every
+        // `retention`, blind to what is new meanwhile.
+        let (first, written) = match cached_first {
+            Some(t) => (t, now),
             None => self
                 .store
                 .get(&first_key, now)?
-                .and_then(|b| from_slice::<i64>(&b))
-                .unwrap_or(i64::MAX),
+                .and_then(|b| from_slice::<(i64, i64)>(&b).or_else(|| from_slice::<i64>(&b).map(|t| (t, t))))
+                .unwrap_or((i64::MAX, i64::MIN)),
         };
-        if now < first {
-            self.store.put(&first_key, &to_vec(&now), now + retention)?;
+        if now < first || due_for_refresh(written, now, retention) {
+            self.store
+                .put(&first_key, &to_vec(&(first.min(now), now)), now + retention)?;
         }
         let first = first.min(now);
         self.cache.first_seen.insert(raw_role.to_string(), first);
@@ -933,9 +984,10 @@ impl Context<'_> {
         let candidate = later.candidates.len();
         for (what, key) in markers {
             self.cache.present.insert(key.clone());
+            // The value is when the marker was written, for its refresh.
             later.writes.push(NewEntry {
                 key,
-                value: Vec::new(),
+                value: to_vec(&now),
                 now,
                 expires: now + retention,
             });
