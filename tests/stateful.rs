@@ -643,7 +643,9 @@ fn first_seen_after_learning_only() {
 /// What stays in use is never forgotten: a network or service used every day, and the
 /// baseline of a role in use, outlive the retention (their entries are refreshed as they
 /// age), so neither fires again as new nor does learning start over. What goes unused for
-/// the retention is learned again. One input a day, as files arrive.
+/// the retention is learned again. One input a day, as files arrive; a record older
+/// than the baseline (an archived file, or one late in a day's input) moves its start
+/// back without shortening its life.
 #[test]
 fn first_seen_remembers_what_stays_in_use() {
     let e = engine(CONFIG); // learning 1 day, retention 30 days (the default)
@@ -665,13 +667,33 @@ fn first_seen_remembers_what_stays_in_use() {
                 // A network used on day 30, then not for 35 days.
                 calls.push(workload_call(&format!("c{d}"), t + 120, "ASIAW", "10.0.9.1"));
             }
+            if d == 41 || d == 51 {
+                // New networks, after the old records below.
+                calls.push(workload_call(
+                    &format!("n{d}"),
+                    t + 180,
+                    "ASIAW",
+                    &format!("10.0.{d}.1"),
+                ));
+            }
+            if d == 50 {
+                // A record from before the baseline at the end of the day's input.
+                calls.push(workload_call("late", T0 - day, "ASIAW", "10.0.5.1"));
+            }
             fired.extend(only("first-seen-role-source", run(&e, store.as_ref(), &calls)));
+            if d == 40 {
+                // An archived file from before the baseline, after the day's input.
+                let old = [workload_call("archived", T0 - 2 * day, "ASIAW", "10.0.5.1")];
+                fired.extend(only("first-seen-role-source", run(&e, store.as_ref(), &old)));
+            }
         }
         assert_eq!(
             fired,
             [
                 "first-seen-role-source b5",
                 "first-seen-role-source c30",
+                "first-seen-role-source n41",
+                "first-seen-role-source n51",
                 "first-seen-role-source c65"
             ]
         );

@@ -106,8 +106,9 @@ pub struct Cache {
     present: HashSet<String>,
     /// Temporary keys whose first unknown use is already remembered.
     pending: HashSet<String>,
-    /// When each role's first-seen baseline began (by role ARN).
-    first_seen: HashMap<String, i64>,
+    /// When each role's first-seen baseline began, and when its entry was last written
+    /// (by role ARN).
+    first_seen: HashMap<String, (i64, i64)>,
     /// (role, service, network) triples of `first-seen-role-source` already settled in
     /// this input, as 64-bit hashes: a repeat costs a hash and no allocation.
     sources: HashSet<u64>,
@@ -462,7 +463,9 @@ impl Context<'_> {
             .filter(|(_, there)| !**there)
             .map(|(w, _)| w.clone())
             .collect();
-        let mut won = self.store.put_if_absent_many(&absent)?.into_iter();
+        let won = self.store.put_if_absent_many(&absent)?;
+        debug_assert_eq!(won.len(), absent.len(), "put_if_absent_many answers every entry");
+        let mut won = won.into_iter();
         Ok(there
             .iter()
             .map(|&there| !there && won.next().unwrap_or(false))
@@ -941,7 +944,7 @@ impl Context<'_> {
         let cached_first = self.cache.first_seen.get(role).copied();
         let network = NetworkKey::of(ip, record.source_addr);
         let triple = self.cache.hasher.hash_one((role, source, &network));
-        if cached_first.is_some_and(|first| first <= now) && self.cache.sources.contains(&triple) {
+        if cached_first.is_some_and(|(first, _)| first <= now) && self.cache.sources.contains(&triple) {
             return Ok(()); // nothing new, and the baseline start stands
         }
         let config = &inv.detections.first_seen_role_source;
@@ -953,19 +956,30 @@ impl Context<'_> {
         // lives while the role is in use: without, learning would start over every
         // `retention`, blind to what is new meanwhile.
         let (first, written) = match cached_first {
-            Some(t) => (t, now),
+            Some(entry) => entry,
             None => self
                 .store
                 .get(&first_key, now)?
                 .and_then(|b| from_slice::<(i64, i64)>(&b).or_else(|| from_slice::<i64>(&b).map(|t| (t, t))))
                 .unwrap_or((i64::MAX, i64::MIN)),
         };
-        if now < first || due_for_refresh(written, now, retention) {
-            self.store
-                .put(&first_key, &to_vec(&(first.min(now), now)), now + retention)?;
-        }
+        // A record older than the start moves it back but keeps the entry's life: it
+        // lives `retention` from the latest record that wrote it.
+        let last = written.max(now);
+        let written = if now < first || due_for_refresh(written, now, retention) {
+            self.store.put(
+                &first_key,
+                &to_vec(&(first.min(now), last)),
+                last.saturating_add(retention),
+            )?;
+            last
+        } else {
+            written
+        };
         let first = first.min(now);
-        self.cache.first_seen.insert(raw_role.to_string(), first);
+        self.cache
+            .first_seen
+            .insert(raw_role.to_string(), (first, written));
         self.cache.sources.insert(triple);
         let learning = now - first < secs(config.learning_period);
 
