@@ -32,13 +32,44 @@ enum BindingCheck {
     Unbound,
     /// The subject is one the role is bound to.
     Allowed,
-    /// The role is bound, but not to this subject; the bindings it has.
-    Other(Vec<String>),
+    /// The role is bound, but not to this subject; the bindings it has, and whether one
+    /// of them names the subject (which then came from another cluster or issuer).
+    Other(Vec<String>, bool),
+}
+
+/// Which cluster an exchange says its service account is in.
+#[derive(Debug, Clone, Copy)]
+enum Origin<'a> {
+    /// The record does not say.
+    Unsaid,
+    /// IRSA: the token's OIDC issuer (`identityProvider`).
+    Issuer(&'a str),
+    /// Pod Identity: the `eks-cluster-name` session tag.
+    ClusterName(&'a str),
+}
+
+impl Origin<'_> {
+    /// Whether the exchange may come from the cluster of `binding`: a service account of
+    /// the same name in another cluster, or behind an OIDC issuer no cluster has, is not
+    /// the bound one. An issuer is only judged against a cluster whose `oidc_provider` is
+    /// configured, or when it is another cluster's.
+    fn admits(self, inv: &Inventory, binding: &Binding) -> bool {
+        let cluster = &inv.clusters[binding.cluster];
+        match self {
+            Origin::Unsaid => true,
+            Origin::Issuer(provider) => match inv.cluster_by_oidc(provider) {
+                Some(c) => c == binding.cluster,
+                None => cluster.oidc_provider.is_none(),
+            },
+            Origin::ClusterName(name) => name == cluster.name,
+        }
+    }
 }
 
 fn check_binding(
     inv: &Inventory,
     role_arn: Option<&str>,
+    origin: Origin<'_>,
     ns: Option<&str>,
     sa: Option<&str>,
 ) -> BindingCheck {
@@ -49,9 +80,11 @@ fn check_binding(
     if bindings.is_empty() {
         return BindingCheck::Unbound;
     }
-    if let (Some(ns), Some(sa)) = (ns, sa)
-        && bindings.iter().any(|b| b.allows(ns, sa))
-    {
+    let named: Vec<&&Binding> = match (ns, sa) {
+        (Some(ns), Some(sa)) => bindings.iter().filter(|b| b.allows(ns, sa)).collect(),
+        _ => Vec::new(),
+    };
+    if named.iter().any(|b| origin.admits(inv, b)) {
         return BindingCheck::Allowed;
     }
     BindingCheck::Other(
@@ -64,6 +97,7 @@ fn check_binding(
                 )
             })
             .collect(),
+        !named.is_empty(),
     )
 }
 
@@ -84,9 +118,13 @@ pub fn irsa_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Find
     let (ns, sa) = service_account_subject(subject).unzip();
     let role = record.request.role_arn;
     let role_short = role.map_or("(unknown role)", short_role);
-    let binding = check_binding(inv, role, ns, sa);
+    let origin = record
+        .identity
+        .identity_provider
+        .map_or(Origin::Unsaid, Origin::Issuer);
+    let binding = check_binding(inv, role, origin, ns, sa);
     let severity = match binding {
-        BindingCheck::Other(_) => Severity::High,
+        BindingCheck::Other(..) => Severity::High,
         _ => Severity::Medium,
     };
     let subject_c = clean(subject, MAX_FIELD_CHARS);
@@ -97,7 +135,7 @@ pub fn irsa_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Find
         .and_then(|p| p.rsplit_once("oidc-provider/").map(|(_, i)| i))
         .map_or_else(|| "<oidc issuer>".to_string(), |i| clean(i, MAX_FIELD_CHARS));
     let (mut diagnosis, remediation) = irsa_advice(code, &subject_c, &role_c, &issuer);
-    if let BindingCheck::Other(bound) = &binding {
+    if let BindingCheck::Other(bound, _) = &binding {
         diagnosis.push_str(&format!(
             " The configured bindings give {role_short} to {}, not to {subject_c}: the pod may run \
              with the wrong service account, or its role annotation points at another workload's role.",
@@ -320,7 +358,7 @@ pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Ve
         return;
     }
     let role = record.request.role_arn;
-    let (cluster, ns, sa, how) = match record.event_name {
+    let (cluster, origin, ns, sa, how) = match record.event_name {
         Some("AssumeRoleWithWebIdentity") => {
             let cluster = record
                 .identity
@@ -331,7 +369,17 @@ pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Ve
             }
             let subject = record.identity.user_name.or(record.response.token_subject);
             let (ns, sa) = subject.and_then(service_account_subject).unzip();
-            (cluster.map(|c| inv.clusters[c].name.as_str()), ns, sa, "IRSA")
+            let origin = record
+                .identity
+                .identity_provider
+                .map_or(Origin::Unsaid, Origin::Issuer);
+            (
+                cluster.map(|c| inv.clusters[c].name.as_str()),
+                origin,
+                ns,
+                sa,
+                "IRSA",
+            )
         }
         Some("AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
             let tags = &record.request.pod_tags;
@@ -339,12 +387,33 @@ pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Ve
                 inv.cluster_by_name(n)
                     .map_or(n, |c| inv.clusters[c].name.as_str())
             });
-            (cluster, tags.namespace, tags.service_account, "Pod Identity")
+            let origin = tags.cluster.map_or(Origin::Unsaid, Origin::ClusterName);
+            (
+                cluster,
+                origin,
+                tags.namespace,
+                tags.service_account,
+                "Pod Identity",
+            )
         }
         _ => return,
     };
-    let BindingCheck::Other(bound) = check_binding(inv, role, ns, sa) else {
+    let BindingCheck::Other(bound, named) = check_binding(inv, role, origin, ns, sa) else {
         return;
+    };
+    // Where the subject came from, when that is what sets it apart from the binding.
+    let from = match (origin, cluster) {
+        (Origin::Unsaid, _) => String::new(),
+        _ if !named => String::new(),
+        (_, Some(c)) => format!(" in cluster {}", clean(c, MAX_FIELD_CHARS)),
+        (Origin::Issuer(p), None) => format!(
+            " behind OIDC issuer {}, which no configured cluster has",
+            clean(
+                p.rsplit_once("oidc-provider/").map_or(p, |(_, i)| i),
+                MAX_FIELD_CHARS
+            )
+        ),
+        (Origin::ClusterName(_), None) => String::new(),
     };
     let workload = match (ns, sa) {
         (Some(ns), Some(sa)) => clean(&format!("{ns}/{sa}"), MAX_FIELD_CHARS),
@@ -357,9 +426,18 @@ pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Ve
             .workload(ns, sa)
             .role(role)
             .text(
-                format!("{workload} obtained {role_short} via {how}, but is not bound to it"),
+                if from.is_empty() {
+                    format!("{workload} obtained {role_short} via {how}, but is not bound to it")
+                } else {
+                    format!("{workload} of another cluster obtained {role_short} via {how}")
+                },
                 format!(
-                    "A {how} exchange into {} succeeded for {workload}; config binds that role to {} only.",
+                    "{} exchange into {} succeeded for {workload}{from}; config binds that role to {} only.",
+                    if how == "IRSA" {
+                        "An IRSA"
+                    } else {
+                        "A Pod Identity"
+                    },
                     clean(role.unwrap_or(""), MAX_FIELD_CHARS),
                     bound.join(", ")
                 ),

@@ -183,6 +183,17 @@ fn each_detection_fires_on_its_events_only() {
             vec![(UNEXPECTED_WEB_IDENTITY_SUBJECT, High)],
         ),
         (
+            // The bound name, but a token of an issuer no configured cluster has.
+            "irsa success bound name from another issuer",
+            with(
+                web_identity("system:serviceaccount:shop:orders", ORDERS, None),
+                "userIdentity",
+                json!({"type": "WebIdentityUser", "userName": "system:serviceaccount:shop:orders",
+                       "identityProvider": PROVIDER.replace("/id/ABC", "/id/ROGUE")}),
+            ),
+            vec![(UNEXPECTED_WEB_IDENTITY_SUBJECT, High)],
+        ),
+        (
             "irsa success unconfigured role",
             web_identity(
                 "system:serviceaccount:default:x",
@@ -206,6 +217,15 @@ fn each_detection_fires_on_its_events_only() {
             "pod identity success bound",
             pod_identity_assume("shop", "orders", ORDERS, None),
             vec![],
+        ),
+        (
+            "pod identity success bound name in another cluster",
+            {
+                let mut r = pod_identity_assume("shop", "orders", ORDERS, None);
+                r["requestParameters"]["tags"][0]["value"] = json!("staging");
+                r
+            },
+            vec![(UNEXPECTED_WEB_IDENTITY_SUBJECT, High)],
         ),
         (
             "pod identity success unbound",
@@ -494,4 +514,54 @@ fn hostile_strings_are_capped_and_escaped() {
         );
         assert!(text.chars().count() < 1200, "{} characters", text.chars().count());
     }
+}
+
+#[test]
+fn a_bound_name_from_elsewhere_is_not_the_bound_workload() {
+    let rogue = PROVIDER.replace("/id/ABC", "/id/ROGUE");
+    let record = with(
+        web_identity("system:serviceaccount:shop:orders", ORDERS, None),
+        "userIdentity",
+        json!({"type": "WebIdentityUser", "userName": "system:serviceaccount:shop:orders",
+               "identityProvider": rogue}),
+    );
+    let found = findings(CONFIG, &record);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].title.contains("of another cluster"),
+        "{}",
+        found[0].title
+    );
+    let summary = &found[0].summary;
+    assert!(
+        summary.contains("oidc.eks.ap-southeast-1.amazonaws.com/id/ROGUE")
+            && summary.contains("no configured cluster"),
+        "{summary}"
+    );
+
+    // Without the cluster's issuer in config, an issuer cannot set the subject apart.
+    let no_issuer = CONFIG.replace(
+        "oidc_provider = \"oidc.eks.ap-southeast-1.amazonaws.com/id/ABC\"\n",
+        "",
+    );
+    assert_ne!(no_issuer, CONFIG);
+    assert!(findings(&no_issuer, &record).is_empty());
+    // Unless another configured cluster has it.
+    let two = format!(
+        "{no_issuer}\n[[clusters]]\nname = \"staging\"\noidc_provider = \"oidc.eks.ap-southeast-1.amazonaws.com/id/ROGUE\"\n"
+    );
+    let found = findings(&two, &record);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].summary.contains("in cluster staging"),
+        "{}",
+        found[0].summary
+    );
+
+    // A failure from elsewhere is the graver kind too.
+    let mut failed = record.clone();
+    failed["errorCode"] = json!("AccessDenied");
+    let found = findings(CONFIG, &failed);
+    assert_eq!(found[0].detection, IRSA_ASSUME_FAILURE);
+    assert_eq!(found[0].severity, Severity::High);
 }
