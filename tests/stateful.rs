@@ -352,14 +352,43 @@ fn sdk_fallback_remembers_the_live_failure_and_call() {
     let e = engine(CONFIG);
     let fail = |id: &str, t| irsa_exchange(id, t, "", Some("AccessDenied"));
     let ip = "10.0.1.1";
-    // A second failure while the first is live does not replace it: a call 250 s after
-    // the second is 350 s after the first, past the window.
+    // A second failure while the first is live replaces it: the window runs from the
+    // latest, so a call 250 s after the second (350 s after the first) is a fallback, in
+    // one file and when the call comes in a file of its own (the store's failure is
+    // written over), and one 350 s after the second is not.
+    for (called_at, want) in [(T0 + 350, vec!["sdk-credential-fallback n"]), (T0 + 450, vec![])] {
+        let failures = [fail("f1", T0), fail("f2", T0 + 100)];
+        let call = node_call("n", called_at, "GetSecretValue", ip);
+        let mut records = failures.to_vec();
+        records.push(call.clone());
+        let got = only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records));
+        assert_eq!(got, want, "one file, call at T0+{}", called_at - T0);
+        for split in [1, 2] {
+            let store = MemoryStore::new();
+            run(&e, &store, &failures[..split]);
+            run(&e, &store, &failures[split..]);
+            let got = only(
+                "sdk-credential-fallback",
+                run(&e, &store, std::slice::from_ref(&call)),
+            );
+            assert_eq!(
+                got,
+                want,
+                "failures split after {split}, call at T0+{}",
+                called_at - T0
+            );
+        }
+    }
+    // An older failure processed later does not move the window back.
     let records = [
-        fail("f1", T0),
         fail("f2", T0 + 100),
+        fail("f1", T0),
         node_call("n", T0 + 350, "GetSecretValue", ip),
     ];
-    assert!(only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records)).is_empty());
+    assert_eq!(
+        only("sdk-credential-fallback", run(&e, &MemoryStore::new(), &records)),
+        ["sdk-credential-fallback n"]
+    );
     // Once the first has expired, the next failure is remembered.
     let records = [
         fail("f1", T0),

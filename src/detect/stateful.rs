@@ -98,6 +98,17 @@ struct Failure {
     event: EventRef,
 }
 
+/// What a batch does with an entry it holds for an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// Nothing: it is the entry read from the store.
+    Kept,
+    /// Writes it where the store has none (live).
+    New,
+    /// Writes it over the live one read.
+    Over,
+}
+
 /// Per-input memory in front of the store: each key is fetched once per file.
 #[derive(Debug, Default)]
 pub struct Cache {
@@ -714,9 +725,11 @@ impl Context<'_> {
         self.cache.later.fallbacks.push(entry);
     }
 
-    /// Judges the batch's fallbacks in record order: each failure is remembered under
-    /// `fail/<ip>` and each business call under `nodecall/<ip>` unless the address has a
-    /// live one already, and either finds the other. The store is read once for every
+    /// Judges the batch's fallbacks in record order: an address's latest failure is
+    /// remembered under `fail/<ip>` (a later one replaces it: retries, a crash-looping pod
+    /// or a shared NAT address fail again and again, and the window runs from the last),
+    /// and a business call under `nodecall/<ip>` unless the address has a live one
+    /// already; either finds the other. The store is read once for every
     /// address of the batch, and written once after; in between, the batch's own entries
     /// stand in for it. Another process's entries written in between are not seen (as
     /// for the other waiting work); the batches are bounded in size and in event time so
@@ -753,15 +766,14 @@ impl Context<'_> {
         }
         let keys: Vec<(String, i64)> = earliest.into_iter().collect();
         let values = self.store.get_many(&keys)?;
-        // Each address's live failure and call, and whether this batch made it (then it
-        // is written).
-        let mut failures: HashMap<String, (Failure, bool)> = HashMap::default();
+        // Each address's live failure and call, and how this batch writes it, if at all.
+        let mut failures: HashMap<String, (Failure, Write)> = HashMap::default();
         let mut calls: HashMap<String, (EventRef, bool)> = HashMap::default();
         for ((key, _), value) in keys.into_iter().zip(values) {
             let Some(value) = value else { continue };
             if let Some(ip) = key.strip_prefix("fail/") {
                 if let Some(failure) = from_slice::<Failure>(&value) {
-                    failures.insert(ip.to_string(), (failure, false));
+                    failures.insert(ip.to_string(), (failure, Write::Kept));
                 }
             } else if let Some(ip) = key.strip_prefix("nodecall/")
                 && let Some(call) = from_slice::<EventRef>(&value)
@@ -783,8 +795,20 @@ impl Context<'_> {
                             &failure,
                         ));
                     }
-                    if !failures.get(&ip).is_some_and(|(f, _)| live(f.event.time, now)) {
-                        failures.insert(ip, (failure, true));
+                    match failures.get_mut(&ip) {
+                        Some((old, write)) if live(old.event.time, now) => {
+                            if old.event.time <= now {
+                                *old = failure;
+                                // Over a live entry in the store; one the batch makes
+                                // stays new.
+                                if *write == Write::Kept {
+                                    *write = Write::Over;
+                                }
+                            }
+                        }
+                        _ => {
+                            failures.insert(ip, (failure, Write::New));
+                        }
                     }
                 }
                 Fallback::Call { ip, call, role_arn } => {
@@ -805,11 +829,16 @@ impl Context<'_> {
             }
         }
         // What the batch made, as it stands at the end (an entry the batch replaced once
-        // expired is not written). Whether another process wrote the address first is
-        // left to the store (a put_if_absent); the batch was judged as read.
+        // expired is not written). Whether another process wrote a new address first is
+        // left to the store (a put_if_absent); the batch was judged as read. A later
+        // failure is written over the live one read.
+        for (ip, (f, _)) in failures.iter().filter(|(_, (_, w))| *w == Write::Over) {
+            let e = entry(format!("fail/{ip}"), to_vec(f), f.event.time);
+            self.store.put(&e.key, &e.value, e.expires)?;
+        }
         let made_failures = failures
             .iter()
-            .filter(|(_, (_, made))| *made)
+            .filter(|(_, (_, w))| *w == Write::New)
             .map(|(ip, (f, _))| entry(format!("fail/{ip}"), to_vec(f), f.event.time));
         let made_calls = calls
             .iter()
