@@ -69,6 +69,9 @@ pub struct DynamoStore {
     table: String,
     handle: Handle,
     held: Arc<Mutex<Held>>,
+    /// Taken for the whole of a flush: one flush at a time, so that a flush that finds
+    /// nothing held has nothing in flight either.
+    flushing: Arc<Mutex<()>>,
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -93,6 +96,7 @@ impl DynamoStore {
             table,
             handle: Handle::current(),
             held: Arc::default(),
+            flushing: Arc::default(),
         }
     }
 
@@ -272,12 +276,8 @@ impl DynamoStore {
         Err(StateError::backend("get_many", "DynamoDB kept keys unprocessed"))
     }
 
-    /// Writes up to [`WRITE_BATCH`] puts, retrying what comes back unprocessed. On failure,
-    /// returns what was not written.
-    async fn batch_put(
-        &self,
-        items: Vec<(String, (Vec<u8>, i64))>,
-    ) -> Result<(), (StateError, Vec<WriteRequest>)> {
+    /// Writes up to [`WRITE_BATCH`] puts, retrying what comes back unprocessed.
+    async fn batch_put(&self, items: Vec<(String, (Vec<u8>, i64))>) -> Result<(), StateError> {
         let mut pending: Vec<WriteRequest> = Vec::with_capacity(items.len());
         for (key, (value, expires)) in items {
             let item = HashMap::from([
@@ -289,7 +289,7 @@ impl DynamoStore {
             let put = PutRequest::builder()
                 .set_item(Some(item))
                 .build()
-                .map_err(|e| (StateError::backend("put", e), Vec::new()))?;
+                .map_err(|e| StateError::backend("put", e))?;
             pending.push(WriteRequest::builder().put_request(put).build());
         }
         for attempt in 0..BATCH_ATTEMPTS {
@@ -301,7 +301,7 @@ impl DynamoStore {
                 .await
             {
                 Ok(out) => out,
-                Err(e) => return Err((StateError::backend("put", error_chain(&e)), pending)),
+                Err(e) => return Err(StateError::backend("put", error_chain(&e))),
             };
             pending = out
                 .unprocessed_items
@@ -312,10 +312,7 @@ impl DynamoStore {
             }
             tokio::time::sleep(backoff(attempt)).await;
         }
-        Err((
-            StateError::backend("put", "DynamoDB kept items unprocessed"),
-            pending,
-        ))
+        Err(StateError::backend("put", "DynamoDB kept items unprocessed"))
     }
 }
 
@@ -528,36 +525,44 @@ impl StateStore for DynamoStore {
         true
     }
 
+    /// Writes what is held. The messages an instance works on at once share the held
+    /// puts: they stay readable while they are written, and leave once written (unless a
+    /// newer put replaced them meanwhile); a flush waits for the one in flight, so that
+    /// it returns only once every put held before it is in the table, or fails.
     fn flush(&self) -> Result<(), StateError> {
-        let held: Vec<_> = self.held().drain().collect();
+        let _one = self.flushing.lock().unwrap_or_else(|e| e.into_inner());
+        let held: Vec<_> = self.held().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         if held.is_empty() {
             return Ok(());
         }
+        let sent = held.clone();
         let mut batches = Vec::new();
         let mut rest = held.into_iter().peekable();
         while rest.peek().is_some() {
             batches.push(rest.by_ref().take(WRITE_BATCH).collect::<Vec<_>>());
         }
-        let failures: Vec<(StateError, Vec<WriteRequest>)> = self.block_on(
+        // A batch that failed stays held whole (a put written twice is the same put): a
+        // later flush, or the redelivery of this input, writes it.
+        let failures: Vec<(StateError, Vec<String>)> = self.block_on(
             futures::stream::iter(batches)
-                .map(|batch| self.batch_put(batch))
+                .map(|batch| async move {
+                    let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
+                    self.batch_put(batch).await.err().map(|e| (e, keys))
+                })
                 .buffer_unordered(CONCURRENCY)
-                .filter_map(|r| async move { r.err() })
+                .filter_map(|failed| async move { failed })
                 .collect(),
         );
-        // Hold what was not written again (unless a newer put replaced it): a later
-        // flush, or the redelivery of this input, writes it.
         let mut first = None;
-        let mut held = self.held();
-        for (error, requests) in failures {
+        let mut unwritten = HashSet::new();
+        for (error, keys) in failures {
             first.get_or_insert(error);
-            for request in requests {
-                if let Some(item) = request.put_request.map(|p| p.item)
-                    && let Some(AttributeValue::S(key)) = item.get("pk")
-                    && let (Some(value), Some(exp)) = read_item(&item)
-                {
-                    held.entry(key.clone()).or_insert((value, exp));
-                }
+            unwritten.extend(keys);
+        }
+        let mut held = self.held();
+        for (key, value) in sent {
+            if !unwritten.contains(&key) && held.get(&key) == Some(&value) {
+                held.remove(&key);
             }
         }
         first.map_or(Ok(()), Err)

@@ -8,6 +8,8 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_s3::config::Credentials;
@@ -395,6 +397,65 @@ async fn a_failed_state_flush_keeps_what_it_held() {
         .unwrap();
     let want: Vec<Option<Vec<u8>>> = (0..60).map(|i| Some(format!("{i}").into_bytes())).collect();
     assert_eq!(stored, want, "the second flush wrote every held put");
+}
+
+/// The messages an instance works on at once share its held puts: while one message's
+/// flush writes them they stay readable, and another message's flush returns only once
+/// they are in the table (its input is then claimed on state that is durable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_puts_stay_readable_and_count_while_another_flush_writes_them() {
+    let env = env().await;
+    let table = unique_name("inflight");
+    let dynamodb = env.clients.dynamodb.clone();
+    trailwatch_aws_test_support::create_state_table(&dynamodb, &table).await;
+    let store = DynamoStore::new(dynamodb.clone(), table.clone());
+    let t0 = 1_800_000_000;
+    // Below the count at which a put flushes by itself.
+    let keys: Vec<(String, i64)> = (0..399).map(|i| (format!("k/{i}"), t0)).collect();
+    let writer = store.clone();
+    let puts = keys.clone();
+    tokio::task::spawn_blocking(move || {
+        for (key, _) in &puts {
+            writer.put(key, b"v", t0 + 60).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+
+    let flushing = Arc::new(AtomicBool::new(true));
+    let (flusher, done) = (store.clone(), flushing.clone());
+    let first = tokio::task::spawn_blocking(move || {
+        let flushed = flusher.flush();
+        done.store(false, Ordering::SeqCst);
+        flushed
+    });
+    let (reader, lookups, running) = (store.clone(), keys.clone(), flushing.clone());
+    let second = tokio::task::spawn_blocking(move || {
+        // Reads while the first flush runs, then flushes itself.
+        let (mut reads, mut missing) = (0, 0);
+        for (key, now) in lookups.iter().cycle() {
+            reads += 1;
+            missing += usize::from(reader.get(key, *now).unwrap().is_none());
+            if reads >= lookups.len() && (!running.load(Ordering::SeqCst) || reads >= 200_000) {
+                break;
+            }
+        }
+        reader.flush().map(|()| missing)
+    });
+    let missing = second.await.unwrap().expect("the second flush");
+    // Read by a store that holds nothing: the table itself, right after the second flush.
+    let fresh = DynamoStore::new(dynamodb, table);
+    let lookups = keys.clone();
+    let stored = tokio::task::spawn_blocking(move || fresh.get_many(&lookups).unwrap())
+        .await
+        .unwrap();
+    first.await.unwrap().expect("the first flush");
+    assert_eq!(missing, 0, "held puts read as absent during a flush");
+    let absent = stored.iter().filter(|v| v.is_none()).count();
+    assert_eq!(
+        absent, 0,
+        "the second flush returned before the first's puts were written"
+    );
 }
 
 /// An object that breaks after its records (its gzip trailer cut off) fails its message,
