@@ -261,7 +261,15 @@ impl Run<'_> {
         outer: bool,
     ) -> Result<(), DecodeError> {
         let limits = self.engine.limits();
-        let mut splitter = Splitter::new(decompressed, limits.max_record_bytes);
+        // A CloudWatch Logs payload is one document around its records, already held to
+        // max_decompressed_bytes as a whole; its messages are held to max_record_bytes
+        // one by one.
+        let max_piece = if outer {
+            limits.max_record_bytes
+        } else {
+            usize::try_from(limits.max_decompressed_bytes).unwrap_or(usize::MAX)
+        };
+        let mut splitter = Splitter::new(decompressed, max_piece);
         let result = self.split(&mut splitter, sink, outer);
         if outer {
             self.stats.bytes = splitter.bytes_read();
@@ -325,8 +333,13 @@ impl Run<'_> {
             match deferred {
                 Deferred::None => {}
                 Deferred::Messages(messages) => {
+                    let max = self.engine.limits().max_record_bytes;
                     for mut message in messages {
                         self.index += 1;
+                        if message.len() > max {
+                            self.bad(sink, &RecordError::Oversized);
+                            continue;
+                        }
                         self.record(&mut message, &scratch, sink);
                     }
                 }

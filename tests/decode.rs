@@ -383,3 +383,25 @@ impl StateStore for Counting {
         self.batches
     }
 }
+
+/// A CloudWatch Logs delivery is one document around its records: longer as a whole than
+/// max_record_bytes, its records still count; a message past that limit is skipped alone.
+#[test]
+fn a_logs_delivery_longer_than_a_record_keeps_its_records() {
+    let engine = engine_with("[input]\nmax_record_bytes = 4096");
+    let ids: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+    let mut payload = cwl_payload(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut long = akia("long");
+    long["userAgent"] = json!("x".repeat(5000));
+    payload["logEvents"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "99", "timestamp": 1, "message": long.to_string()}));
+    let decoded = payload.to_string();
+    assert!(decoded.len() > 4096 * 4, "{}", decoded.len());
+    let awslogs = json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gzip(decoded.as_bytes()))}});
+    let (result, found) = run_with(&engine, awslogs.to_string().as_bytes());
+    let stats = result.unwrap();
+    assert_eq!((stats.records, stats.bad_records), (40, 1), "{stats:?}");
+    assert_eq!(found, ids);
+}
