@@ -415,6 +415,7 @@ impl Parser {
         bytes: &mut [u8],
         f: impl for<'t, 'a> FnOnce(Value<'t, 'a>) -> T,
     ) -> Result<T, RecordError> {
+        mend_lone_surrogates(bytes);
         let mut tape = self
             .tape
             .take()
@@ -427,6 +428,31 @@ impl Parser {
             .map(|()| f(tape.as_value()));
         self.tape = Some(tape.reset());
         result
+    }
+}
+
+/// Writes `\uFFFD` over each `\uXXXX` escape of a lone UTF-16 surrogate, in place (the same
+/// six bytes), as the skim reads them: simd-json fails the whole record on a lone low
+/// surrogate and reads a lone high one as NUL, so that a caller could hide its call by
+/// choosing its user agent. Escapes are found by their backslash, which valid JSON has
+/// only inside strings.
+fn mend_lone_surrogates(bytes: &mut [u8]) {
+    fn escape(bytes: &[u8], at: usize) -> Option<u16> {
+        let hex = bytes.get(at..at + 6).filter(|e| e.starts_with(b"\\u"))?;
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    }
+    let mut at = 0;
+    while let Some(found) = bytes.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        at += found;
+        match escape(bytes, at) {
+            Some(0xD800..=0xDBFF) if matches!(escape(bytes, at + 6), Some(0xDC00..=0xDFFF)) => at += 12,
+            Some(0xD800..=0xDFFF) => {
+                bytes[at..at + 6].copy_from_slice(b"\\uFFFD");
+                at += 6;
+            }
+            // Any other escape: the backslash and the byte it escapes.
+            _ => at += 2,
+        }
     }
 }
 
@@ -450,6 +476,33 @@ pub fn parse_expiration(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lone_surrogates_read_as_the_replacement_character() {
+        let cases = [
+            (r#"{"a":"x\ud800y"}"#, "x\u{FFFD}y"),
+            (r#"{"a":"x\udc00"}"#, "x\u{FFFD}"),
+            (r#"{"a":"\ud83d\ude00\ud800\\ud800"}"#, "\u{1F600}\u{FFFD}\\ud800"),
+            (r#"{"a":"\ud800\u0041"}"#, "\u{FFFD}A"),
+        ];
+        for (json, want) in cases {
+            let mut bytes = json.as_bytes().to_vec();
+            let got = Parser::default()
+                .parse(&mut bytes, |v| {
+                    v.as_object()
+                        .and_then(|o| o.get("a"))
+                        .and_then(|a| a.into_string())
+                        .map(str::to_string)
+                })
+                .unwrap();
+            assert_eq!(got.as_deref(), Some(want), "{json}");
+        }
+        // Cut short inside an escape: an error, not a panic.
+        for json in [r#"{"a":"\"#, r#"{"a":"\ud8"#, r#"{"a":"\ud800\"#] {
+            let mut bytes = json.as_bytes().to_vec();
+            assert!(Parser::default().parse(&mut bytes, |_| ()).is_err(), "{json}");
+        }
+    }
 
     #[test]
     fn times() {
