@@ -13,6 +13,7 @@ use crate::finding::{MAX_FIELD_CHARS, clean};
 
 mod skim;
 
+use skim::mend_lone_surrogates;
 pub use skim::{Scratch, Short, skim, skim_prefix};
 
 /// The fields of one CloudTrail record that trailwatch uses.
@@ -428,31 +429,6 @@ impl Parser {
             .map(|()| f(tape.as_value()));
         self.tape = Some(tape.reset());
         result
-    }
-}
-
-/// Writes `\uFFFD` over each `\uXXXX` escape of a lone UTF-16 surrogate, in place (the same
-/// six bytes), as the skim reads them: simd-json fails the whole record on a lone low
-/// surrogate and reads a lone high one as NUL, so that a caller could hide its call by
-/// choosing its user agent. Escapes are found by their backslash, which valid JSON has
-/// only inside strings.
-fn mend_lone_surrogates(bytes: &mut [u8]) {
-    fn escape(bytes: &[u8], at: usize) -> Option<u16> {
-        let hex = bytes.get(at..at + 6).filter(|e| e.starts_with(b"\\u"))?;
-        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
-    }
-    let mut at = 0;
-    while let Some(found) = bytes.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
-        at += found;
-        match escape(bytes, at) {
-            Some(0xD800..=0xDBFF) if matches!(escape(bytes, at + 6), Some(0xDC00..=0xDFFF)) => at += 12,
-            Some(0xD800..=0xDFFF) => {
-                bytes[at..at + 6].copy_from_slice(b"\\uFFFD");
-                at += 6;
-            }
-            // Any other escape: the backslash and the byte it escapes.
-            _ => at += 2,
-        }
     }
 }
 

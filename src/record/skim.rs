@@ -692,6 +692,32 @@ fn unescape(s: &mut [u8]) -> usize {
     write
 }
 
+/// Writes `\uFFFD` over each `\uXXXX` escape of a lone UTF-16 surrogate, in place (six
+/// bytes for six), so that a full parse reads them as [`unescape`] does: simd-json fails
+/// the whole record on a lone low surrogate and reads a lone high one as NUL, and a caller
+/// could hide its call by its user agent. Escapes are found by their backslash, which
+/// valid JSON has only inside strings.
+pub(super) fn mend_lone_surrogates(bytes: &mut [u8]) {
+    let escape = |bytes: &[u8], at: usize| {
+        (bytes.get(at..at + 2) == Some(b"\\u"))
+            .then(|| hex(bytes, at + 2))
+            .flatten()
+    };
+    let mut at = 0;
+    while let Some(found) = bytes.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        at += found;
+        match escape(bytes, at) {
+            Some(0xD800..=0xDBFF) if matches!(escape(bytes, at + 6), Some(0xDC00..=0xDFFF)) => at += 12,
+            Some(0xD800..=0xDFFF) => {
+                bytes[at..at + 6].copy_from_slice(b"\\uFFFD");
+                at += 6;
+            }
+            // Any other escape: the backslash and the byte it escapes.
+            _ => at += 2,
+        }
+    }
+}
+
 /// The four hex digits at `at`, if they are four hex digits.
 fn hex(s: &[u8], at: usize) -> Option<u32> {
     let digits = s.get(at..at + 4)?;
