@@ -37,31 +37,36 @@ enum BindingCheck {
     Other(Vec<String>, bool),
 }
 
-/// Which cluster an exchange says its service account is in.
+/// Where an exchange says its service account is, and the configured cluster that is.
 #[derive(Debug, Clone, Copy)]
 enum Origin<'a> {
     /// The record does not say.
     Unsaid,
     /// IRSA: the token's OIDC issuer (`identityProvider`).
-    Issuer(&'a str),
+    Issuer(&'a str, Option<usize>),
     /// Pod Identity: the `eks-cluster-name` session tag.
-    ClusterName(&'a str),
+    Tagged(&'a str, Option<usize>),
 }
 
-impl Origin<'_> {
+impl<'a> Origin<'a> {
+    /// The issuer of a web-identity exchange, whose cluster `cluster` is.
+    fn issuer(record: &RecordView<'a>, cluster: Option<usize>) -> Self {
+        record
+            .identity
+            .identity_provider
+            .map_or(Origin::Unsaid, |p| Origin::Issuer(p, cluster))
+    }
+
     /// Whether the exchange may come from the cluster of `binding`: a service account of
     /// the same name in another cluster, or behind an OIDC issuer no cluster has, is not
-    /// the bound one. An issuer is only judged against a cluster whose `oidc_provider` is
-    /// configured, or when it is another cluster's.
+    /// the bound one. An unknown issuer is only judged against a cluster whose
+    /// `oidc_provider` is configured.
     fn admits(self, inv: &Inventory, binding: &Binding) -> bool {
-        let cluster = &inv.clusters[binding.cluster];
         match self {
             Origin::Unsaid => true,
-            Origin::Issuer(provider) => match inv.cluster_by_oidc(provider) {
-                Some(c) => c == binding.cluster,
-                None => cluster.oidc_provider.is_none(),
-            },
-            Origin::ClusterName(name) => name == cluster.name,
+            Origin::Issuer(_, Some(c)) | Origin::Tagged(_, Some(c)) => c == binding.cluster,
+            Origin::Issuer(_, None) => inv.clusters[binding.cluster].oidc_provider.is_none(),
+            Origin::Tagged(_, None) => false,
         }
     }
 }
@@ -80,12 +85,14 @@ fn check_binding(
     if bindings.is_empty() {
         return BindingCheck::Unbound;
     }
-    let named: Vec<&&Binding> = match (ns, sa) {
-        (Some(ns), Some(sa)) => bindings.iter().filter(|b| b.allows(ns, sa)).collect(),
-        _ => Vec::new(),
-    };
-    if named.iter().any(|b| origin.admits(inv, b)) {
-        return BindingCheck::Allowed;
+    let mut named = false;
+    if let (Some(ns), Some(sa)) = (ns, sa) {
+        for b in bindings.iter().filter(|b| b.allows(ns, sa)) {
+            if origin.admits(inv, b) {
+                return BindingCheck::Allowed;
+            }
+            named = true;
+        }
     }
     BindingCheck::Other(
         bindings
@@ -97,7 +104,7 @@ fn check_binding(
                 )
             })
             .collect(),
-        !named.is_empty(),
+        named,
     )
 }
 
@@ -118,11 +125,7 @@ pub fn irsa_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Find
     let (ns, sa) = service_account_subject(subject).unzip();
     let role = record.request.role_arn;
     let role_short = role.map_or("(unknown role)", short_role);
-    let origin = record
-        .identity
-        .identity_provider
-        .map_or(Origin::Unsaid, Origin::Issuer);
-    let binding = check_binding(inv, role, origin, ns, sa);
+    let binding = check_binding(inv, role, Origin::issuer(record, cluster), ns, sa);
     let severity = match binding {
         BindingCheck::Other(..) => Severity::High,
         _ => Severity::Medium,
@@ -369,13 +372,9 @@ pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Ve
             }
             let subject = record.identity.user_name.or(record.response.token_subject);
             let (ns, sa) = subject.and_then(service_account_subject).unzip();
-            let origin = record
-                .identity
-                .identity_provider
-                .map_or(Origin::Unsaid, Origin::Issuer);
             (
                 cluster.map(|c| inv.clusters[c].name.as_str()),
-                origin,
+                Origin::issuer(record, cluster),
                 ns,
                 sa,
                 "IRSA",
@@ -383,11 +382,13 @@ pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Ve
         }
         Some("AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
             let tags = &record.request.pod_tags;
-            let cluster = tags.cluster.map(|n| {
-                inv.cluster_by_name(n)
-                    .map_or(n, |c| inv.clusters[c].name.as_str())
-            });
-            let origin = tags.cluster.map_or(Origin::Unsaid, Origin::ClusterName);
+            let origin = tags
+                .cluster
+                .map_or(Origin::Unsaid, |n| Origin::Tagged(n, inv.cluster_by_name(n)));
+            let cluster = match origin {
+                Origin::Tagged(n, c) => Some(c.map_or(n, |c| inv.clusters[c].name.as_str())),
+                _ => None,
+            };
             (
                 cluster,
                 origin,
@@ -406,14 +407,14 @@ pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Ve
         (Origin::Unsaid, _) => String::new(),
         _ if !named => String::new(),
         (_, Some(c)) => format!(" in cluster {}", clean(c, MAX_FIELD_CHARS)),
-        (Origin::Issuer(p), None) => format!(
+        (Origin::Issuer(p, _), None) => format!(
             " behind OIDC issuer {}, which no configured cluster has",
             clean(
                 p.rsplit_once("oidc-provider/").map_or(p, |(_, i)| i),
                 MAX_FIELD_CHARS
             )
         ),
-        (Origin::ClusterName(_), None) => String::new(),
+        (Origin::Tagged(..), None) => String::new(),
     };
     let workload = match (ns, sa) {
         (Some(ns), Some(sa)) => clean(&format!("{ns}/{sa}"), MAX_FIELD_CHARS),
