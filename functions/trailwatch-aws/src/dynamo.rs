@@ -277,14 +277,14 @@ impl DynamoStore {
     }
 
     /// Writes up to [`WRITE_BATCH`] puts, retrying what comes back unprocessed.
-    async fn batch_put(&self, items: Vec<(String, (Vec<u8>, i64))>) -> Result<(), StateError> {
+    async fn batch_put(&self, items: &[(String, (Vec<u8>, i64))]) -> Result<(), StateError> {
         let mut pending: Vec<WriteRequest> = Vec::with_capacity(items.len());
         for (key, (value, expires)) in items {
             let item = HashMap::from([
-                ("pk".to_string(), s(&key)),
-                ("v".to_string(), AttributeValue::B(value.into())),
+                ("pk".to_string(), s(key)),
+                ("v".to_string(), AttributeValue::B(value.clone().into())),
                 ("exp".to_string(), n(expires)),
-                (TTL.to_string(), ttl(expires)),
+                (TTL.to_string(), ttl(*expires)),
             ]);
             let put = PutRequest::builder()
                 .set_item(Some(item))
@@ -532,37 +532,34 @@ impl StateStore for DynamoStore {
     fn flush(&self) -> Result<(), StateError> {
         let _one = self.flushing.lock().unwrap_or_else(|e| e.into_inner());
         let held: Vec<_> = self.held().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        if held.is_empty() {
-            return Ok(());
-        }
-        let sent = held.clone();
         let mut batches = Vec::new();
         let mut rest = held.into_iter().peekable();
         while rest.peek().is_some() {
             batches.push(rest.by_ref().take(WRITE_BATCH).collect::<Vec<_>>());
         }
-        // A batch that failed stays held whole (a put written twice is the same put): a
-        // later flush, or the redelivery of this input, writes it.
-        let failures: Vec<(StateError, Vec<String>)> = self.block_on(
+        let written: Vec<_> = self.block_on(
             futures::stream::iter(batches)
-                .map(|batch| async move {
-                    let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
-                    self.batch_put(batch).await.err().map(|e| (e, keys))
-                })
+                .map(|batch| async move { (self.batch_put(&batch).await, batch) })
                 .buffer_unordered(CONCURRENCY)
-                .filter_map(|failed| async move { failed })
                 .collect(),
         );
+        // A written put leaves, unless a newer one replaced it meanwhile; a batch that
+        // failed stays held whole (a put written twice is the same put), for a later flush
+        // or the redelivery of this input.
         let mut first = None;
-        let mut unwritten = HashSet::new();
-        for (error, keys) in failures {
-            first.get_or_insert(error);
-            unwritten.extend(keys);
-        }
         let mut held = self.held();
-        for (key, value) in sent {
-            if !unwritten.contains(&key) && held.get(&key) == Some(&value) {
-                held.remove(&key);
+        for (result, batch) in written {
+            match result {
+                Ok(()) => {
+                    for (key, value) in batch {
+                        if held.get(&key) == Some(&value) {
+                            held.remove(&key);
+                        }
+                    }
+                }
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
             }
         }
         first.map_or(Ok(()), Err)
