@@ -261,13 +261,13 @@ impl Run<'_> {
         outer: bool,
     ) -> Result<(), DecodeError> {
         let limits = self.engine.limits();
-        // A CloudWatch Logs payload is one document around its records, already held to
-        // max_decompressed_bytes as a whole; its messages are held to max_record_bytes
-        // one by one.
+        // A CloudWatch Logs payload (the only inner stream) is one document around its
+        // records, held whole to what it may decode to; its messages are held to
+        // max_record_bytes one by one.
         let max_piece = if outer {
             limits.max_record_bytes
         } else {
-            usize::try_from(limits.max_decompressed_bytes).unwrap_or(usize::MAX)
+            usize::try_from(awslogs_limit(&limits)).unwrap_or(usize::MAX)
         };
         let mut splitter = Splitter::new(decompressed, max_piece);
         let result = self.split(&mut splitter, sink, outer);
@@ -532,10 +532,18 @@ impl Run<'_> {
             Ok(gz) => gz,
             Err(e) => return self.bad(sink, &RecordError::AwsLogs(format!("base64: {e}"))),
         };
-        let limit = self.engine.limits().max_decompressed_bytes;
+        let limit = awslogs_limit(&self.engine.limits());
         let result = decode::decompress(Cursor::new(gz), limit).and_then(|d| self.stream(d, sink, false));
         if let Err(e) = result {
             self.bad(sink, &RecordError::AwsLogs(e.to_string()));
         }
     }
+}
+
+/// The most a CloudWatch Logs payload (`awslogs.data`) may decode to, as it is held whole.
+/// A Lambda event is at most 6 MB, and CloudTrail's JSON inflates about 7× from gzip (the
+/// bench file: 100 MB from 13.7 MB), so a delivery decodes to some 35 MB at most: 64 MiB
+/// passes any, and bounds what a forged one can take.
+fn awslogs_limit(limits: &Limits) -> u64 {
+    limits.max_decompressed_bytes.min(64 << 20)
 }

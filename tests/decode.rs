@@ -405,3 +405,21 @@ fn a_logs_delivery_longer_than_a_record_keeps_its_records() {
     assert_eq!((stats.records, stats.bad_records), (40, 1), "{stats:?}");
     assert_eq!(found, ids);
 }
+
+/// A CloudWatch Logs payload is held whole, so what it may decode to is bounded: past
+/// that it is a bad record, and the delivery's other records are not at stake.
+#[test]
+fn a_logs_payload_past_its_bound_is_a_bad_record() {
+    let engine = engine_with("[input]\nmax_decompressed_bytes = 1048576");
+    let mut payload = cwl_payload(&["w1"]);
+    payload["padding"] = json!(" ".repeat(1 << 21));
+    let awslogs = json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD
+        .encode(gzip(payload.to_string().as_bytes()))}});
+    let (result, found) = run_with(&engine, awslogs.to_string().as_bytes());
+    let stats = result.unwrap();
+    assert_eq!(
+        (stats.records, stats.bad_records, found.len()),
+        (0, 1, 0),
+        "{stats:?}"
+    );
+}
