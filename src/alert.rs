@@ -290,7 +290,7 @@ fn alert_key(detection: &str, fields: &[&str], start: i64) -> String {
 /// releases (keys live in the state store), and a field cannot be made to share another
 /// field's key, as it could with a non-cryptographic hash: a caller who chose a long role
 /// path could otherwise have one alert's key taken by another's and suppress it.
-pub(crate) fn digest(bytes: &[u8]) -> String {
+pub fn digest(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     use std::fmt::Write as _;
     let sum = sha2::Sha256::digest(bytes);

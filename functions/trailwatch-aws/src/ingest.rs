@@ -3,7 +3,8 @@
 //!
 //! Each SQS message succeeds or fails alone (`ReportBatchItemFailures`): a missing or
 //! corrupt object, or an alert SNS would not take, fails its own message so SQS delivers
-//! it again; alerts already sent are claimed in the state table and are not repeated.
+//! it again; alerts already sent are claimed in the state table and are not repeated,
+//! and alerts SNS did not take wait in the message's [outbox](crate::outbox) for it.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -15,15 +16,18 @@ use serde_json::Value;
 use tokio_util::io::SyncIoBridge;
 use tracing::Instrument;
 
-use trailwatch::Finding;
+use trailwatch::alert::Alert;
 use trailwatch::engine::FileStats;
 use trailwatch::finding::clean;
-use trailwatch::state::StateStore;
+use trailwatch::state::{StateError, StateStore};
+use trailwatch::{Finding, Severity};
 
 use crate::Services;
 use crate::metrics::Metrics;
 use crate::objects::{self, ObjectRef, Objects};
+use crate::outbox::Outbox;
 use crate::services::error_chain;
+use crate::sns::Outgoing;
 
 /// S3 keys are at most 1024 bytes; one that escaping makes longer is cut.
 const MAX_KEY_CHARS: usize = 1024;
@@ -114,7 +118,8 @@ async fn process_message(
     // Alerts go out even when an object failed, also those found in it before it failed:
     // they are claimed, so the redelivery will not send them twice, and the state that
     // decided them (a first-seen marker, a crossed threshold) will not decide them again.
-    if let Err(e) = send_alerts(svc, findings, metrics).await {
+    // What SNS does not take waits in this message's outbox for the redelivery.
+    if let Err(e) = send_alerts(svc, findings, metrics, &Outbox::for_objects(&objects.objects)).await {
         errors.push(e);
     }
     if errors.is_empty() {
@@ -210,66 +215,93 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
     .map_err(|e| format!("engine task failed: {e}"))?
 }
 
-/// Findings → alert policy → SNS. Claims of alerts that could not be published are
-/// released, so the message's redelivery sends them.
+/// Findings → alert policy → SNS, with what the outbox kept for this input. Alerts SNS
+/// does not take go to the outbox and fail the input, so its redelivery sends them.
 pub(crate) async fn send_alerts(
     svc: &Arc<Services>,
     findings: Vec<Finding>,
     metrics: &Arc<Mutex<Metrics>>,
+    outbox: &Outbox,
 ) -> Result<(), String> {
     lock(metrics).findings(&findings, svc.engine.inventory());
-    if findings.is_empty() {
-        return Ok(());
-    }
-    let policy_svc = Arc::clone(svc);
-    let alerts = tokio::task::spawn_blocking(move || {
-        let store = policy_svc.store.as_ref();
-        let mut batch = policy_svc.engine.policy().batch();
+    let task_svc = Arc::clone(svc);
+    let task_outbox = outbox.clone();
+    let (kept, alerts) = tokio::task::spawn_blocking(move || {
+        let store = task_svc.store.as_ref();
+        let kept = task_outbox.take(store, now())?;
+        if findings.is_empty() {
+            return Ok((kept, Vec::new()));
+        }
+        let mut batch = task_svc.engine.policy().batch();
         for f in findings {
             batch.add(f, store)?;
         }
-        batch.finish(store)
+        Ok::<_, StateError>((kept, batch.finish(store)?))
     })
     .await
     .map_err(|e| format!("alert task failed: {e}"))?
     .map_err(|e| e.to_string())?;
-    if alerts.is_empty() {
+    if kept.alerts.is_empty() && alerts.is_empty() {
         return Ok(());
     }
-    let to_send: Vec<Finding> = alerts.iter().map(|a| a.finding.clone()).collect();
-    let failed = svc.alerts.publish(&to_send).await;
-    let sent: Vec<&Finding> = to_send
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !failed.iter().any(|f| f.index == *i))
-        .map(|(_, a)| a)
-        .collect();
-    lock(metrics).alerts(&sent, failed.len());
-    tracing::info!(alerts = sent.len(), failed = failed.len(), "Alerts published");
-    if failed.is_empty() {
-        return Ok(());
-    }
-    let release_svc = Arc::clone(svc);
-    let unsent: Vec<_> = failed.iter().map(|f| alerts[f.index].clone()).collect();
-    tokio::task::spawn_blocking(move || {
-        for alert in &unsent {
-            if let Err(e) = release_svc
-                .engine
-                .policy()
-                .release(alert, release_svc.store.as_ref())
-            {
-                tracing::error!(error = %e, "Could not release an unsent alert; it will not be retried");
+    let mut errors = Vec::new();
+    // Each message with the alert it renders, if it is new (kept ones are claimed).
+    let mut outgoing: Vec<(Outgoing, Option<&Alert>)> =
+        kept.alerts.iter().map(|o| (o.clone(), None)).collect();
+    for alert in &alerts {
+        match Outgoing::new(&alert.finding) {
+            Ok(o) => outgoing.push((o, Some(alert))),
+            Err(e) => {
+                tracing::error!(detection = alert.finding.detection, error = %e, "An alert cannot be sent");
+                errors.push(format!("{} alert cannot be sent: {e}", alert.finding.detection));
             }
         }
-        if let Err(e) = release_svc.store.flush() {
-            tracing::error!(error = %e, "Could not release unsent alerts; they will not be retried");
+    }
+    let messages: Vec<Outgoing> = outgoing.iter().map(|(o, _)| o.clone()).collect();
+    let failed = svc.alerts.publish(&messages).await;
+    let is_failed = |i: usize| failed.iter().any(|f| f.index == i);
+    let sent: Vec<Severity> = (0..messages.len())
+        .filter(|&i| !is_failed(i))
+        .map(|i| messages[i].severity)
+        .collect();
+    lock(metrics).alerts(&sent, failed.len() + errors.len());
+    tracing::info!(alerts = sent.len(), failed = failed.len(), "Alerts published");
+    errors.extend(failed.iter().map(ToString::to_string));
+
+    let unsent: Vec<Outgoing> = failed.iter().map(|f| messages[f.index].clone()).collect();
+    let new_unsent: Vec<Alert> = failed
+        .iter()
+        .filter_map(|f| outgoing[f.index].1.cloned())
+        .collect();
+    let task_svc = Arc::clone(svc);
+    let task_outbox = outbox.clone();
+    let lost = tokio::task::spawn_blocking(move || {
+        let store = task_svc.store.as_ref();
+        let error = task_outbox.keep(store, &kept, &unsent, now()).err()?;
+        // The outbox could not be written: give up the claims of the new alerts instead,
+        // so a redelivery that finds them again sends them (stateless detections do).
+        for alert in &new_unsent {
+            if let Err(e) = task_svc.engine.policy().release(alert, store) {
+                tracing::error!(error = %e, "Could not release an unsent alert");
+            }
         }
+        if let Err(e) = store.flush() {
+            tracing::error!(error = %e, "Could not release unsent alerts");
+        }
+        Some(format!(
+            "could not keep {} unsent alerts in the outbox: {error}",
+            unsent.len()
+        ))
     })
     .await
-    .map_err(|e| format!("release task failed: {e}"))?;
-    Err(failed
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; "))
+    .map_err(|e| format!("outbox task failed: {e}"))?;
+    if let Some(lost) = lost {
+        tracing::error!(error = %lost, "Unsent alerts may be lost");
+        errors.push(lost);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
 }

@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod logs;
 pub mod metrics;
 pub mod objects;
+pub mod outbox;
 pub mod services;
 pub mod sns;
 

@@ -11,14 +11,17 @@ use serde_json::Value;
 use crate::Services;
 use crate::ingest::{IngestError, run_engine, send_alerts};
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 
 /// Handles one subscription delivery; an error makes Lambda retry it.
 pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError> {
-    if event.pointer("/awslogs/data").and_then(Value::as_str).is_none() {
+    let Some(data) = event.pointer("/awslogs/data").and_then(Value::as_str) else {
         return Err(IngestError(
             "not a CloudWatch Logs subscription event (no awslogs.data)".into(),
         ));
-    }
+    };
+    // Lambda retries a failed delivery with the same payload: its unsent alerts wait here.
+    let outbox = Outbox::for_payload(data.as_bytes());
     let bytes = serde_json::to_vec(&event).map_err(|e| IngestError(e.to_string()))?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let result = async {
@@ -26,10 +29,12 @@ pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError>
             Ok(done) => done,
             // What was found before the failure is alerted (and claimed) all the same.
             Err(failed) => {
-                return Err(match send_alerts(&svc, failed.findings, &metrics).await {
-                    Ok(()) => failed.error,
-                    Err(e) => format!("{}; {e}", failed.error),
-                });
+                return Err(
+                    match send_alerts(&svc, failed.findings, &metrics, &outbox).await {
+                        Ok(()) => failed.error,
+                        Err(e) => format!("{}; {e}", failed.error),
+                    },
+                );
             }
         };
         let now = SystemTime::now()
@@ -39,7 +44,7 @@ pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError>
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .file(&stats, now);
-        send_alerts(&svc, findings, &metrics).await
+        send_alerts(&svc, findings, &metrics, &outbox).await
     }
     .await;
     let metrics = std::mem::take(&mut *metrics.lock().unwrap_or_else(|e| e.into_inner()));

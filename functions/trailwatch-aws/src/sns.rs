@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
-use trailwatch::Finding;
+use trailwatch::{Finding, Severity};
 
 use crate::services::error_chain;
 
@@ -31,6 +31,32 @@ pub struct AlertPublisher {
     topic_arn: String,
     attempts: u32,
     backoff: Duration,
+}
+
+/// An alert rendered for SNS: what one PublishBatch entry carries. It is what the outbox
+/// keeps of an alert not yet delivered, so a later run sends the same message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Outgoing {
+    /// [`subject`].
+    pub subject: String,
+    /// [`message`].
+    pub message: String,
+    /// The `severity` message attribute.
+    pub severity: Severity,
+    /// The `detection` message attribute.
+    pub detection: String,
+}
+
+impl Outgoing {
+    /// Renders one alert; Err when it cannot fit an SNS message.
+    pub fn new(alert: &Finding) -> Result<Self, String> {
+        Ok(Self {
+            subject: subject(alert),
+            message: message(alert)?,
+            severity: alert.severity,
+            detection: alert.detection.to_string(),
+        })
+    }
 }
 
 /// An alert that could not be published.
@@ -62,7 +88,7 @@ impl AlertPublisher {
     }
 
     /// Publishes every alert; returns the ones that failed after all attempts.
-    pub async fn publish(&self, alerts: &[Finding]) -> Vec<PublishError> {
+    pub async fn publish(&self, alerts: &[Outgoing]) -> Vec<PublishError> {
         let mut pending: Vec<(usize, PublishBatchRequestEntry)> = Vec::new();
         let mut failed = Vec::new();
         for (i, alert) in alerts.iter().enumerate() {
@@ -202,13 +228,13 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, String> {
         .map_err(|e| e.to_string())
 }
 
-fn entry(index: usize, alert: &Finding) -> Result<PublishBatchRequestEntry, String> {
+fn entry(index: usize, alert: &Outgoing) -> Result<PublishBatchRequestEntry, String> {
     PublishBatchRequestEntry::builder()
         .id(index.to_string())
-        .subject(subject(alert))
-        .message(message(alert)?)
+        .subject(&alert.subject)
+        .message(&alert.message)
         .message_attributes("severity", attribute(alert.severity.as_str())?)
-        .message_attributes("detection", attribute(alert.detection)?)
+        .message_attributes("detection", attribute(&alert.detection)?)
         .build()
         .map_err(|e| e.to_string())
 }
@@ -216,7 +242,6 @@ fn entry(index: usize, alert: &Finding) -> Result<PublishBatchRequestEntry, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trailwatch::Severity;
     use trailwatch::record::RecordView;
 
     fn alert(title: &str) -> Finding {
@@ -250,7 +275,9 @@ mod tests {
 
     #[test]
     fn batches_respect_count_and_size() {
-        let entries: Vec<_> = (0..25).map(|i| (i, entry(i, &alert("a")).unwrap())).collect();
+        let entries: Vec<_> = (0..25)
+            .map(|i| (i, entry(i, &Outgoing::new(&alert("a")).unwrap()).unwrap()))
+            .collect();
         let sizes: Vec<usize> = chunks(entries).iter().map(Vec::len).collect();
         assert_eq!(sizes, [10, 10, 5]);
     }

@@ -321,6 +321,103 @@ async fn failed_publish_fails_the_message_and_redelivery_alerts() {
     assert_eq!(env.delivered().await.0, expected(&irsa));
 }
 
+fn assert_sent_once(envelopes: &[Value]) {
+    let bodies: Vec<&str> = envelopes.iter().map(|e| e["Message"].as_str().unwrap()).collect();
+    let distinct: BTreeSet<&str> = bodies.iter().copied().collect();
+    assert_eq!(distinct.len(), bodies.len(), "an alert was published twice");
+}
+
+/// Stateful detections decide once: the redelivery of a burst counts its denials once
+/// and crosses no threshold, and a first-seen marker is already there. Their alerts, not
+/// taken by SNS, wait in the message's outbox; the redelivery sends them, and the next
+/// one sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stateful_alerts_sns_did_not_take_are_sent_by_the_redelivery() {
+    let stateful = repo().join("samples/stateful");
+    redelivery_sends_what_sns_did_not_take(&[stateful.join("access-denied-burst/1-probing.json.gz")]).await;
+    redelivery_sends_what_sns_did_not_take(&[
+        stateful.join("first-seen/1-baseline.json.gz"),
+        stateful.join("first-seen/2-ten-days-later.json.gz"),
+    ])
+    .await;
+}
+
+/// One message of `samples`, on its own resources: SNS refuses it, then takes it twice.
+async fn redelivery_sends_what_sns_did_not_take(samples: &[std::path::PathBuf]) {
+    let env = env().await;
+    let mut records = Vec::new();
+    for path in samples {
+        let one: Value = serde_json::from_str(&env.s3_event(&env.upload(path).await)).unwrap();
+        records.push(one["Records"][0].clone());
+    }
+    let event = sqs_event(&[("m", json!({ "Records": records }).to_string())]);
+    let want: BTreeSet<String> = samples.iter().flat_map(|p| expected(p)).collect();
+    assert!(!want.is_empty());
+
+    let broken = env.services(&format!("{}-deleted", env.topic_arn)).await;
+    let response = trailwatch_aws::ingest::handle(broken, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(failures(&response), BTreeSet::from(["m".to_string()]));
+    assert!(env.delivered().await.0.is_empty());
+
+    let response = trailwatch_aws::ingest::handle(env.services(&env.topic_arn).await, event.clone())
+        .await
+        .unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    let (got, envelopes) = env.delivered().await;
+    assert_eq!(got, want, "{samples:?}");
+    assert_sent_once(&envelopes);
+    // A kept alert goes out as it was rendered, with its subject and attributes.
+    for envelope in &envelopes {
+        let body: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            envelope["MessageAttributes"]["detection"]["Value"],
+            body["detection"]
+        );
+        let severity = body["severity"].as_str().unwrap().to_uppercase();
+        assert_eq!(
+            envelope["MessageAttributes"]["severity"]["Value"],
+            body["severity"]
+        );
+        assert!(
+            envelope["Subject"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("[{severity}] "))
+        );
+    }
+
+    let response = trailwatch_aws::ingest::handle(env.services(&env.topic_arn).await, event)
+        .await
+        .unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    assert!(env.delivered().await.0.is_empty(), "the outbox was emptied");
+}
+
+/// The logs function keeps what SNS did not take under its delivery, which Lambda retries
+/// with the same payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_alerts_sns_did_not_take_are_sent_by_the_retry() {
+    let env = env().await;
+    let path = repo().join("samples/cloudwatch-logs/subscription-awslogs.json");
+    let event: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let broken = env.services(&format!("{}-deleted", env.topic_arn)).await;
+    let failed = trailwatch_aws::logs::handle(broken, event.clone()).await;
+    assert!(failed.is_err());
+    assert!(env.delivered().await.0.is_empty());
+    trailwatch_aws::logs::handle(env.services(&env.topic_arn).await, event.clone())
+        .await
+        .unwrap();
+    let (got, envelopes) = env.delivered().await;
+    assert_eq!(got, expected(&path));
+    assert_sent_once(&envelopes);
+    trailwatch_aws::logs::handle(env.services(&env.topic_arn).await, event)
+        .await
+        .unwrap();
+    assert!(env.delivered().await.0.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_metrics_never_fail_the_ingest() {
     let mut env = env().await;

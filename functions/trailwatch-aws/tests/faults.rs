@@ -220,8 +220,8 @@ async fn through_proxy(env: &mut Env) -> SnsFaultProxy {
 
 /// SNS takes some entries of a PublishBatch and fails one (a per-entry `Failed` result,
 /// not a sender fault): the publisher retries only that entry, with growing backoff,
-/// then fails the message and releases the alert's claims. The redelivery sends that
-/// alert and nothing that was delivered the first time.
+/// then fails the message and keeps the alert in the message's outbox. The redelivery
+/// sends that alert and nothing that was delivered the first time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_failing_one_entry_retries_it_and_redelivery_sends_only_it() {
     let mut env = env().await;
