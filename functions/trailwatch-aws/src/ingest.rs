@@ -228,7 +228,9 @@ pub(crate) async fn send_alerts(
     let task_outbox = outbox.clone();
     let (kept, alerts) = tokio::task::spawn_blocking(move || {
         let store = task_svc.store.as_ref();
-        let kept = task_outbox.take(store, now())?;
+        // The new alerts go out also when the outbox cannot be read; what it keeps waits
+        // for the redelivery, as the input fails.
+        let kept = task_outbox.take(store, now());
         if findings.is_empty() {
             return Ok((kept, Vec::new()));
         }
@@ -241,46 +243,66 @@ pub(crate) async fn send_alerts(
     .await
     .map_err(|e| format!("alert task failed: {e}"))?
     .map_err(|e| e.to_string())?;
-    if kept.alerts.is_empty() && alerts.is_empty() {
-        return Ok(());
-    }
     let mut errors = Vec::new();
-    // Each message with the alert it renders, if it is new (kept ones are claimed).
-    let mut outgoing: Vec<(Outgoing, Option<&Alert>)> =
-        kept.alerts.iter().map(|o| (o.clone(), None)).collect();
-    for alert in &alerts {
+    let kept = kept.unwrap_or_else(|e| {
+        errors.push(format!("could not read the outbox: {e}"));
+        Vec::new()
+    });
+    if kept.is_empty() && alerts.is_empty() {
+        return match errors.pop() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        };
+    }
+    // The kept messages first, then the new ones with the alerts they render.
+    let (kept_slots, mut messages): (Vec<usize>, Vec<Outgoing>) = kept.into_iter().unzip();
+    let mut fresh = Vec::with_capacity(alerts.len());
+    let mut unrenderable = 0;
+    for alert in alerts {
         match Outgoing::new(&alert.finding) {
-            Ok(o) => outgoing.push((o, Some(alert))),
+            Ok(message) => {
+                messages.push(message);
+                fresh.push(alert);
+            }
+            // It can never be sent: a redelivery would not help.
             Err(e) => {
+                unrenderable += 1;
                 tracing::error!(detection = alert.finding.detection, error = %e, "An alert cannot be sent");
-                errors.push(format!("{} alert cannot be sent: {e}", alert.finding.detection));
             }
         }
     }
-    let messages: Vec<Outgoing> = outgoing.iter().map(|(o, _)| o.clone()).collect();
     let failed = svc.alerts.publish(&messages).await;
-    let is_failed = |i: usize| failed.iter().any(|f| f.index == i);
+    let is_failed = |i: usize| failed.binary_search_by_key(&i, |f| f.index).is_ok();
     let sent: Vec<Severity> = (0..messages.len())
         .filter(|&i| !is_failed(i))
         .map(|i| messages[i].severity)
         .collect();
-    lock(metrics).alerts(&sent, failed.len() + errors.len());
+    lock(metrics).alerts(&sent, failed.len() + unrenderable);
     tracing::info!(alerts = sent.len(), failed = failed.len(), "Alerts published");
     errors.extend(failed.iter().map(ToString::to_string));
 
-    let unsent: Vec<Outgoing> = failed.iter().map(|f| messages[f.index].clone()).collect();
-    let new_unsent: Vec<Alert> = failed
-        .iter()
-        .filter_map(|f| outgoing[f.index].1.cloned())
+    let sent_slots: Vec<usize> = (0..kept_slots.len())
+        .filter(|&i| !is_failed(i))
+        .map(|i| kept_slots[i])
         .collect();
+    let (unsent, unsent_alerts): (Vec<Outgoing>, Vec<Alert>) = messages
+        .into_iter()
+        .zip(std::iter::repeat_n(None, kept_slots.len()).chain(fresh.into_iter().map(Some)))
+        .enumerate()
+        .filter_map(|(i, (message, alert))| (is_failed(i)).then_some((message, alert?)))
+        .unzip();
     let task_svc = Arc::clone(svc);
     let task_outbox = outbox.clone();
     let lost = tokio::task::spawn_blocking(move || {
         let store = task_svc.store.as_ref();
-        let error = task_outbox.keep(store, &kept, &unsent, now()).err()?;
-        // The outbox could not be written: give up the claims of the new alerts instead,
-        // so a redelivery that finds them again sends them (stateless detections do).
-        for alert in &new_unsent {
+        let written = task_outbox
+            .sent(store, &sent_slots)
+            .and_then(|()| task_outbox.keep(store, &unsent, now()))
+            .and_then(|()| store.flush());
+        let error = written.err()?;
+        // The outbox may not hold them: give up the new alerts' claims instead, so a
+        // redelivery that finds them again sends them (stateless detections do).
+        for alert in &unsent_alerts {
             if let Err(e) = task_svc.engine.policy().release(alert, store) {
                 tracing::error!(error = %e, "Could not release an unsent alert");
             }
@@ -288,10 +310,7 @@ pub(crate) async fn send_alerts(
         if let Err(e) = store.flush() {
             tracing::error!(error = %e, "Could not release unsent alerts");
         }
-        Some(format!(
-            "could not keep {} unsent alerts in the outbox: {error}",
-            unsent.len()
-        ))
+        Some(format!("could not write the outbox: {error}"))
     })
     .await
     .map_err(|e| format!("outbox task failed: {e}"))?;

@@ -6,10 +6,11 @@
 //! would therefore not find it again, so what SNS did not take has to be kept. The outbox
 //! keeps the rendered messages under `outbox/<digest of the input>`; the redelivery of
 //! the same input (SQS delivers the message again, Lambda retries the event) publishes
-//! them with its own alerts and keeps what still fails.
+//! them with its own alerts.
 //!
-//! Two deliveries of one input at the same moment may both publish what was kept: an
-//! alert can then arrive twice, but it is not lost.
+//! Each kept alert has a slot of its own, numbered by an atomic counter, and leaves it
+//! only when it is published: two deliveries of one input at once, or a write that fails
+//! half-way, may send an alert twice but do not lose one.
 
 use trailwatch::alert::digest;
 use trailwatch::state::{StateError, StateStore};
@@ -18,23 +19,52 @@ use crate::objects::ObjectRef;
 use crate::sns::Outgoing;
 
 /// How long kept alerts wait for their input to come again: SQS keeps a message at most
-/// 14 days (on the wall clock, which is also the time the outbox is read at).
+/// 14 days from when it was sent (on the wall clock, which is also the time the outbox is
+/// read at).
 const KEEP_SECS: i64 = 14 * 86_400;
 
-/// Where the unsent alerts of one input are kept: a count under the outbox key, and each
-/// alert under `<key>/<n>` (one DynamoDB item holds at most 400 KB; one alert, 200 KiB).
+/// Where the unsent alerts of one input are kept: a marker under the outbox key (one
+/// `GetItem` tells an input without kept alerts), the number of slots taken under
+/// `<key>/n`, and each alert under `<key>/<slot>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outbox {
     key: String,
 }
 
-/// What an outbox held when it was read.
-#[derive(Debug, Default)]
-pub struct Kept {
-    /// The alerts, in the order they were kept.
-    pub alerts: Vec<Outgoing>,
-    /// How many entries the count named (also those that were unreadable).
-    slots: usize,
+/// A kept alert and its slot.
+pub type Kept = (usize, Outgoing);
+
+/// The attributes of a kept alert, stored before its message. The message is stored as
+/// it is: escaped into JSON once more it could grow past DynamoDB's 400 KB item limit.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Head {
+    subject: String,
+    severity: trailwatch::Severity,
+    detection: String,
+}
+
+fn encode(alert: &Outgoing) -> Result<Vec<u8>, StateError> {
+    let head = Head {
+        subject: alert.subject.clone(),
+        severity: alert.severity,
+        detection: alert.detection.clone(),
+    };
+    let mut bytes = serde_json::to_vec(&head).map_err(|e| StateError::backend("outbox", e))?;
+    bytes.push(b'\n');
+    bytes.extend_from_slice(alert.message.as_bytes());
+    Ok(bytes)
+}
+
+fn decode(bytes: &[u8]) -> Result<Outgoing, String> {
+    let split = bytes.iter().position(|&b| b == b'\n').ok_or("no message")?;
+    let head: Head = serde_json::from_slice(&bytes[..split]).map_err(|e| e.to_string())?;
+    let message = std::str::from_utf8(&bytes[split + 1..]).map_err(|e| e.to_string())?;
+    Ok(Outgoing {
+        subject: head.subject,
+        message: message.to_string(),
+        severity: head.severity,
+        detection: head.detection,
+    })
 }
 
 impl Outbox {
@@ -61,64 +91,56 @@ impl Outbox {
         format!("{}/{i}", self.key)
     }
 
-    /// The alerts kept for this input. An entry that cannot be read is logged and left
-    /// out: it cannot be sent.
-    pub fn take(&self, store: &dyn StateStore, now: i64) -> Result<Kept, StateError> {
-        let Some(count) = store.get(&self.key, now)? else {
-            return Ok(Kept::default());
-        };
-        let slots = std::str::from_utf8(&count)
-            .ok()
-            .and_then(|c| c.parse::<usize>().ok())
-            .unwrap_or_else(|| {
-                tracing::error!(key = %self.key, "Unreadable outbox count; its alerts are lost");
-                0
-            });
-        let keys: Vec<(String, i64)> = (0..slots).map(|i| (self.slot(i), now)).collect();
-        let mut alerts = Vec::with_capacity(slots);
-        for (value, (key, _)) in store.get_many(&keys)?.into_iter().zip(&keys) {
-            match value.map(|v| serde_json::from_slice::<Outgoing>(&v)) {
-                Some(Ok(alert)) => alerts.push(alert),
-                Some(Err(e)) => tracing::error!(%key, error = %e, "Unreadable kept alert; it is lost"),
-                None => tracing::error!(%key, "A kept alert is missing"),
-            }
-        }
-        if !alerts.is_empty() {
-            tracing::info!(
-                alerts = alerts.len(),
-                "Publishing alerts kept from an earlier run"
-            );
-        }
-        Ok(Kept { alerts, slots })
+    fn counter(&self) -> String {
+        format!("{}/n", self.key)
     }
 
-    /// Replaces what `kept` read with `unsent`, durably: an empty `unsent` empties the
-    /// outbox. Writes nothing when there was nothing and is nothing.
-    pub fn keep(
-        &self,
-        store: &dyn StateStore,
-        kept: &Kept,
-        unsent: &[Outgoing],
-        now: i64,
-    ) -> Result<(), StateError> {
-        if kept.slots == 0 && unsent.is_empty() {
+    /// The alerts kept for this input, with their slots. An entry that cannot be read is
+    /// logged and left out: it cannot be sent.
+    pub fn take(&self, store: &dyn StateStore, now: i64) -> Result<Vec<Kept>, StateError> {
+        if store.get(&self.key, now)?.is_none() {
+            return Ok(Vec::new());
+        }
+        // Adding nothing reads the counter (stores keep counters their own way).
+        let slots = store.increment(&self.counter(), 0, now, now.saturating_add(KEEP_SECS))?;
+        let keys: Vec<(String, i64)> = (0..slots as usize).map(|i| (self.slot(i), now)).collect();
+        let mut kept = Vec::new();
+        for (i, value) in store.get_many(&keys)?.into_iter().enumerate() {
+            // A slot is absent once its alert was sent.
+            let Some(value) = value else { continue };
+            match decode(&value) {
+                Ok(alert) => kept.push((i, alert)),
+                Err(e) => tracing::error!(key = %keys[i].0, error = %e, "Unreadable kept alert; it is lost"),
+            }
+        }
+        if !kept.is_empty() {
+            tracing::info!(alerts = kept.len(), "Publishing alerts kept from an earlier run");
+        }
+        Ok(kept)
+    }
+
+    /// Empties the slots of kept alerts that were published. Held until the store's flush.
+    pub fn sent(&self, store: &dyn StateStore, slots: &[usize]) -> Result<(), StateError> {
+        for &i in slots {
+            // Expired entries are absent: an expiry in the past is a delete.
+            store.put(&self.slot(i), b"", i64::MIN)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps `unsent` in slots of their own. The slots' puts are held until the store's
+    /// flush, which makes them durable.
+    pub fn keep(&self, store: &dyn StateStore, unsent: &[Outgoing], now: i64) -> Result<(), StateError> {
+        if unsent.is_empty() {
             return Ok(());
         }
         let expires = now.saturating_add(KEEP_SECS);
+        let end = store.increment(&self.counter(), unsent.len() as u64, now, expires)? as usize;
+        let first = end.saturating_sub(unsent.len());
         for (i, alert) in unsent.iter().enumerate() {
-            let value = serde_json::to_vec(alert).map_err(|e| StateError::backend("outbox", e))?;
-            store.put(&self.slot(i), &value, expires)?;
+            store.put(&self.slot(first + i), &encode(alert)?, expires)?;
         }
-        // Expired entries are absent: an expiry in the past is a delete.
-        for i in unsent.len()..kept.slots {
-            store.put(&self.slot(i), b"", i64::MIN)?;
-        }
-        if unsent.is_empty() {
-            store.put(&self.key, b"", i64::MIN)?;
-        } else {
-            store.put(&self.key, unsent.len().to_string().as_bytes(), expires)?;
-        }
-        store.flush()
+        store.put(&self.key, b"1", expires)
     }
 }
 
@@ -131,7 +153,7 @@ mod tests {
     fn alert(n: u32) -> Outgoing {
         Outgoing {
             subject: format!("[HIGH] alert {n}"),
-            message: format!("{{\"n\":{n}}}"),
+            message: format!("{{\"n\":{n},\"quoted\":\"a \\\"b\\\" \\n c\"}}"),
             severity: Severity::High,
             detection: "access-denied-burst".into(),
         }
@@ -142,6 +164,14 @@ mod tests {
             bucket: bucket.into(),
             key: key.into(),
         }
+    }
+
+    fn alerts(kept: &[Kept]) -> Vec<Outgoing> {
+        kept.iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    fn slots(kept: &[Kept]) -> Vec<usize> {
+        kept.iter().map(|(i, _)| *i).collect()
     }
 
     #[test]
@@ -163,52 +193,74 @@ mod tests {
         let store = MemoryStore::new();
         let outbox = Outbox::for_payload(b"delivery");
         let now = 1_764_000_000;
-        let nothing = outbox.take(&store, now).unwrap();
-        assert!(nothing.alerts.is_empty());
+        assert!(outbox.take(&store, now).unwrap().is_empty());
 
-        outbox
-            .keep(&store, &nothing, &[alert(1), alert(2), alert(3)], now)
-            .unwrap();
+        outbox.keep(&store, &[alert(1), alert(2), alert(3)], now).unwrap();
         let three = outbox.take(&store, now + 60).unwrap();
-        assert_eq!(three.alerts, [alert(1), alert(2), alert(3)]);
+        assert_eq!(alerts(&three), [alert(1), alert(2), alert(3)]);
         // Another input's outbox is its own.
         assert!(
             Outbox::for_payload(b"other")
                 .take(&store, now)
                 .unwrap()
-                .alerts
                 .is_empty()
         );
 
-        // One still fails: only it stays, and the slots it does not use are gone.
-        outbox.keep(&store, &three, &[alert(3)], now + 60).unwrap();
-        let one = outbox.take(&store, now + 120).unwrap();
-        assert_eq!(one.alerts, [alert(3)]);
-        assert_eq!(store.get(&outbox.slot(1), now + 120).unwrap(), None);
+        // Two were sent, one failed again: it stays in its slot, and a new one joins it.
+        outbox.sent(&store, &[0, 1]).unwrap();
+        outbox.keep(&store, &[alert(4)], now + 60).unwrap();
+        let left = outbox.take(&store, now + 120).unwrap();
+        assert_eq!(slots(&left), [2, 3]);
+        assert_eq!(alerts(&left), [alert(3), alert(4)]);
 
-        outbox.keep(&store, &one, &[], now + 120).unwrap();
-        assert!(outbox.take(&store, now + 180).unwrap().alerts.is_empty());
-        assert_eq!(store.get(&outbox.key, now + 180).unwrap(), None);
+        outbox.sent(&store, &slots(&left)).unwrap();
+        assert!(outbox.take(&store, now + 180).unwrap().is_empty());
 
         // Kept alerts wait as long as SQS keeps a message, not longer.
-        outbox.keep(&store, &Kept::default(), &[alert(4)], now).unwrap();
+        let later = Outbox::for_payload(b"later");
+        later.keep(&store, &[alert(5)], now).unwrap();
         assert_eq!(
-            outbox.take(&store, now + KEEP_SECS - 1).unwrap().alerts,
-            [alert(4)]
+            alerts(&later.take(&store, now + KEEP_SECS - 1).unwrap()),
+            [alert(5)]
         );
-        assert!(outbox.take(&store, now + KEEP_SECS).unwrap().alerts.is_empty());
+        assert!(later.take(&store, now + KEEP_SECS).unwrap().is_empty());
+    }
+
+    /// Two deliveries of one input read the same kept alert K. One cannot publish and
+    /// keeps K and its own new alert Y; the other publishes K. Y stays kept.
+    #[test]
+    fn concurrent_deliveries_lose_nothing() {
+        let store = MemoryStore::new();
+        let outbox = Outbox::for_payload(b"message");
+        let now = 1_764_000_000;
+        outbox.keep(&store, &[alert(1)], now).unwrap();
+        let a = outbox.take(&store, now + 1).unwrap();
+        let b = outbox.take(&store, now + 1).unwrap();
+        assert_eq!(alerts(&a), [alert(1)]);
+        assert_eq!(a, b);
+        // A: SNS took nothing; K stays where it is and Y gets a slot of its own.
+        outbox.keep(&store, &[alert(2)], now + 2).unwrap();
+        // B: SNS took K.
+        outbox.sent(&store, &slots(&b)).unwrap();
+        assert_eq!(alerts(&outbox.take(&store, now + 3).unwrap()), [alert(2)]);
     }
 
     #[test]
-    fn an_unreadable_kept_alert_loses_only_itself() {
+    fn a_kept_alert_is_stored_as_it_is_and_an_unreadable_one_loses_only_itself() {
         let store = MemoryStore::new();
         let outbox = Outbox::for_payload(b"delivery");
-        outbox
-            .keep(&store, &Kept::default(), &[alert(1), alert(2)], 0)
-            .unwrap();
-        store.put(&outbox.slot(0), b"not json", KEEP_SECS).unwrap();
+        let big = Outgoing {
+            message: "\"".repeat(200 * 1024),
+            ..alert(1)
+        };
+        assert!(
+            encode(&big).unwrap().len() < 200 * 1024 + 200,
+            "not escaped again"
+        );
+        outbox.keep(&store, &[big.clone(), alert(2)], 0).unwrap();
+        assert_eq!(alerts(&outbox.take(&store, 0).unwrap()), [big, alert(2)]);
+        store.put(&outbox.slot(0), b"not json\n{}", KEEP_SECS).unwrap();
         let kept = outbox.take(&store, 0).unwrap();
-        assert_eq!(kept.alerts, [alert(2)]);
-        assert_eq!(kept.slots, 2);
+        assert_eq!(kept, [(1, alert(2))]);
     }
 }
