@@ -281,16 +281,12 @@ pub(crate) async fn send_alerts(
     tracing::info!(alerts = sent.len(), failed = failed.len(), "Alerts published");
     errors.extend(failed.iter().map(ToString::to_string));
 
-    let sent_slots: Vec<usize> = (0..kept_slots.len())
-        .filter(|&i| !is_failed(i))
-        .map(|i| kept_slots[i])
-        .collect();
-    let (unsent, unsent_alerts): (Vec<Outgoing>, Vec<Alert>) = messages
-        .into_iter()
-        .zip(std::iter::repeat_n(None, kept_slots.len()).chain(fresh.into_iter().map(Some)))
-        .enumerate()
-        .filter_map(|(i, (message, alert))| (is_failed(i)).then_some((message, alert?)))
-        .unzip();
+    // Kept alerts that went out leave their slots; new ones that did not are kept.
+    let k = kept_slots.len();
+    let sent_slots: Vec<usize> = (0..k).filter(|&i| !is_failed(i)).map(|i| kept_slots[i]).collect();
+    let unsent_new = || failed.iter().map(|f| f.index).filter(|&i| i >= k);
+    let unsent: Vec<Outgoing> = unsent_new().map(|i| messages[i].clone()).collect();
+    let unsent_alerts: Vec<Alert> = unsent_new().map(|i| fresh[i - k].clone()).collect();
     let task_svc = Arc::clone(svc);
     let task_outbox = outbox.clone();
     let lost = tokio::task::spawn_blocking(move || {

@@ -4,12 +4,11 @@
 
 use std::io::Cursor;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::Services;
-use crate::ingest::{IngestError, run_engine, send_alerts};
+use crate::ingest::{IngestError, now, run_engine, send_alerts};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 
@@ -37,13 +36,10 @@ pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError>
                 );
             }
         };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
         metrics
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .file(&stats, now);
+            .file(&stats, now());
         send_alerts(&svc, findings, &metrics, &outbox).await
     }
     .await;

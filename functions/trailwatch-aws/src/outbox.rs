@@ -34,22 +34,10 @@ pub struct Outbox {
 /// A kept alert and its slot.
 pub type Kept = (usize, Outgoing);
 
-/// The attributes of a kept alert, stored before its message. The message is stored as
-/// it is: escaped into JSON once more it could grow past DynamoDB's 400 KB item limit.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Head {
-    subject: String,
-    severity: trailwatch::Severity,
-    detection: String,
-}
-
+/// A kept alert: its attributes as JSON, a line break, and its message as it is. Escaped
+/// into JSON once more the message could grow past DynamoDB's 400 KB item limit.
 fn encode(alert: &Outgoing) -> Result<Vec<u8>, StateError> {
-    let head = Head {
-        subject: alert.subject.clone(),
-        severity: alert.severity,
-        detection: alert.detection.clone(),
-    };
-    let mut bytes = serde_json::to_vec(&head).map_err(|e| StateError::backend("outbox", e))?;
+    let mut bytes = serde_json::to_vec(alert).map_err(|e| StateError::backend("outbox", e))?;
     bytes.push(b'\n');
     bytes.extend_from_slice(alert.message.as_bytes());
     Ok(bytes)
@@ -57,14 +45,9 @@ fn encode(alert: &Outgoing) -> Result<Vec<u8>, StateError> {
 
 fn decode(bytes: &[u8]) -> Result<Outgoing, String> {
     let split = bytes.iter().position(|&b| b == b'\n').ok_or("no message")?;
-    let head: Head = serde_json::from_slice(&bytes[..split]).map_err(|e| e.to_string())?;
-    let message = std::str::from_utf8(&bytes[split + 1..]).map_err(|e| e.to_string())?;
-    Ok(Outgoing {
-        subject: head.subject,
-        message: message.to_string(),
-        severity: head.severity,
-        detection: head.detection,
-    })
+    let mut alert: Outgoing = serde_json::from_slice(&bytes[..split]).map_err(|e| e.to_string())?;
+    alert.message = String::from_utf8(bytes[split + 1..].to_vec()).map_err(|e| e.to_string())?;
+    Ok(alert)
 }
 
 impl Outbox {

@@ -34,12 +34,14 @@ pub struct AlertPublisher {
 }
 
 /// An alert rendered for SNS: what one PublishBatch entry carries. It is what the outbox
-/// keeps of an alert not yet delivered, so a later run sends the same message.
+/// keeps of an alert not yet delivered, so a later run sends the same message. Its JSON
+/// holds the attributes only: the outbox stores the message beside it, as it is.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Outgoing {
     /// [`subject`].
     pub subject: String,
     /// [`message`].
+    #[serde(skip)]
     pub message: String,
     /// The `severity` message attribute.
     pub severity: Severity,

@@ -132,15 +132,24 @@ impl Env {
     }
 
     pub fn s3_event(&self, key: &str) -> String {
+        self.s3_event_of(&[key])
+    }
+
+    /// One S3 notification naming each of `keys`.
+    pub fn s3_event_of(&self, keys: &[&str]) -> String {
         // As S3 writes it: keys URL-encoded, spaces as `+`.
-        let encoded = key.replace(' ', "+");
-        json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": "2026-11-30T10:00:00.000Z", "eventName": "ObjectCreated:Put",
-            "userIdentity": {"principalId": "AWS:CLOUDTRAIL"}, "requestParameters": {"sourceIPAddress": "10.0.0.1"},
-            "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "trailwatch",
-            "bucket": {"name": self.bucket, "arn": format!("arn:aws:s3:::{}", self.bucket)},
-            "object": {"key": encoded, "size": 1}}}]})
-        .to_string()
+        let records: Vec<Value> = keys
+            .iter()
+            .map(|key| {
+                json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                    "eventTime": "2026-11-30T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+                    "userIdentity": {"principalId": "AWS:CLOUDTRAIL"}, "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+                    "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "trailwatch",
+                    "bucket": {"name": self.bucket, "arn": format!("arn:aws:s3:::{}", self.bucket)},
+                    "object": {"key": key.replace(' ', "+"), "size": 1}}})
+            })
+            .collect();
+        json!({ "Records": records }).to_string()
     }
 
     /// The alerts delivered to the queue so far: (detection, eventID) lines, plus the
