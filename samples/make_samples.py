@@ -1836,7 +1836,7 @@ def scene_sdk_fallback() -> None:
 
 
 def scene_access_denied_burst() -> None:
-    """Per-session AccessDenied counts in aligned 5-minute windows."""
+    """Per-session AccessDenied counts in 5-minute windows, aligned and half a window later."""
     na = node("i-0f71a2b3c4d5e6f70", "10.0.18.12", "2026-11-30T06:44:02Z")
     b = Scene(utc(2026, 11, 30, 10, 0), (5, 15), 30)
 
@@ -1868,7 +1868,8 @@ def scene_access_denied_burst() -> None:
         b.add(probe(b.at(t), s3p, action, ua=UA["boto3"]))
     b.records.sort(key=lambda r: r["eventTime"])
     b.add(ddb(b.at(utc(2026, 11, 30, 10, 10, 2)), s3p, "GetItem", "payments"))
-    # 10:12:40–10:16:58: prometheus's session, 6 denials up to 10:14:59 and 6 from 10:15:00.
+    # 10:12:40–10:16:58: prometheus's session, 6 denials up to 10:14:59 and 6 from 10:15:00:
+    # split by the aligned boundary, whole in 10:12:30–10:17:29 (the 10th is the finding).
     s4 = irsa_session(R_PROM, "1796030460118843207", "10.0.23.61", UA["yace"],
                       "2026-11-30T09:21:00Z")
     b.add(cw(b.at(utc(2026, 11, 30, 10, 12, 10)), s4, "GetMetricData"))
@@ -1877,7 +1878,8 @@ def scene_access_denied_burst() -> None:
              utc(2026, 11, 30, 10, 15, 0), utc(2026, 11, 30, 10, 15, 20), utc(2026, 11, 30, 10, 15, 47),
              utc(2026, 11, 30, 10, 16, 10), utc(2026, 11, 30, 10, 16, 33), utc(2026, 11, 30, 10, 16, 58)]
     for i, t in enumerate(times):
-        b.add(probe(b.at(t), s4, PROBE_ORDER[i], ua=UA["yace"]))
+        det = ("access-denied-burst",) if i == 9 else ()
+        b.add(probe(b.at(t), s4, PROBE_ORDER[i], ua=UA["yace"]), *det)
     node_background(b, na, ["logs"])
     # 10:20–10:24:59: 9 distinct denials, then CloudTrail delivers one of them again.
     s5 = irsa_session(R_PAY, "botocore-session-1796031012", "10.0.22.62", UA["boto3"],

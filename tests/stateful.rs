@@ -471,8 +471,9 @@ fn only_a_store_with_a_read_grace_settles_by_event_time() {
         assert_eq!(got.len(), 2, "one burst in each window: {got:?}");
         store.counts.load(Ordering::Relaxed)
     };
-    // Two counters (the two windows), counted at each settle.
-    assert!(settles(None) <= 2 * 2, "by size: {}", settles(None));
+    // Four counters (the two windows and the two half a window later), counted at each
+    // settle.
+    assert!(settles(None) <= 2 * 4, "by size: {}", settles(None));
     assert!(settles(Some(900)) > 100, "by event time: {}", settles(Some(900)));
 }
 
@@ -533,7 +534,22 @@ fn access_denied_burst_edges() {
             burst(20, T0, 1),
             vec!["access-denied-burst d09"],
         ),
-        ("split by the boundary", burst(12, T0 + 300 - 6, 1), vec![]),
+        (
+            "split by an aligned boundary: whole in the window half a window later",
+            burst(12, T0 + 300 - 6, 1),
+            vec!["access-denied-burst d09"],
+        ),
+        (
+            "whole in two overlapping windows fires once",
+            burst(12, T0 + 200, 1),
+            vec!["access-denied-burst d09"],
+        ),
+        (
+            "split, then crossing the aligned window too: one burst",
+            burst(20, T0 + 300 - 5, 1),
+            vec!["access-denied-burst d09"],
+        ),
+        ("ten over more than a window", burst(10, T0, 40), vec![]),
         ("a duplicate counts once", duplicated, vec![]),
     ];
     for (name, records, want) in cases {
@@ -548,12 +564,36 @@ fn access_denied_burst_edges() {
         only("access-denied-burst", run(&e, &store, &records[5..])),
         ["access-denied-burst d09"]
     );
+    // A burst split by an aligned boundary, found in the window half a window later, and
+    // more denials in the next run that fill the aligned window: still one burst.
+    let store = MemoryStore::new();
+    assert_eq!(
+        only(
+            "access-denied-burst",
+            run(&e, &store, &burst(12, T0 + 300 - 6, 1))
+        ),
+        ["access-denied-burst d09"]
+    );
+    let more: Vec<Value> = (0..10)
+        .map(|i| denied(&format!("m{i:02}"), T0 + 310 + i))
+        .collect();
+    assert!(only("access-denied-burst", run(&e, &store, &more)).is_empty());
+    // Another ten in a later window are another burst (past the alert's 15-minute window).
+    let later: Vec<Value> = (0..10)
+        .map(|i| denied(&format!("n{i:02}"), T0 + 920 + i))
+        .collect();
+    assert_eq!(
+        only("access-denied-burst", run(&e, &store, &later)),
+        ["access-denied-burst n09"]
+    );
     // A settle that fails while counting loses no count: the first principal's denials
     // were counted, the second's were not, and the redelivery counts only the second's.
+    // (The second's burst is whole only in its aligned window, whose count fails: the
+    // windows half a window later split it 5 and 5.)
     let store = FailOnce::new("prober-b", MemoryStore::new().read_grace());
     let mut two = burst(10, T0, 1);
     two.extend((0..10).map(|i| {
-        let mut r = denied(&format!("b{i:02}"), T0 + i);
+        let mut r = denied(&format!("b{i:02}"), T0 + 145 + i);
         r["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/prober-b/x");
         r
     }));
@@ -571,6 +611,23 @@ fn access_denied_burst_edges() {
         ["access-denied-burst b09"],
         "the redelivery finds the burst whose count failed, and only it"
     );
+    // A burst whole in both its windows, one of whose counts fails: the other window
+    // finds it in the same settle, and the redelivery, counting the first, does not find
+    // it again.
+    let store = FailOnce::new("prober-b", MemoryStore::new().read_grace());
+    let prober_b: Vec<Value> = (0..10)
+        .map(|i| {
+            let mut r = denied(&format!("b{i:02}"), T0 + i);
+            r["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/prober-b/x");
+            r
+        })
+        .collect();
+    let input = serde_json::to_vec(&json!({ "Records": prober_b })).unwrap();
+    let mut findings = Vec::new();
+    assert!(e.process_with_state(&input[..], &store, &mut findings).is_err());
+    let first: Vec<String> = findings.iter().map(|f| f.detection.to_string()).collect();
+    assert_eq!(first, ["access-denied-burst"], "found by the window that counted");
+    assert!(only("access-denied-burst", run(&e, &store, &prober_b)).is_empty());
     // Event ids too long to keep are counted by their hash: distinct ones count, and a
     // redelivery adds nothing.
     let long: Vec<Value> = (0..10)

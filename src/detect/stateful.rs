@@ -205,26 +205,51 @@ impl Later {
 /// An access denial waiting to be counted.
 #[derive(Debug)]
 struct Denial {
-    /// What its counter knows it by: the event id (an event counts once), or one made
+    /// What its counters know it by: the event id (an event counts once), or one made
     /// up for an event without (which cannot be recognised again).
     id: String,
     now: i64,
-    window_start: i64,
     window: i64,
     principal: String,
     /// The finding, should this denial be the one that reaches the threshold.
-    finding: Finding,
+    finding: Option<Finding>,
 }
 
 impl Denial {
-    /// The `denials/` counter of its principal and window: the ids it counted, and their number.
-    fn counter(&self) -> String {
-        format!("denials/{}/{}", self.principal, self.window_start)
+    /// The starts of the windows that count it: the aligned one (10:00–10:05, …) and the
+    /// one half a window later (10:02:30–10:07:30, …). Denials within half a window of
+    /// each other share one of them wherever the boundaries fall, so a burst that an
+    /// aligned boundary splits is still whole in a window. A one-second window has no
+    /// half: only the aligned one.
+    fn windows(&self) -> impl Iterator<Item = (Set, i64)> {
+        let half = self.window / 2;
+        let aligned = self.now.div_euclid(self.window) * self.window;
+        let offset = (self.now - half).div_euclid(self.window) * self.window + half;
+        [(Set::Aligned, aligned), (Set::Offset, offset)]
+            .into_iter()
+            .take(if half == 0 { 1 } else { 2 })
     }
 
-    /// The counter lives through the window after its own, for late records.
-    fn expires(&self) -> i64 {
-        self.window_start + 2 * self.window
+    /// The `denials/` counter of its principal and the window at `start`: the ids it
+    /// counted, and their number.
+    fn counter(&self, start: i64) -> String {
+        format!("denials/{}/{start}", self.principal)
+    }
+}
+
+/// Which of the two sets of `access-denied-burst` windows a counter belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Set {
+    Aligned,
+    Offset,
+}
+
+impl Set {
+    fn other(self) -> Self {
+        match self {
+            Self::Aligned => Self::Offset,
+            Self::Offset => Self::Aligned,
+        }
     }
 }
 
@@ -502,61 +527,7 @@ impl Context<'_> {
                 findings.push(first_seen_finding(c, &new));
             }
         }
-        // Each counter counts its denials in one call. It remembers the ids it counted
-        // with its total, so a redelivered denial counts nothing, and a settle that fails
-        // halfway loses no count. The call that crosses the threshold reports,
-        // whichever process makes it.
-        let mut counters: Vec<(String, Vec<Denial>)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::default();
-        for d in later.denials {
-            let counter = d.counter();
-            let i = *index.entry(counter.clone()).or_insert_with(|| {
-                counters.push((counter, Vec::new()));
-                counters.len() - 1
-            });
-            counters[i].1.push(d);
-        }
-        let threshold = self.inventory.detections.access_denied_burst.threshold;
-        let asks: Vec<DistinctCount<'_>> = counters
-            .iter()
-            .map(|(counter, group)| {
-                let last = &group[group.len() - 1];
-                DistinctCount {
-                    key: counter.clone(),
-                    ids: group.iter().map(|d| d.id.as_str()).collect(),
-                    cap: threshold,
-                    now: last.now,
-                    expires: last.expires(),
-                }
-            })
-            .collect();
-        let outcomes = self.store.count_distinct_many(&asks);
-        drop(asks);
-        // The crossings of the counts that were made are reported before a failure is.
-        let mut failed = None;
-        for ((_, group), outcome) in counters.into_iter().zip(outcomes) {
-            let counted = match outcome {
-                Ok(counted) => counted,
-                Err(e) => {
-                    failed.get_or_insert(e);
-                    continue;
-                }
-            };
-            if counted.before < threshold && threshold <= counted.after() {
-                let nth = (threshold - counted.before - 1) as usize;
-                let crossing = group
-                    .into_iter()
-                    .zip(&counted.new)
-                    .filter_map(|(d, &new)| new.then_some(d))
-                    .nth(nth);
-                if let Some(d) = crossing {
-                    findings.push(burst_finding(d, threshold));
-                }
-            }
-        }
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        self.count_denials(later.denials, findings)?;
         let keys: Vec<(String, i64)> = later
             .exchanges
             .iter()
@@ -579,6 +550,105 @@ impl Context<'_> {
             }
         }
         self.settle_fallbacks(later.fallbacks, findings)
+    }
+
+    /// `access-denied-burst`: counts each denial in the counters of its windows
+    /// ([`Denial::windows`]), each counter in one call. A counter remembers the ids it
+    /// counted with its total, so a redelivered denial counts nothing, and a settle that
+    /// fails halfway loses no count. The call that crosses the threshold reports,
+    /// whichever process makes it; but a burst whole in two overlapping windows is one
+    /// burst, so a crossing is not reported when the crossing denial's other window had
+    /// crossed by then (at the same denial, the aligned window reports).
+    fn count_denials(&self, mut denials: Vec<Denial>, findings: &mut Vec<Finding>) -> Result<(), StateError> {
+        struct Counter {
+            key: String,
+            set: Set,
+            start: i64,
+            /// The denials it counts, in record order.
+            members: Vec<usize>,
+        }
+        let mut counters: Vec<Counter> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::default();
+        // Each denial's counter in each set.
+        let mut counter_of: Vec<[Option<usize>; 2]> = vec![[None; 2]; denials.len()];
+        for (i, d) in denials.iter().enumerate() {
+            for (set, start) in d.windows() {
+                let key = d.counter(start);
+                let c = *index.entry(key.clone()).or_insert_with(|| {
+                    counters.push(Counter {
+                        key,
+                        set,
+                        start,
+                        members: Vec::new(),
+                    });
+                    counters.len() - 1
+                });
+                counters[c].members.push(i);
+                counter_of[i][set as usize] = Some(c);
+            }
+        }
+        let threshold = self.inventory.detections.access_denied_burst.threshold;
+        let asks: Vec<DistinctCount<'_>> = counters
+            .iter()
+            .map(|c| {
+                let last = &denials[c.members[c.members.len() - 1]];
+                DistinctCount {
+                    key: c.key.clone(),
+                    ids: c.members.iter().map(|&i| denials[i].id.as_str()).collect(),
+                    cap: threshold,
+                    now: last.now,
+                    // A counter lives through the window after its own, for late records.
+                    expires: c.start + 2 * last.window,
+                }
+            })
+            .collect();
+        let outcomes = self.store.count_distinct_many(&asks);
+        drop(asks);
+        #[derive(Clone, Copy)]
+        enum Crossing {
+            /// In an earlier call: it was full.
+            Before,
+            /// At this denial.
+            At(usize),
+            /// Not (or not known: the count failed, and the other window reports).
+            Not,
+        }
+        let mut failed = None;
+        let crossings: Vec<Crossing> = counters
+            .iter()
+            .zip(outcomes)
+            .map(|(c, outcome)| match outcome {
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    Crossing::Not
+                }
+                Ok(counted) if counted.before >= threshold => Crossing::Before,
+                Ok(counted) => c
+                    .members
+                    .iter()
+                    .zip(&counted.new)
+                    .filter_map(|(&i, &new)| new.then_some(i))
+                    .nth((threshold - counted.before - 1) as usize)
+                    .map_or(Crossing::Not, Crossing::At),
+            })
+            .collect();
+        // The crossings of the counts that were made are reported before a failure is.
+        for (c, crossing) in counters.iter().zip(&crossings) {
+            let Crossing::At(i) = *crossing else {
+                continue;
+            };
+            let other = counter_of[i][c.set.other() as usize].map(|o| crossings[o]);
+            let reported_there = match other {
+                Some(Crossing::Before) => true,
+                Some(Crossing::At(j)) => j < i || (j == i && c.set == Set::Offset),
+                Some(Crossing::Not) | None => false,
+            };
+            let d = &mut denials[i];
+            if !reported_there && let Some(finding) = d.finding.take() {
+                findings.push(burst_finding(finding, &d.principal, c.start, d.window, threshold));
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Who a temporary key was handed to (shared: most records are such uses).
@@ -850,7 +920,7 @@ impl Context<'_> {
         Ok(())
     }
 
-    /// `access-denied-burst`: ≥ threshold denials for one principal in one aligned window,
+    /// `access-denied-burst`: ≥ threshold denials for one principal in one window,
     /// counted when settled.
     fn burst(&mut self, record: &RecordView<'_>, now: i64) {
         if !record.error_code.is_some_and(is_access_denied) {
@@ -860,7 +930,6 @@ impl Context<'_> {
             return;
         };
         let window = secs(self.inventory.detections.access_denied_burst.window).max(1);
-        let window_start = now.div_euclid(window) * window;
         let principal = clean(principal, 1024);
         let later = &mut self.cache.later;
         let id = match record.event_id {
@@ -874,10 +943,9 @@ impl Context<'_> {
         later.denials.push(Denial {
             id,
             now,
-            window_start,
             window,
             principal,
-            finding: Finding::new(ACCESS_DENIED_BURST, Severity::Medium, record),
+            finding: Some(Finding::new(ACCESS_DENIED_BURST, Severity::Medium, record)),
         });
     }
 
@@ -1053,20 +1121,20 @@ impl Context<'_> {
     }
 }
 
-/// The `access-denied-burst` finding of the denial that made `count`.
-fn burst_finding(d: Denial, count: u64) -> Finding {
-    let Denial {
-        mut finding,
-        principal,
-        window_start,
-        window,
-        ..
-    } = d;
+/// The `access-denied-burst` finding of the denial that made `count` in the window of
+/// `principal` at `window_start`.
+fn burst_finding(
+    mut finding: Finding,
+    principal: &str,
+    window_start: i64,
+    window: i64,
+    count: u64,
+) -> Finding {
     let minutes = window / 60;
     finding.count = count;
     finding.title = format!(
         "{count} access denials for {} within {minutes} min",
-        short_role(&principal)
+        short_role(principal)
     );
     finding.summary = format!(
         "{principal} received {count} AccessDenied/UnauthorizedOperation errors within the {minutes}-minute \
