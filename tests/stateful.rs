@@ -115,6 +115,13 @@ fn denied(id: &str, t: i64) -> Value {
     r
 }
 
+/// [`denied`] for another principal, `prober-b`.
+fn prober_b(id: &str, t: i64) -> Value {
+    let mut r = denied(id, t);
+    r["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/prober-b/x");
+    r
+}
+
 /// Replays `records` as one file, then returns `detection eventID` of the alerts.
 fn run(engine: &Engine, store: &dyn StateStore, records: &[Value]) -> Vec<String> {
     let input = serde_json::to_vec(&json!({ "Records": records })).unwrap();
@@ -592,11 +599,7 @@ fn access_denied_burst_edges() {
     // windows half a window later split it 5 and 5.)
     let store = FailOnce::new("prober-b", MemoryStore::new().read_grace());
     let mut two = burst(10, T0, 1);
-    two.extend((0..10).map(|i| {
-        let mut r = denied(&format!("b{i:02}"), T0 + 145 + i);
-        r["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/prober-b/x");
-        r
-    }));
+    two.extend((0..10).map(|i| prober_b(&format!("b{i:02}"), T0 + 145 + i)));
     let input = serde_json::to_vec(&json!({ "Records": two })).unwrap();
     let mut findings = Vec::new();
     assert!(e.process_with_state(&input[..], &store, &mut findings).is_err());
@@ -615,19 +618,13 @@ fn access_denied_burst_edges() {
     // finds it in the same settle, and the redelivery, counting the first, does not find
     // it again.
     let store = FailOnce::new("prober-b", MemoryStore::new().read_grace());
-    let prober_b: Vec<Value> = (0..10)
-        .map(|i| {
-            let mut r = denied(&format!("b{i:02}"), T0 + i);
-            r["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/prober-b/x");
-            r
-        })
-        .collect();
-    let input = serde_json::to_vec(&json!({ "Records": prober_b })).unwrap();
+    let both: Vec<Value> = (0..10).map(|i| prober_b(&format!("b{i:02}"), T0 + i)).collect();
+    let input = serde_json::to_vec(&json!({ "Records": both })).unwrap();
     let mut findings = Vec::new();
     assert!(e.process_with_state(&input[..], &store, &mut findings).is_err());
     let first: Vec<String> = findings.iter().map(|f| f.detection.to_string()).collect();
     assert_eq!(first, ["access-denied-burst"], "found by the window that counted");
-    assert!(only("access-denied-burst", run(&e, &store, &prober_b)).is_empty());
+    assert!(only("access-denied-burst", run(&e, &store, &both)).is_empty());
     // Event ids too long to keep are counted by their hash: distinct ones count, and a
     // redelivery adds nothing.
     let long: Vec<Value> = (0..10)

@@ -220,14 +220,12 @@ impl Denial {
     /// one half a window later (10:02:30–10:07:30, …). Denials within half a window of
     /// each other share one of them wherever the boundaries fall, so a burst that an
     /// aligned boundary splits is still whole in a window. A one-second window has no
-    /// half: only the aligned one.
-    fn windows(&self) -> impl Iterator<Item = (Set, i64)> {
+    /// half: only the aligned one. The aligned window comes first ([`ALIGNED`]).
+    fn windows(&self) -> impl Iterator<Item = i64> {
         let half = self.window / 2;
         let aligned = self.now.div_euclid(self.window) * self.window;
         let offset = (self.now - half).div_euclid(self.window) * self.window + half;
-        [(Set::Aligned, aligned), (Set::Offset, offset)]
-            .into_iter()
-            .take(if half == 0 { 1 } else { 2 })
+        [aligned, offset].into_iter().take(if half == 0 { 1 } else { 2 })
     }
 
     /// The `denials/` counter of its principal and the window at `start`: the ids it
@@ -237,21 +235,9 @@ impl Denial {
     }
 }
 
-/// Which of the two sets of `access-denied-burst` windows a counter belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Set {
-    Aligned,
-    Offset,
-}
-
-impl Set {
-    fn other(self) -> Self {
-        match self {
-            Self::Aligned => Self::Offset,
-            Self::Offset => Self::Aligned,
-        }
-    }
-}
+/// The index of a denial's aligned window in [`Denial::windows`]; the one half a window
+/// later is `1 - ALIGNED`.
+const ALIGNED: usize = 0;
 
 /// A `first-seen-role-source` finding waiting for its markers.
 #[derive(Debug)]
@@ -562,7 +548,8 @@ impl Context<'_> {
     fn count_denials(&self, mut denials: Vec<Denial>, findings: &mut Vec<Finding>) -> Result<(), StateError> {
         struct Counter {
             key: String,
-            set: Set,
+            /// [`ALIGNED`] or the other.
+            set: usize,
             start: i64,
             /// The denials it counts, in record order.
             members: Vec<usize>,
@@ -572,7 +559,7 @@ impl Context<'_> {
         // Each denial's counter in each set.
         let mut counter_of: Vec<[Option<usize>; 2]> = vec![[None; 2]; denials.len()];
         for (i, d) in denials.iter().enumerate() {
-            for (set, start) in d.windows() {
+            for (set, start) in d.windows().enumerate() {
                 let key = d.counter(start);
                 let c = *index.entry(key.clone()).or_insert_with(|| {
                     counters.push(Counter {
@@ -584,7 +571,7 @@ impl Context<'_> {
                     counters.len() - 1
                 });
                 counters[c].members.push(i);
-                counter_of[i][set as usize] = Some(c);
+                counter_of[i][set] = Some(c);
             }
         }
         let threshold = self.inventory.detections.access_denied_burst.threshold;
@@ -637,10 +624,10 @@ impl Context<'_> {
             let Crossing::At(i) = *crossing else {
                 continue;
             };
-            let other = counter_of[i][c.set.other() as usize].map(|o| crossings[o]);
+            let other = counter_of[i][1 - c.set].map(|o| crossings[o]);
             let reported_there = match other {
                 Some(Crossing::Before) => true,
-                Some(Crossing::At(j)) => j < i || (j == i && c.set == Set::Offset),
+                Some(Crossing::At(j)) => j < i || (j == i && c.set != ALIGNED),
                 Some(Crossing::Not) | None => false,
             };
             let d = &mut denials[i];
