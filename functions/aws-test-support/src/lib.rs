@@ -10,7 +10,8 @@
 //! - [`CborGateway`] lets `aws-sdk-cloudwatch`, which speaks Smithy RPC v2 CBOR, talk to moto,
 //!   which only serves CloudWatch's AWS JSON 1.0 and Query protocols.
 //! - [`SnsFaultProxy`] sits between the SNS client and moto and makes `PublishBatch` fail in
-//!   part or in whole, as SNS can.
+//!   part or in whole, as SNS can; [`DynamoFaultProxy`] makes DynamoDB calls on chosen keys
+//!   fail.
 //! - [`Moto::enforce_iam`] makes a private moto check signatures and IAM policies (moto lets
 //!   every request through by default), for tests of denied calls.
 //!
@@ -50,13 +51,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
+mod dynamo_faults;
 mod gateway;
 mod moto;
+mod proxy;
 mod resources;
 mod sns_faults;
 pub mod translate;
 
 pub use config::{DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, REGION, sdk_config, unique_name};
+pub use dynamo_faults::{DynamoFault, DynamoFaultProxy};
 pub use gateway::CborGateway;
 pub use moto::{MOTO_SERVER_ENV, Moto};
 pub use resources::{create_alert_topic, create_state_table, queue_attribute};

@@ -1,22 +1,17 @@
 //! A proxy in front of moto that makes SNS `PublishBatch` fail on purpose; see
 //! [`SnsFaultProxy`].
 
-use std::convert::Infallible;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs as _};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::sync::oneshot;
 
-use crate::gateway::{forward, text_response};
+use crate::gateway::forward;
+use crate::proxy::{Proxy, lock};
 
 const ENTRY_PREFIX: &str = "PublishBatchRequestEntries.member.";
 const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
@@ -72,10 +67,8 @@ struct State {
 /// and stops when dropped.
 #[derive(Debug)]
 pub struct SnsFaultProxy {
-    endpoint: String,
+    proxy: Proxy,
     state: Arc<Mutex<State>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl SnsFaultProxy {
@@ -86,45 +79,21 @@ impl SnsFaultProxy {
     ///
     /// If `upstream` is not `http://` to a loopback address, or no port can be bound.
     pub fn start(upstream: &str) -> SnsFaultProxy {
-        let upstream_addr = upstream
-            .strip_prefix("http://")
-            .map(|rest| rest.trim_end_matches('/'))
-            .and_then(|authority| authority.to_socket_addrs().ok()?.next())
-            .unwrap_or_else(|| panic!("SnsFaultProxy upstream must be http://HOST:PORT, got {upstream:?}"));
-        assert!(
-            upstream_addr.ip().is_loopback(),
-            "SnsFaultProxy only talks to loopback addresses, got {upstream_addr}"
-        );
-        let listener =
-            StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("SnsFaultProxy cannot bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("SnsFaultProxy cannot make its listener non-blocking");
-        let port = listener.local_addr().expect("listener has an address").port();
         let state = Arc::new(Mutex::new(State::default()));
         let served = Arc::clone(&state);
-        let (shutdown, stop) = oneshot::channel();
-        let thread = thread::Builder::new()
-            .name(format!("sns-fault-proxy-{port}"))
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("SnsFaultProxy cannot build its Tokio runtime");
-                runtime.block_on(serve(listener, upstream_addr, served, stop));
-            })
-            .expect("SnsFaultProxy cannot spawn its thread");
-        SnsFaultProxy {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            state,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        }
+        let proxy = Proxy::start(
+            "sns-fault-proxy",
+            upstream,
+            Arc::new(move |upstream, parts, body| {
+                Box::pin(handle(upstream, Arc::clone(&served), parts, body))
+            }),
+        );
+        SnsFaultProxy { proxy, state }
     }
 
     /// `http://127.0.0.1:PORT`, for the SNS client's `endpoint_url`.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.proxy.endpoint()
     }
 
     /// Sets what happens to the `PublishBatch` calls from now on.
@@ -137,46 +106,6 @@ impl SnsFaultProxy {
     /// Every `PublishBatch` seen so far, oldest first.
     pub fn publish_batch_calls(&self) -> Vec<PublishBatchCall> {
         lock(&self.state).calls.clone()
-    }
-}
-
-impl Drop for SnsFaultProxy {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-async fn serve(
-    listener: StdTcpListener,
-    upstream: SocketAddr,
-    state: Arc<Mutex<State>>,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let listener =
-        tokio::net::TcpListener::from_std(listener).expect("SnsFaultProxy cannot register its listener");
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let state = Arc::clone(&state);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(upstream, Arc::clone(&state), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        }
     }
 }
 
@@ -241,20 +170,11 @@ impl Batch {
 async fn handle(
     upstream: SocketAddr,
     state: Arc<Mutex<State>>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (mut parts, body) = request.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            return Ok(text_response(
-                StatusCode::BAD_REQUEST,
-                format!("reading the request: {e}"),
-            ));
-        }
-    };
+    mut parts: http::request::Parts,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
     let Some(batch) = Batch::parse(&body) else {
-        return Ok(forward(upstream, parts, body).await);
+        return forward(upstream, parts, body).await;
     };
     let (rejected, fail_call) = {
         let mut state = lock(&state);
@@ -285,16 +205,16 @@ async fn handle(
         (rejected, fail_call)
     };
     if fail_call {
-        return Ok(xml_response(
+        return xml_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!(
                 "<ErrorResponse xmlns=\"{SNS_XMLNS}\"><Error><Type>Receiver</Type><Code>InternalError</Code>\
                  <Message>{INJECTED_MESSAGE}</Message></Error><RequestId>sns-fault-proxy</RequestId></ErrorResponse>"
             ),
-        ));
+        );
     }
     if rejected.is_empty() {
-        return Ok(forward(upstream, parts, body).await);
+        return forward(upstream, parts, body).await;
     }
     let failed: String = rejected
         .iter()
@@ -308,14 +228,14 @@ async fn handle(
         .collect();
     let all_rejected = batch.entries.iter().all(|(id, _, _)| rejected.contains(id));
     if all_rejected {
-        return Ok(xml_response(
+        return xml_response(
             StatusCode::OK,
             format!(
                 "<PublishBatchResponse xmlns=\"{SNS_XMLNS}\"><PublishBatchResult><Successful/>\
                  <Failed>{failed}</Failed></PublishBatchResult><ResponseMetadata>\
                  <RequestId>sns-fault-proxy</RequestId></ResponseMetadata></PublishBatchResponse>"
             ),
-        ));
+        );
     }
     let forwarded = batch.body(|id| !rejected.iter().any(|r| r == id));
     parts
@@ -323,7 +243,7 @@ async fn handle(
         .insert(header::CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
     let response = forward(upstream, parts, forwarded).await;
     if !response.status().is_success() {
-        return Ok(response);
+        return response;
     }
     let (parts, body) = response.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -345,7 +265,7 @@ async fn handle(
             response.headers_mut().insert(name, value.clone());
         }
     }
-    Ok(response)
+    response
 }
 
 fn xml_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {

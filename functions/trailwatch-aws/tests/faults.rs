@@ -1,7 +1,7 @@
-//! Failing dependencies, against moto: an S3 object the function may not read, and SNS
-//! taking only part of a PublishBatch. Each failure fails exactly its own SQS message; the
-//! redelivery finishes the job without repeating what was done. A state flush that fails
-//! keeps what it held.
+//! Failing dependencies, against moto: an S3 object the function may not read, SNS
+//! taking only part of a PublishBatch, an outbox DynamoDB cannot write or read. Each
+//! failure fails exactly its own SQS message; the redelivery finishes the job without
+//! repeating what was done. A state flush that fails keeps what it held.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -16,7 +16,8 @@ use aws_sdk_s3::config::Credentials;
 use aws_sdk_sns::config::retry::RetryConfig;
 use serde_json::{Value, json};
 use trailwatch_aws_test_support::{
-    DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, Moto, SnsFault, SnsFaultProxy, sdk_config, unique_name,
+    DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, DynamoFault, DynamoFaultProxy, Moto, SnsFault,
+    SnsFaultProxy, sdk_config, unique_name,
 };
 
 use trailwatch::state::StateStore;
@@ -203,19 +204,64 @@ fn alert_lines(message: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The SDK's own retries of a 500 (3 attempts) with short backoff: the tests are about
+/// what happens after them.
+fn quick_retries() -> RetryConfig {
+    RetryConfig::standard().with_initial_backoff(Duration::from_millis(5))
+}
+
 /// The SNS client of `env` through a fault proxy in front of the shared moto.
 async fn through_proxy(env: &mut Env) -> SnsFaultProxy {
     let proxy = SnsFaultProxy::start(Moto::shared().endpoint());
     let sdk = sdk_config(proxy.endpoint()).await;
-    // The SDK's own retries of a 500 (3 attempts) with short backoff: the test is about
-    // what happens after them.
-    let retry = RetryConfig::standard().with_initial_backoff(Duration::from_millis(5));
     env.clients.sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(&sdk)
-            .retry_config(retry)
+            .retry_config(quick_retries())
             .build(),
     );
     proxy
+}
+
+/// The DynamoDB client of `env` through a fault proxy in front of the shared moto.
+async fn dynamodb_through_proxy(env: &mut Env) -> DynamoFaultProxy {
+    let proxy = DynamoFaultProxy::start(Moto::shared().endpoint());
+    let sdk = sdk_config(proxy.endpoint()).await;
+    env.clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .retry_config(quick_retries())
+            .build(),
+    );
+    proxy
+}
+
+/// An event of sample `0905Z` whose alert the SNS proxy is set to withhold.
+const WITHHELD_EVENT: &str = "1d4e0a09-16a9-4c1a-a994-3414d3740fd1";
+
+/// `0905Z` uploaded, one message naming it, and the SNS proxy withholding the alert of
+/// [`WITHHELD_EVENT`].
+async fn withholding_one(env: &Env, sns: &SnsFaultProxy) -> (std::path::PathBuf, String, Value) {
+    let irsa = sample("0905Z");
+    assert!(
+        expected(&irsa).iter().any(|l| l.ends_with(WITHHELD_EVENT)),
+        "the sample changed: pick another event id"
+    );
+    let key = env.upload(&irsa).await;
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    sns.set_fault(SnsFault::RejectEntriesContaining(WITHHELD_EVENT.to_string()));
+    (irsa, key, event)
+}
+
+/// The alert lines of the entry the proxy's first `PublishBatch` had rejected.
+fn withheld(sns: &SnsFaultProxy) -> BTreeSet<String> {
+    let calls = sns.publish_batch_calls();
+    let first = calls.first().expect("a PublishBatch call");
+    assert_eq!(first.rejected.len(), 1, "{first:#?}");
+    let (_, message) = first
+        .entries
+        .iter()
+        .find(|(id, _)| *id == first.rejected[0])
+        .unwrap();
+    alert_lines(message)
 }
 
 /// SNS takes some entries of a PublishBatch and fails one (a per-entry `Failed` result,
@@ -226,15 +272,7 @@ async fn through_proxy(env: &mut Env) -> SnsFaultProxy {
 async fn sns_failing_one_entry_retries_it_and_redelivery_sends_only_it() {
     let mut env = env().await;
     let proxy = through_proxy(&mut env).await;
-    let irsa = sample("0905Z");
-    let key = env.upload(&irsa).await;
-    let event = sqs_event(&[("m", env.s3_event(&key))]);
-    let needle = "1d4e0a09-16a9-4c1a-a994-3414d3740fd1";
-    assert!(
-        expected(&irsa).iter().any(|l| l.ends_with(needle)),
-        "the sample changed: pick another event id"
-    );
-    proxy.set_fault(SnsFault::RejectEntriesContaining(needle.to_string()));
+    let (irsa, _, event) = withholding_one(&env, &proxy).await;
     let backoff = Duration::from_millis(40);
     let svc = env.services_retrying(&env.topic_arn, 3, backoff).await;
     let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
@@ -249,7 +287,6 @@ async fn sns_failing_one_entry_retries_it_and_redelivery_sends_only_it() {
     let (first, retries) = calls.split_first().unwrap();
     assert!(first.entries.len() > 1 && first.rejected.len() == 1, "{first:#?}");
     let rejected = &first.rejected[0];
-    let withheld_message = &first.entries.iter().find(|(id, _)| id == rejected).unwrap().1;
     for retry in retries {
         // Only the failed entry is sent again, and it fails again.
         let ids: Vec<&String> = retry.entries.iter().map(|(id, _)| id).collect();
@@ -260,7 +297,7 @@ async fn sns_failing_one_entry_retries_it_and_redelivery_sends_only_it() {
     assert!(calls[1].at - calls[0].at >= backoff, "{calls:#?}");
     assert!(calls[2].at - calls[1].at >= backoff * 2, "{calls:#?}");
 
-    let withheld = alert_lines(withheld_message);
+    let withheld = withheld(&proxy);
     let want: BTreeSet<String> = expected(&irsa).difference(&withheld).cloned().collect();
     assert!(!want.is_empty() && !withheld.is_empty());
     assert_eq!(env.delivered().await.0, want, "what SNS accepted is delivered");
@@ -276,6 +313,101 @@ async fn sns_failing_one_entry_retries_it_and_redelivery_sends_only_it() {
     let resent = &proxy.publish_batch_calls()[3..];
     assert_eq!(resent.len(), 1);
     assert_eq!(resent[0].entries.len(), 1, "{resent:#?}");
+}
+
+/// SNS withholds one alert and the outbox cannot be written either: the message fails
+/// and gives up that alert's claims instead, so the redelivery finds the alert again (its
+/// detection is stateless) and sends it, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbox_that_cannot_be_written_leaves_the_alert_to_the_redelivery() {
+    let mut env = env().await;
+    let sns = through_proxy(&mut env).await;
+    let dynamodb = dynamodb_through_proxy(&mut env).await;
+    let (irsa, _, event) = withholding_one(&env, &sns).await;
+    dynamodb.set_fault(DynamoFault::FailWritesOf("outbox/".into()));
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["m".to_string()]),
+        "{response}"
+    );
+    // Taking the slots (an UpdateItem of the outbox's counter) failed, 3 SDK attempts.
+    assert_eq!(dynamodb.failed_calls(), ["UpdateItem"; 3]);
+    let withheld = withheld(&sns);
+    let want: BTreeSet<String> = expected(&irsa).difference(&withheld).cloned().collect();
+    assert_eq!(env.delivered().await.0, want);
+
+    sns.set_fault(SnsFault::None);
+    dynamodb.set_fault(DynamoFault::None);
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    assert_eq!(env.delivered().await.0, withheld, "the released alert, once");
+}
+
+/// The outbox cannot be read when the message comes again: the alert found anew still
+/// goes out, the message fails again, and what the outbox kept is sent once it can be
+/// read, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() {
+    let mut env = env().await;
+    let sns = through_proxy(&mut env).await;
+    let dynamodb = dynamodb_through_proxy(&mut env).await;
+    let (irsa, key, event) = withholding_one(&env, &sns).await;
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["m".to_string()]),
+        "{response}"
+    );
+    let withheld = withheld(&sns);
+    let want: BTreeSet<String> = expected(&irsa).difference(&withheld).cloned().collect();
+    assert_eq!(env.delivered().await.0, want);
+
+    // A test device for an alert that is new on the redelivery: the object, rewritten
+    // under its key (so the message has the same outbox), holds one more record.
+    let mut trail: Value = {
+        use std::io::Read as _;
+        let mut text = String::new();
+        trailwatch::decode::decompress(std::fs::File::open(&irsa).unwrap(), u64::MAX)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let added = unique_name("akia");
+    trail["Records"].as_array_mut().unwrap().push(json!({
+        "eventVersion": "1.09", "eventTime": "2026-11-30T09:06:00Z",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE",
+            "arn": "arn:aws:iam::111122223333:user/ci", "accountId": "111122223333",
+            "accessKeyId": "AKIAIOSFODNN7EXAMPLE", "userName": "ci"},
+        "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "ap-southeast-1",
+        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0", "requestParameters": null,
+        "responseElements": null, "eventID": added, "readOnly": true,
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333"}));
+    put(&env.clients, &env.bucket, &key, trail.to_string().into_bytes()).await;
+
+    sns.set_fault(SnsFault::None);
+    dynamodb.set_fault(DynamoFault::FailReadsOf("outbox/".into()));
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        BTreeSet::from(["m".to_string()]),
+        "{response}"
+    );
+    // Reading the outbox's marker failed, 3 SDK attempts.
+    assert_eq!(dynamodb.failed_calls(), ["GetItem"; 3]);
+    let new = BTreeSet::from([format!("long-term-access-key {added}")]);
+    assert_eq!(env.delivered().await.0, new, "the new alert goes out");
+
+    dynamodb.set_fault(DynamoFault::None);
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    assert_eq!(env.delivered().await.0, withheld, "the kept alert, once");
 }
 
 /// Twelve alerts make two PublishBatch calls (SNS takes ten entries per call). The first
