@@ -1,25 +1,21 @@
 //! The rpcv2Cbor → awsJson1_0 gateway in front of moto; see [`CborGateway`].
 
-use std::convert::Infallible;
 use std::io::Read as _;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs as _};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value as Json, json};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
 use crate::Moto;
+use crate::proxy::Proxy;
 use crate::translate::{self, Schema};
 
 const SMITHY_PROTOCOL: HeaderName = HeaderName::from_static("smithy-protocol");
@@ -80,11 +76,9 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 /// process exits.
 #[derive(Debug)]
 pub struct CborGateway {
-    endpoint: String,
+    proxy: Proxy,
     upstream: String,
     stats: Arc<Stats>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug, Default)]
@@ -94,7 +88,6 @@ struct Stats {
 }
 
 struct Context {
-    upstream: SocketAddr,
     upstream_authority: HeaderValue,
     stats: Arc<Stats>,
 }
@@ -119,53 +112,28 @@ impl CborGateway {
             .strip_prefix("http://")
             .map(|rest| rest.trim_end_matches('/'))
             .unwrap_or_else(|| panic!("CborGateway upstream must be http://HOST:PORT, got {upstream:?}"));
-        let upstream_addr = authority
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .unwrap_or_else(|| panic!("CborGateway upstream {upstream:?} does not resolve"));
-        assert!(
-            upstream_addr.ip().is_loopback(),
-            "CborGateway only talks to loopback addresses, got {upstream_addr}"
-        );
-        let listener =
-            StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("CborGateway cannot bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("CborGateway cannot make its listener non-blocking");
-        let port = listener
-            .local_addr()
-            .expect("CborGateway listener has no address")
-            .port();
         let stats = Arc::new(Stats::default());
         let context = Arc::new(Context {
-            upstream: upstream_addr,
             upstream_authority: HeaderValue::from_str(authority).expect("an address is a valid header value"),
             stats: Arc::clone(&stats),
         });
-        let (shutdown, stop) = oneshot::channel();
-        let thread = thread::Builder::new()
-            .name(format!("cbor-gateway-{port}"))
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("CborGateway cannot build its Tokio runtime");
-                runtime.block_on(serve(listener, context, stop));
-            })
-            .expect("CborGateway cannot spawn its thread");
+        let proxy = Proxy::start(
+            "cbor-gateway",
+            upstream,
+            Arc::new(move |upstream, parts, body| {
+                Box::pin(handle(upstream, Arc::clone(&context), parts, body))
+            }),
+        );
         CborGateway {
-            endpoint: format!("http://127.0.0.1:{port}"),
+            proxy,
             upstream: upstream.to_owned(),
             stats,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
         }
     }
 
     /// `http://127.0.0.1:PORT`, for the CloudWatch client's `endpoint_url`.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.proxy.endpoint()
     }
 
     /// The endpoint requests are forwarded to.
@@ -185,48 +153,21 @@ impl CborGateway {
     }
 }
 
-impl Drop for CborGateway {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(listener: StdTcpListener, context: Arc<Context>, mut stop: oneshot::Receiver<()>) {
-    let listener =
-        tokio::net::TcpListener::from_std(listener).expect("CborGateway cannot register its listener");
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let context = Arc::clone(&context);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(Arc::clone(&context), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        }
-    }
-}
-
 async fn handle(
+    upstream: SocketAddr,
     context: Arc<Context>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let rpc = (request.method() == Method::POST)
-        .then(|| rpc_target(request.uri().path()))
+    parts: http::request::Parts,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let rpc = (parts.method == Method::POST)
+        .then(|| rpc_target(parts.uri.path()))
         .flatten();
-    Ok(match rpc {
-        Some((service, operation)) => translate_call(&context, request, &service, &operation).await,
-        None => proxy(&context, request).await,
-    })
+    match rpc {
+        Some((service, operation)) => {
+            translate_call(upstream, &context, parts, body, &service, &operation).await
+        }
+        None => forward(upstream, parts, body).await,
+    }
 }
 
 /// `(service, operation)` of an rpcv2Cbor path: `/service/{service}/operation/{operation}`.
@@ -238,23 +179,14 @@ fn rpc_target(path: &str) -> Option<(String, String)> {
 }
 
 async fn translate_call(
+    upstream: SocketAddr,
     context: &Context,
-    request: Request<Incoming>,
+    parts: http::request::Parts,
+    body: Bytes,
     service: &str,
     operation: &str,
 ) -> Response<Full<Bytes>> {
     context.stats.translated.fetch_add(1, Ordering::Relaxed);
-    let (parts, body) = request.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            return cbor_error(
-                StatusCode::BAD_REQUEST,
-                GATEWAY_ERROR,
-                &format!("reading the request: {e}"),
-            );
-        }
-    };
     let gzipped = parts
         .headers
         .get(header::CONTENT_ENCODING)
@@ -305,7 +237,7 @@ async fn translate_call(
     *upstream_request.uri_mut() = http::Uri::from_static("/");
     *upstream_request.headers_mut() = headers;
 
-    let (status, mut headers, body) = match exchange(context.upstream, upstream_request).await {
+    let (status, mut headers, body) = match exchange(upstream, upstream_request).await {
         Ok(answer) => answer,
         Err(e) => return cbor_error(StatusCode::BAD_GATEWAY, GATEWAY_ERROR, &format!("moto: {e}")),
     };
@@ -343,16 +275,6 @@ async fn translate_call(
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
-}
-
-/// Forwards a request that is not rpcv2Cbor as it is.
-async fn proxy(context: &Context, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => return text_response(StatusCode::BAD_REQUEST, format!("reading the request: {e}")),
-    };
-    forward(context.upstream, parts, body).await
 }
 
 /// Sends a request, its body read already, to `upstream` and answers with its response.

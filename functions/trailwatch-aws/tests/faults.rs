@@ -315,6 +315,24 @@ async fn sns_failing_one_entry_retries_it_and_redelivery_sends_only_it() {
     assert_eq!(resent[0].entries.len(), 1, "{resent:#?}");
 }
 
+/// Runs the handler on `event` with the services of `env`: the messages it failed.
+async fn invoke(env: &Env, event: &Value) -> BTreeSet<String> {
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
+    failures(&response)
+}
+
+/// The first delivery of `0905Z` with SNS withholding one alert: the message fails and
+/// the rest is delivered. Its key, its event, and the withheld alert's lines.
+async fn first_delivery_withholding_one(env: &Env, sns: &SnsFaultProxy) -> (String, Value, BTreeSet<String>) {
+    let (irsa, key, event) = withholding_one(env, sns).await;
+    assert_eq!(invoke(env, &event).await, BTreeSet::from(["m".to_string()]));
+    let withheld = withheld(sns);
+    let want: BTreeSet<String> = expected(&irsa).difference(&withheld).cloned().collect();
+    assert_eq!(env.delivered().await.0, want);
+    (key, event, withheld)
+}
+
 /// SNS withholds one alert and the outbox cannot be written either: the message fails
 /// and gives up that alert's claims instead, so the redelivery finds the alert again (its
 /// detection is stateless) and sends it, and nothing else.
@@ -323,26 +341,14 @@ async fn an_outbox_that_cannot_be_written_leaves_the_alert_to_the_redelivery() {
     let mut env = env().await;
     let sns = through_proxy(&mut env).await;
     let dynamodb = dynamodb_through_proxy(&mut env).await;
-    let (irsa, _, event) = withholding_one(&env, &sns).await;
     dynamodb.set_fault(DynamoFault::FailWritesOf("outbox/".into()));
-    let svc = env.services(&env.topic_arn).await;
-    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
-    assert_eq!(
-        failures(&response),
-        BTreeSet::from(["m".to_string()]),
-        "{response}"
-    );
+    let (_, event, withheld) = first_delivery_withholding_one(&env, &sns).await;
     // Taking the slots (an UpdateItem of the outbox's counter) failed, 3 SDK attempts.
     assert_eq!(dynamodb.failed_calls(), ["UpdateItem"; 3]);
-    let withheld = withheld(&sns);
-    let want: BTreeSet<String> = expected(&irsa).difference(&withheld).cloned().collect();
-    assert_eq!(env.delivered().await.0, want);
 
     sns.set_fault(SnsFault::None);
     dynamodb.set_fault(DynamoFault::None);
-    let svc = env.services(&env.topic_arn).await;
-    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
-    assert!(failures(&response).is_empty(), "{response}");
+    assert!(invoke(&env, &event).await.is_empty());
     assert_eq!(env.delivered().await.0, withheld, "the released alert, once");
 }
 
@@ -354,24 +360,14 @@ async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() 
     let mut env = env().await;
     let sns = through_proxy(&mut env).await;
     let dynamodb = dynamodb_through_proxy(&mut env).await;
-    let (irsa, key, event) = withholding_one(&env, &sns).await;
-    let svc = env.services(&env.topic_arn).await;
-    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
-    assert_eq!(
-        failures(&response),
-        BTreeSet::from(["m".to_string()]),
-        "{response}"
-    );
-    let withheld = withheld(&sns);
-    let want: BTreeSet<String> = expected(&irsa).difference(&withheld).cloned().collect();
-    assert_eq!(env.delivered().await.0, want);
+    let (key, event, withheld) = first_delivery_withholding_one(&env, &sns).await;
 
     // A test device for an alert that is new on the redelivery: the object, rewritten
     // under its key (so the message has the same outbox), holds one more record.
     let mut trail: Value = {
         use std::io::Read as _;
         let mut text = String::new();
-        trailwatch::decode::decompress(std::fs::File::open(&irsa).unwrap(), u64::MAX)
+        trailwatch::decode::decompress(std::fs::File::open(sample("0905Z")).unwrap(), u64::MAX)
             .unwrap()
             .read_to_string(&mut text)
             .unwrap();
@@ -391,22 +387,14 @@ async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() 
 
     sns.set_fault(SnsFault::None);
     dynamodb.set_fault(DynamoFault::FailReadsOf("outbox/".into()));
-    let svc = env.services(&env.topic_arn).await;
-    let response = trailwatch_aws::ingest::handle(svc, event.clone()).await.unwrap();
-    assert_eq!(
-        failures(&response),
-        BTreeSet::from(["m".to_string()]),
-        "{response}"
-    );
+    assert_eq!(invoke(&env, &event).await, BTreeSet::from(["m".to_string()]));
     // Reading the outbox's marker failed, 3 SDK attempts.
     assert_eq!(dynamodb.failed_calls(), ["GetItem"; 3]);
     let new = BTreeSet::from([format!("long-term-access-key {added}")]);
     assert_eq!(env.delivered().await.0, new, "the new alert goes out");
 
     dynamodb.set_fault(DynamoFault::None);
-    let svc = env.services(&env.topic_arn).await;
-    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
-    assert!(failures(&response).is_empty(), "{response}");
+    assert!(invoke(&env, &event).await.is_empty());
     assert_eq!(env.delivered().await.0, withheld, "the kept alert, once");
 }
 
