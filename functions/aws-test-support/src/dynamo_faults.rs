@@ -10,8 +10,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use crate::gateway::forward;
-use crate::proxy::{Proxy, lock};
-use crate::sns_faults::INJECTED_MESSAGE;
+use crate::proxy::{INJECTED_MESSAGE, Proxy, lock};
 
 const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
@@ -30,8 +29,9 @@ pub enum DynamoFault {
     /// Nothing: every call goes to moto as it is.
     #[default]
     None,
-    /// Reads (`GetItem`, `BatchGetItem`, `Query`, `Scan`) whose request contains this text,
-    /// a key or a part of one, are answered `500 InternalServerError` without reaching moto.
+    /// Reads (`GetItem`, `BatchGetItem`, `Query`, `Scan`) whose request body contains this
+    /// text anywhere (a key, or a part of one, say) are answered `500 InternalServerError`
+    /// without reaching moto: the whole call, also the other items of a batch.
     FailReadsOf(String),
     /// The same for writes (`PutItem`, `UpdateItem`, `DeleteItem`, `BatchWriteItem`,
     /// `TransactWriteItems`).
@@ -39,6 +39,7 @@ pub enum DynamoFault {
 }
 
 /// A test-only HTTP proxy on 127.0.0.1 for the DynamoDB client, in front of moto.
+/// Calls are picked by their operation and a text in their request body.
 ///
 /// Every call is forwarded to moto unchanged except those the configured [`DynamoFault`]
 /// fails: they never reach moto, so the table does not change, and the client gets the

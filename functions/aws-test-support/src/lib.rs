@@ -63,5 +63,6 @@ pub use config::{DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, REGION, sdk_confi
 pub use dynamo_faults::{DynamoFault, DynamoFaultProxy};
 pub use gateway::CborGateway;
 pub use moto::{MOTO_SERVER_ENV, Moto};
+pub use proxy::INJECTED_MESSAGE;
 pub use resources::{create_alert_topic, create_state_table, queue_attribute};
-pub use sns_faults::{INJECTED_MESSAGE, PublishBatchCall, SnsFault, SnsFaultProxy};
+pub use sns_faults::{PublishBatchCall, SnsFault, SnsFaultProxy};

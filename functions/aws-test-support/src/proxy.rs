@@ -1,5 +1,6 @@
-//! The HTTP server the fault proxies share: it listens on 127.0.0.1, hands each request
-//! (head and whole body) to the proxy's handler, and stops when dropped.
+//! The HTTP server the test proxies share (the fault proxies and the CBOR gateway): it
+//! listens on 127.0.0.1, hands each request (head and whole body) to the proxy's
+//! handler, and stops when dropped.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,6 +19,9 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
 use crate::gateway::text_response;
+
+/// `message` of every failure a fault proxy makes up.
+pub const INJECTED_MESSAGE: &str = "failure injected by a trailwatch test proxy";
 
 /// The answer to one request.
 pub(crate) type Answer = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
@@ -43,11 +47,15 @@ impl Proxy {
     ///
     /// If `upstream` is not `http://` to a loopback address, or no port can be bound.
     pub(crate) fn start(name: &str, upstream: &str, handler: Handler) -> Proxy {
-        let upstream_addr = upstream
+        let authority = upstream
             .strip_prefix("http://")
             .map(|rest| rest.trim_end_matches('/'))
-            .and_then(|authority| authority.to_socket_addrs().ok()?.next())
             .unwrap_or_else(|| panic!("{name} upstream must be http://HOST:PORT, got {upstream:?}"));
+        let upstream_addr = authority
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .unwrap_or_else(|| panic!("{name} upstream {upstream:?} does not resolve"));
         assert!(
             upstream_addr.ip().is_loopback(),
             "{name} only talks to loopback addresses, got {upstream_addr}"

@@ -11,12 +11,10 @@ use http::{Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 
 use crate::gateway::forward;
-use crate::proxy::{Proxy, lock};
+use crate::proxy::{INJECTED_MESSAGE, Proxy, lock};
 
 const ENTRY_PREFIX: &str = "PublishBatchRequestEntries.member.";
 const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
-/// `Message` of every failure the proxy makes up.
-pub const INJECTED_MESSAGE: &str = "failure injected by SnsFaultProxy";
 
 /// What the proxy does to `PublishBatch` calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

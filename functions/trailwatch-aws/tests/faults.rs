@@ -207,7 +207,9 @@ fn alert_lines(message: &str) -> BTreeSet<String> {
 /// The SDK's own retries of a 500 (3 attempts) with short backoff: the tests are about
 /// what happens after them.
 fn quick_retries() -> RetryConfig {
-    RetryConfig::standard().with_initial_backoff(Duration::from_millis(5))
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(5))
 }
 
 /// The SNS client of `env` through a fault proxy in front of the shared moto.
@@ -349,7 +351,9 @@ async fn an_outbox_that_cannot_be_written_leaves_the_alert_to_the_redelivery() {
     sns.set_fault(SnsFault::None);
     dynamodb.set_fault(DynamoFault::None);
     assert!(invoke(&env, &event).await.is_empty());
-    assert_eq!(env.delivered().await.0, withheld, "the released alert, once");
+    let (delivered, messages) = env.delivered().await;
+    assert_eq!(delivered, withheld, "the released alert");
+    assert_eq!(messages.len(), 1, "once: {messages:?}");
 }
 
 /// The outbox cannot be read when the message comes again: the alert found anew still
@@ -391,11 +395,15 @@ async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() 
     // Reading the outbox's marker failed, 3 SDK attempts.
     assert_eq!(dynamodb.failed_calls(), ["GetItem"; 3]);
     let new = BTreeSet::from([format!("long-term-access-key {added}")]);
-    assert_eq!(env.delivered().await.0, new, "the new alert goes out");
+    let (delivered, messages) = env.delivered().await;
+    assert_eq!(delivered, new, "the new alert goes out");
+    assert_eq!(messages.len(), 1, "and nothing else: {messages:?}");
 
     dynamodb.set_fault(DynamoFault::None);
     assert!(invoke(&env, &event).await.is_empty());
-    assert_eq!(env.delivered().await.0, withheld, "the kept alert, once");
+    let (delivered, messages) = env.delivered().await;
+    assert_eq!(delivered, withheld, "the kept alert");
+    assert_eq!(messages.len(), 1, "once: {messages:?}");
 }
 
 /// Twelve alerts make two PublishBatch calls (SNS takes ten entries per call). The first
