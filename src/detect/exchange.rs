@@ -137,7 +137,8 @@ pub fn irsa_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Find
         .identity_provider
         .and_then(|p| p.rsplit_once("oidc-provider/").map(|(_, i)| i))
         .map_or_else(|| "<oidc issuer>".to_string(), |i| clean(i, MAX_FIELD_CHARS));
-    let (mut diagnosis, remediation) = irsa_advice(code, &subject_c, &role_c, &issuer);
+    let message = record.error_message.unwrap_or_default();
+    let (mut diagnosis, remediation) = irsa_advice(code, message, &subject_c, &role_c, &issuer);
     if let BindingCheck::Other(bound, _) = &binding {
         diagnosis.push_str(&format!(
             " The configured bindings give {role_short} to {}, not to {subject_c}: the pod may run \
@@ -172,9 +173,17 @@ pub fn irsa_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Find
     );
 }
 
-/// The guide's troubleshooting table, by error code: (diagnosis, remediation).
-fn irsa_advice(code: &str, subject: &str, role: &str, issuer: &str) -> (String, String) {
-    match code {
+/// An error code as the advice tables name it: CloudTrail writes some codes with the
+/// SDK's `Exception` suffix (`PackedPolicyTooLargeException`) and some without
+/// (`InvalidIdentityToken`), so both spellings read the same.
+fn base_code(code: &str) -> &str {
+    code.strip_suffix("Exception").unwrap_or(code)
+}
+
+/// The guide's troubleshooting table, by error code and, where one code has several
+/// causes, by the event's errorMessage: (diagnosis, remediation).
+fn irsa_advice(code: &str, message: &str, subject: &str, role: &str, issuer: &str) -> (String, String) {
+    match base_code(code) {
         c if is_access_denied(c) => (
             format!(
                 "The trust policy of {role} does not accept this token: its `sub` condition must \
@@ -187,18 +196,29 @@ fn irsa_advice(code: &str, subject: &str, role: &str, issuer: &str) -> (String, 
                  `sts.amazonaws.com`. Check the eks.amazonaws.com/role-arn annotation on the service account."
             ),
         ),
-        "InvalidIdentityToken" => (
+        "InvalidIdentityToken" if message.contains("audience") => (
             format!(
-                "STS could not validate the token: the IAM OIDC provider for {issuer} is missing in \
-                 this account, or its thumbprint no longer matches the issuer's certificate."
+                "STS rejected the token's audience: the IAM OIDC provider for {issuer} does not list \
+                 the token's `aud` among its client ids."
             ),
             format!(
-                "Check `aws iam list-open-id-connect-providers` lists {issuer}; recreate it from the \
-                 cluster's issuer URL, or update its thumbprint with \
-                 `aws iam update-open-id-connect-provider-thumbprint`."
+                "Add `sts.amazonaws.com` to the client ids of the OIDC provider for {issuer} \
+                 (`aws iam add-client-id-to-open-id-connect-provider`), or project the token with \
+                 that audience (the pod identity webhook does by default)."
             ),
         ),
-        "ExpiredTokenException" => (
+        "InvalidIdentityToken" => (
+            format!(
+                "STS could not validate the token: no IAM OIDC provider for {issuer} in this account, \
+                 or the token was not signed by that issuer's current keys (for an issuer outside \
+                 AWS, a provider thumbprint that no longer matches its certificate)."
+            ),
+            format!(
+                "Check `aws iam list-open-id-connect-providers` lists {issuer}; create it from the \
+                 cluster's issuer URL (`eksctl utils associate-iam-oidc-provider`) if it is missing."
+            ),
+        ),
+        "ExpiredToken" => (
             "The projected service account token had expired when it was presented (tokens are \
              valid for 24 hours by default): the SDK in the pod does not re-read the refreshed token file."
                 .to_string(),
@@ -213,25 +233,39 @@ fn irsa_advice(code: &str, subject: &str, role: &str, issuer: &str) -> (String, 
                 .to_string(),
         ),
         "IDPRejectedClaim" => (
-            format!("The OIDC issuer {issuer} rejected the token's claims."),
-            "Check the provider's client id list contains `sts.amazonaws.com` and that the token's \
-             audience matches it."
+            format!(
+                "The OIDC issuer {issuer} reported that authentication failed: a claim of the token \
+                 is invalid, or the token has expired or been revoked."
+            ),
+            "Check the pod presents its current projected token (the service account was not \
+             deleted and recreated since it was issued) and that the SDK re-reads the token file."
                 .to_string(),
         ),
-        "RegionDisabledException" => (
-            "STS is not activated in the region the pod called.".to_string(),
-            "Activate the STS regional endpoint in IAM account settings, or set AWS_STS_REGIONAL_ENDPOINTS \
-             to a region where it is active."
+        "RegionDisabled" => (
+            "STS is not activated, for this account, in the region the pod called.".to_string(),
+            "Activate STS for that region in the IAM account settings, or point the workload at a \
+             region where it is active (AWS_REGION)."
                 .to_string(),
         ),
-        "PackedPolicyTooLarge" | "MalformedPolicyDocument" => (
-            "The session policy or tags passed with the exchange are invalid or too large.".to_string(),
-            "Reduce the session policy / tags the workload passes to AssumeRoleWithWebIdentity.".to_string(),
+        "PackedPolicyTooLarge" => (
+            "The session policy and session tags of the exchange are too large once packed (the \
+             errorMessage gives the share of the limit); with web identity the tags come from the \
+             token's claims."
+                .to_string(),
+            "Shorten the session policy the workload passes to AssumeRoleWithWebIdentity, or the \
+             session tags its token carries."
+                .to_string(),
         ),
-        other => (
+        "MalformedPolicyDocument" => (
+            "The session policy passed with the exchange is not a valid policy document (the \
+             errorMessage says where)."
+                .to_string(),
+            "Fix the session policy the workload passes to AssumeRoleWithWebIdentity.".to_string(),
+        ),
+        _ => (
             format!(
                 "AssumeRoleWithWebIdentity failed with {}; see the event's errorMessage.",
-                clean(other, 64)
+                clean(code, 64)
             ),
             format!(
                 "Test the exchange by hand: `aws sts assume-role-with-web-identity --role-arn {role} …` with the pod's token."
@@ -254,7 +288,8 @@ pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, o
     let where_ = cluster_name
         .map(|c| clean(c, MAX_FIELD_CHARS))
         .unwrap_or_else(|| "(unknown cluster)".into());
-    let (diagnosis, remediation) = pod_identity_advice(code, None);
+    let message = record.error_message.unwrap_or_default();
+    let (diagnosis, remediation) = pod_identity_advice(code, message, None);
     out.push(
         Finding::new(POD_IDENTITY_FAILURE, Severity::Medium, record)
             .cluster(cluster_name)
@@ -290,7 +325,8 @@ pub fn pod_identity_sts_failure(record: &RecordView<'_>, inv: &Inventory, out: &
             .map_or(n, |c| inv.clusters[c].name.as_str())
     });
     let role = record.request.role_arn;
-    let (diagnosis, remediation) = pod_identity_advice(code, role);
+    let message = record.error_message.unwrap_or_default();
+    let (diagnosis, remediation) = pod_identity_advice(code, message, role);
     let workload = match (tags.namespace, tags.service_account) {
         (Some(ns), Some(sa)) => clean(&format!("{ns}/{sa}"), MAX_FIELD_CHARS),
         _ => "(unknown workload)".into(),
@@ -318,36 +354,70 @@ pub fn pod_identity_sts_failure(record: &RecordView<'_>, inv: &Inventory, out: &
     );
 }
 
-fn pod_identity_advice(code: &str, role: Option<&str>) -> (String, String) {
+/// By error code and, for a denial, the errorMessage: (diagnosis, remediation).
+fn pod_identity_advice(code: &str, message: &str, role: Option<&str>) -> (String, String) {
     let role = role.map_or("the associated role".into(), |r| clean(r, MAX_FIELD_CHARS));
+    if is_access_denied(code) && message.contains("eks-auth:AssumeRoleForPodIdentity") {
+        return (
+            "The node's role may not call eks-auth:AssumeRoleForPodIdentity, so the Pod Identity \
+             agent on the node can get no credentials for any pod."
+                .into(),
+            "Allow `eks-auth:AssumeRoleForPodIdentity` to the node role (AmazonEKSWorkerNodePolicy \
+             grants it)."
+                .into(),
+        );
+    }
     if is_access_denied(code) {
         return (
             format!(
                 "EKS could not assume {role}: its trust policy does not allow the service principal \
-                 `pods.eks.amazonaws.com` both `sts:AssumeRole` and `sts:TagSession`."
+                 `pods.eks.amazonaws.com` both `sts:AssumeRole` and `sts:TagSession`, or a condition \
+                 of it (on `aws:RequestTag/kubernetes-*`, say) does not match the pod's session tags."
             ),
             format!(
                 "Add to the trust policy of {role}: {{\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\
                  \"pods.eks.amazonaws.com\"}},\"Action\":[\"sts:AssumeRole\",\"sts:TagSession\"]}}; \
-                 check the Pod Identity association points at that role."
+                 check its conditions and that the Pod Identity association points at that role."
             ),
         );
     }
-    match code {
-        "ResourceNotFoundException" => (
+    match base_code(code) {
+        "ResourceNotFound" => (
             "No Pod Identity association matches the pod's namespace and service account.".into(),
             "Create the association: `aws eks create-pod-identity-association --cluster-name … \
              --namespace … --service-account … --role-arn …`."
                 .into(),
         ),
-        "InvalidTokenException" | "ExpiredTokenException" => (
-            "The service account token the Pod Identity agent presented was invalid or expired.".into(),
+        "InvalidToken" => (
+            "The service account token the Pod Identity agent presented was not valid.".into(),
             "Check the eks-pod-identity-agent add-on is healthy and current on the node.".into(),
         ),
-        other => (
+        "ExpiredToken" => (
+            "The service account token the Pod Identity agent presented had expired: often the \
+             agent renewing credentials for a pod that has gone, which is harmless; it matters when \
+             a running pod's calls fail too."
+                .into(),
+            "Check whether the pod still runs; if it does, check the eks-pod-identity-agent add-on \
+             is healthy and current on the node."
+                .into(),
+        ),
+        "Throttling" => (
+            "eks-auth throttled the Pod Identity agent: the account's request rate for \
+             AssumeRoleForPodIdentity, which is low, was exceeded."
+                .into(),
+            "Look for what drives the calls: high pod churn, or agents renewing credentials of \
+             pods that have gone (ExpiredTokenException from the same nodes); keep the \
+             eks-pod-identity-agent add-on current, and raise a lasting limit with AWS Support."
+                .into(),
+        ),
+        "InternalServer" | "ServiceUnavailable" => (
+            "eks-auth failed on its side.".into(),
+            "Usually transient: the agent retries. If it persists, check the AWS Health dashboard.".into(),
+        ),
+        _ => (
             format!(
                 "The Pod Identity exchange failed with {}; see the event's errorMessage.",
-                clean(other, 64)
+                clean(code, 64)
             ),
             "Check the eks-pod-identity-agent logs on the node and the association's role.".into(),
         ),

@@ -458,26 +458,117 @@ fn attribution_names_what_it_can() {
     );
 }
 
+/// Diagnosis and remediation of a finding, as one text.
+fn advice(f: &Finding) -> String {
+    format!(
+        "{} {}",
+        f.diagnosis.as_deref().unwrap_or(""),
+        f.remediation.as_deref().unwrap_or("")
+    )
+}
+
 #[test]
-fn irsa_diagnosis_follows_the_error_code() {
+fn irsa_diagnosis_follows_the_error_code_and_message() {
     let cases = [
-        ("AccessDenied", "trust policy"),
-        ("InvalidIdentityToken", "thumbprint"),
-        ("ExpiredTokenException", "SDK"),
-        ("IDPCommunicationError", "signing keys"),
-        ("SomethingNew", "SomethingNew"),
+        ("AccessDenied", "An unknown error occurred", "trust policy"),
+        (
+            "InvalidIdentityToken",
+            "No OpenIDConnect provider found in your account for https://oidc.eks.ap-southeast-1.amazonaws.com/id/X",
+            "list-open-id-connect-providers",
+        ),
+        (
+            "InvalidIdentityToken",
+            "Incorrect token audience",
+            "add-client-id-to-open-id-connect-provider",
+        ),
+        // CloudTrail writes some codes with the SDK's suffix: the same advice.
+        (
+            "InvalidIdentityTokenException",
+            "",
+            "list-open-id-connect-providers",
+        ),
+        (
+            "ExpiredTokenException",
+            "Token expired: current date/time 1 must be before the expiration date/time 0",
+            "SDK",
+        ),
+        ("IDPCommunicationError", "", "signing keys"),
+        ("IDPRejectedClaim", "", "revoked"),
+        ("RegionDisabledException", "", "IAM account settings"),
+        (
+            "PackedPolicyTooLargeException",
+            "Packed size of session tags consumes 112% of allotted space",
+            "session tags",
+        ),
+        ("MalformedPolicyDocument", "", "not a valid policy document"),
+        ("SomethingNew", "", "SomethingNew"),
     ];
-    for (code, phrase) in cases {
-        let f = &findings(
-            CONFIG,
-            &web_identity("system:serviceaccount:shop:orders", ORDERS, Some(code)),
-        )[0];
-        let text = format!(
-            "{} {}",
-            f.diagnosis.as_deref().unwrap_or(""),
-            f.remediation.as_deref().unwrap_or("")
+    for (code, message, phrase) in cases {
+        let mut r = web_identity("system:serviceaccount:shop:orders", ORDERS, Some(code));
+        r["errorMessage"] = json!(message);
+        let text = advice(&findings(CONFIG, &r)[0]);
+        assert!(text.contains(phrase), "{code} / {message}: {text}");
+    }
+}
+
+#[test]
+fn pod_identity_diagnosis_follows_the_error_code_and_message() {
+    let eks_auth = |code: &str, message: &str| {
+        let mut r = node_call(
+            "eks-auth.amazonaws.com",
+            "AssumeRoleForPodIdentity",
+            "10.0.3.4",
+            "2.0",
         );
-        assert!(text.contains(phrase), "{code}: {text}");
+        r["errorCode"] = json!(code);
+        r["errorMessage"] = json!(message);
+        r["requestParameters"] = json!({"clusterName": "prod", "token": "HIDDEN_DUE_TO_SECURITY_REASONS"});
+        r
+    };
+    let cases = [
+        // As in the public record of `reference/real-records/eks-pod-identity.records.json`.
+        (
+            eks_auth(
+                "AccessDenied",
+                "Unauthorized Exception! EKS does not have permissions to assume the associated role.",
+            ),
+            "pods.eks.amazonaws.com",
+        ),
+        (
+            eks_auth(
+                "AccessDeniedException",
+                "User: arn:aws:sts::111122223333:assumed-role/prod-node/i-0abc123 is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: arn:aws:eks:ap-southeast-1:111122223333:cluster/prod",
+            ),
+            "AmazonEKSWorkerNodePolicy",
+        ),
+        (
+            eks_auth("ResourceNotFoundException", ""),
+            "create-pod-identity-association",
+        ),
+        (
+            eks_auth(
+                "ExpiredTokenException",
+                "The token included in the request is expired",
+            ),
+            "pod that has gone",
+        ),
+        (eks_auth("InvalidTokenException", ""), "not valid"),
+        (eks_auth("ThrottlingException", "Rate exceeded"), "pod churn"),
+        (eks_auth("InternalServerException", ""), "transient"),
+        (eks_auth("SomethingNew", ""), "SomethingNew"),
+        (
+            pod_identity_assume("shop", "orders", ORDERS, Some("AccessDenied")),
+            "aws:RequestTag/kubernetes-",
+        ),
+    ];
+    for (record, phrase) in cases {
+        let got = findings(CONFIG, &record);
+        let f = got
+            .iter()
+            .find(|f| f.detection == POD_IDENTITY_FAILURE)
+            .expect("a pod-identity-failure");
+        let text = advice(f);
+        assert!(text.contains(phrase), "{}: {text}", record["errorCode"]);
     }
 }
 
