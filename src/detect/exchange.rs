@@ -290,8 +290,14 @@ pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, o
         .unwrap_or_else(|| "(unknown cluster)".into());
     let message = record.error_message.unwrap_or_default();
     let (diagnosis, remediation) = pod_identity_advice(code, message, None);
+    // An expired token is often the agent renewing credentials for a pod that has gone.
+    let severity = if base_code(code) == "ExpiredToken" {
+        Severity::Low
+    } else {
+        Severity::Medium
+    };
     out.push(
-        Finding::new(POD_IDENTITY_FAILURE, Severity::Medium, record)
+        Finding::new(POD_IDENTITY_FAILURE, severity, record)
             .cluster(cluster_name)
             .text(
                 format!("Pod Identity exchange failed ({}) in {where_}", clean(code, 64)),
