@@ -252,6 +252,13 @@ def rule_identity_config_change(r, inv):
     return ["identity-config-change"] if fires else []
 
 
+def eks_token_check(r):
+    """The GetCallerIdentity EKS sends, from its own addresses, to check a cluster token."""
+    ua = s(r.get("userAgent")) or ""
+    return (s(r.get("eventSource")) == "sts.amazonaws.com" and s(r.get("eventName")) == "GetCallerIdentity"
+            and not any(p in ua for p in ("aws-sdk-", "aws-cli/", "Boto3/", "Botocore/", "botocore/")))
+
+
 def rule_node_session(r, inv):
     ident = obj(r.get("userIdentity"))
     context = obj(ident.get("sessionContext"))
@@ -269,7 +276,7 @@ def rule_node_session(r, inv):
     act = action(r)
     if inv.enabled["node-role-misuse"] and is_call and act is not None and not inv.node_allows(act):
         out.append("node-role-misuse")
-    if inv.enabled["node-credential-exfiltration"] and is_call:
+    if inv.enabled["node-credential-exfiltration"] and is_call and not eks_token_check(r):
         ip, egress = public_ip(s(r.get("sourceIPAddress"))), inv.egress[cluster]
         if (ip is not None and egress and s(r.get("vpcEndpointId")) is None
                 and not any(ip in net for net in egress)):

@@ -81,6 +81,15 @@ fn workload_call(id: &str, t: i64, key: &str, ip: &str) -> Value {
     )
 }
 
+/// `call` made into the sts:GetCallerIdentity that EKS sends (over plain HTTP) to check
+/// a cluster token presigned with the call's credentials.
+fn eks_token_check(mut call: Value) -> Value {
+    call["eventSource"] = json!("sts.amazonaws.com");
+    call["eventName"] = json!("GetCallerIdentity");
+    call["userAgent"] = json!("Go-http-client/1.1");
+    call
+}
+
 fn node_call(id: &str, t: i64, name: &str, ip: &str) -> Value {
     let source = if name == "GetSecretValue" {
         "secretsmanager.amazonaws.com"
@@ -201,6 +210,22 @@ fn credential_stitching_edges() {
         (
             "unknown key",
             vec![workload_call("u", T0, "ASIAK9", "198.51.100.9")],
+            vec![],
+        ),
+        (
+            "cluster token checked by EKS, from its address",
+            vec![
+                irsa_exchange("x", T0, "ASIAK1", None),
+                eks_token_check(workload_call("u", T0 + 60, "ASIAK1", "198.51.100.9")),
+            ],
+            vec![],
+        ),
+        (
+            "cluster token check before the exchange",
+            vec![
+                eks_token_check(workload_call("u", T0 + 60, "ASIAK1", "198.51.100.9")),
+                irsa_exchange("x", T0, "ASIAK1", None),
+            ],
             vec![],
         ),
     ];
@@ -716,6 +741,8 @@ fn first_seen_after_learning_only() {
         workload_call("k", T0 + day, "ASIAW", "10.0.5.77"),
         workload_call("n", T0 + day, "ASIAW", "10.0.9.1"),
         workload_call("n2", T0 + day + 5, "ASIAW", "10.0.9.2"),
+        // EKS checking the role's cluster token, from EKS's address: not the role's network.
+        eks_token_check(workload_call("t", T0 + day + 10, "ASIAW", "198.51.100.9")),
     ];
     assert_eq!(
         only("first-seen-role-source", run(&e, &store, &later)),

@@ -197,6 +197,23 @@ pub fn service_account_subject(subject: &str) -> Option<(&str, &str)> {
     (!namespace.is_empty() && !name.is_empty()).then_some((namespace, name))
 }
 
+/// Whether a call's source address is where its credentials were used. Not for the
+/// `sts:GetCallerIdentity` that checks a cluster token: EKS sends the request the client
+/// presigned itself, from EKS's own addresses (the EKS user guide, "Cluster
+/// authentication"), over plain HTTP: without the user agent of an AWS SDK or CLI, which
+/// a caller's own GetCallerIdentity has.
+pub fn source_is_the_callers(record: &RecordView<'_>) -> bool {
+    let sdk = |ua: &str| {
+        ["aws-sdk-", "aws-cli/", "Boto3/", "Botocore/", "botocore/"]
+            .iter()
+            .any(|p| ua.contains(p))
+    };
+    let token_check = record.event_source == Some("sts.amazonaws.com")
+        && record.event_name == Some("GetCallerIdentity")
+        && !record.user_agent.is_some_and(sdk);
+    !token_check
+}
+
 /// `ip` (a record's [`RecordView::source_addr`]) when it is public: not a private,
 /// loopback, link-local or shared range. IPv4-mapped IPv6 addresses read as IPv4.
 pub fn public_ip(ip: IpAddr) -> Option<IpAddr> {

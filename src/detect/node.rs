@@ -7,7 +7,10 @@ use crate::config::Inventory;
 use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::RecordView;
 
-use super::{IMDSV1_CREDENTIAL_USE, NODE_CREDENTIAL_EXFILTRATION, NODE_ROLE_MISUSE, public_ip, short_role};
+use super::{
+    IMDSV1_CREDENTIAL_USE, NODE_CREDENTIAL_EXFILTRATION, NODE_ROLE_MISUSE, public_ip, short_role,
+    source_is_the_callers,
+};
 
 /// What an EKS node itself needs: image pulls, the VPC CNI's ENI and IP calls, logs and
 /// metrics agents, the SSM agent, cluster discovery and the Pod Identity agent.
@@ -203,7 +206,7 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
         );
     }
 
-    if on.node_credential_exfiltration.enabled && is_call {
+    if on.node_credential_exfiltration.enabled && is_call && source_is_the_callers(record) {
         let c = &inv.clusters[cluster];
         let Some(ip) = record.source_addr.and_then(public_ip) else {
             return;

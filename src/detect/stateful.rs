@@ -19,6 +19,7 @@ use super::node::ActionSet;
 use super::{
     ACCESS_DENIED_BURST, FIRST_SEEN_ROLE_SOURCE, SDK_CREDENTIAL_FALLBACK, UNEXPECTED_CROSS_ACCOUNT_ASSUME,
     WORKLOAD_CREDENTIAL_EXFILTRATION, is_access_denied, public_ip, service_account_subject, short_role,
+    source_is_the_callers,
 };
 
 const PODS_EKS: &str = "pods.eks.amazonaws.com";
@@ -715,7 +716,9 @@ impl Context<'_> {
         now: i64,
         findings: &mut Vec<Finding>,
     ) {
-        if !self.outside(w, record.source_addr, record.vpc_endpoint_id.is_some()) {
+        if !source_is_the_callers(record)
+            || !self.outside(w, record.source_addr, record.vpc_endpoint_id.is_some())
+        {
             return;
         }
         let f = EventRef::of(record, now).finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical);
@@ -731,7 +734,10 @@ impl Context<'_> {
         let Some(key) = record.identity.access_key_id.filter(|k| k.starts_with("ASIA")) else {
             return Ok(());
         };
-        if record.vpc_endpoint_id.is_some() || record.source_addr.and_then(public_ip).is_none() {
+        if record.vpc_endpoint_id.is_some()
+            || record.source_addr.and_then(public_ip).is_none()
+            || !source_is_the_callers(record)
+        {
             return Ok(());
         }
         if self.cache.pending.contains(key) {
@@ -1009,7 +1015,8 @@ impl Context<'_> {
         caller: Option<&Workload>,
         now: i64,
     ) -> Result<(), StateError> {
-        if record.identity.kind != Some("AssumedRole") {
+        // Where a cluster token check came from is EKS's address, not the role's.
+        if record.identity.kind != Some("AssumedRole") || !source_is_the_callers(record) {
             return Ok(());
         }
         let inv = self.inventory;

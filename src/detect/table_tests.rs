@@ -573,6 +573,37 @@ fn pod_identity_diagnosis_follows_the_error_code_and_message() {
 }
 
 #[test]
+fn cluster_token_checks_are_not_judged_by_their_source() {
+    let exfiltration = |r: &Value| {
+        findings(CONFIG, r)
+            .iter()
+            .any(|f| f.detection == NODE_CREDENTIAL_EXFILTRATION)
+    };
+    // EKS sends a node's presigned GetCallerIdentity itself, from EKS's own addresses,
+    // without an SDK's user agent.
+    let login = with(
+        node_call("sts.amazonaws.com", "GetCallerIdentity", "198.51.100.23", "2.0"),
+        "userAgent",
+        json!("Go-http-client/1.1"),
+    );
+    assert!(!exfiltration(&login));
+    // The same call from an SDK or the CLI is the caller's own, and outside the cluster;
+    // so is another call from that address.
+    for ua in [
+        "aws-cli/2.22.7 md/awscrt#0.22.0 ua/2.0 os/macos#24.1.0",
+        "Boto3/1.35.70 md/Botocore#1.35.70 ua/2.0",
+        "aws-sdk-go-v2/1.32.5 ua/2.1 os/linux lang/go#1.23.3",
+    ] {
+        assert!(exfiltration(&with(login.clone(), "userAgent", json!(ua))), "{ua}");
+    }
+    assert!(exfiltration(&with(
+        login.clone(),
+        "eventName",
+        json!("GetSessionToken")
+    )));
+}
+
+#[test]
 fn detections_can_be_disabled() {
     let config = format!("{CONFIG}\n[detections.node-role-misuse]\nenabled = false\n");
     let got = findings(
