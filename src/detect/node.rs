@@ -12,8 +12,11 @@ use super::{
     source_is_the_callers,
 };
 
-/// What an EKS node itself needs: image pulls, the VPC CNI's ENI and IP calls, logs and
-/// metrics agents, the SSM agent, cluster discovery and the Pod Identity agent.
+/// What an EKS node itself needs: image pulls (pull-through cache included), the VPC
+/// CNI's ENI and IP calls, the reads AmazonEKSWorkerNodePolicy and AmazonEKS_CNI_Policy
+/// grant, logs, metrics and trace agents, the SSM agent, cluster discovery and the Pod
+/// Identity agent. EC2 reads are named one by one: `ec2:Describe*` would also let a pod
+/// read instances' user data (DescribeInstanceAttribute) unseen.
 const NODE_ALLOWLIST: &[&str] = &[
     "ecr:GetAuthorizationToken",
     "ecr:BatchGetImage",
@@ -22,8 +25,20 @@ const NODE_ALLOWLIST: &[&str] = &[
     "ecr:Describe*",
     "ecr:List*",
     "ecr-public:GetAuthorizationToken",
+    // ECR pull-through cache: the first pull of an image creates its repository.
+    "ecr:CreateRepository",
+    "ecr:BatchImportUpstreamImage",
     "sts:GetServiceBearerToken",
-    "ec2:Describe*",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTags",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeVolumesModifications",
+    "ec2:DescribeVpcs",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
     "ec2:AssignIpv6Addresses",
@@ -44,6 +59,12 @@ const NODE_ALLOWLIST: &[&str] = &[
     "logs:DescribeLogStreams",
     "logs:PutRetentionPolicy",
     "cloudwatch:PutMetricData",
+    // The CloudWatch agent's traces (CloudWatchAgentServerPolicy; Application Signals).
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:GetSamplingStatisticSummaries",
     "ssm:UpdateInstanceInformation",
     "ssm:ListInstanceAssociations",
     "ssm:ListAssociations",
@@ -254,6 +275,10 @@ mod tests {
         let cases = [
             ("ecr", "BatchGetImage", true),
             ("ec2", "DescribeInstances", true),
+            ("ec2", "DescribeInstanceAttribute", false),
+            ("ec2", "DescribeLaunchTemplateVersions", false),
+            ("ecr", "CreateRepository", true),
+            ("xray", "PutTraceSegments", true),
             ("ec2", "RunInstances", false),
             ("s3", "GetObject", true),
             ("s3", "PutObject", false),
