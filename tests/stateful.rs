@@ -81,8 +81,8 @@ fn workload_call(id: &str, t: i64, key: &str, ip: &str) -> Value {
     )
 }
 
-/// `call` made into the sts:GetCallerIdentity that EKS sends (over plain HTTP) to check
-/// a cluster token presigned with the call's credentials.
+/// `call` made into the sts:GetCallerIdentity that EKS sends (with its own HTTP client,
+/// not an AWS SDK) to check a cluster token presigned with the call's credentials.
 fn eks_token_check(mut call: Value) -> Value {
     call["eventSource"] = json!("sts.amazonaws.com");
     call["eventName"] = json!("GetCallerIdentity");
@@ -219,6 +219,15 @@ fn credential_stitching_edges() {
                 eks_token_check(workload_call("u", T0 + 60, "ASIAK1", "198.51.100.9")),
             ],
             vec![],
+        ),
+        (
+            "the caller's own GetCallerIdentity, with the CLI",
+            vec![irsa_exchange("x", T0, "ASIAK1", None), {
+                let mut r = eks_token_check(workload_call("u", T0 + 60, "ASIAK1", "198.51.100.9"));
+                r["userAgent"] = json!("aws-cli/2.22.7 md/awscrt#0.22.0 ua/2.0 os/macos#24.1.0");
+                r
+            }],
+            vec!["workload-credential-exfiltration u"],
         ),
         (
             "cluster token check before the exchange",
@@ -358,6 +367,34 @@ fn sdk_fallback_window_edges() {
             "other address",
             vec![fail(T0), node_call("n", T0 + 10, "GetSecretValue", "10.0.1.2")],
             vec![],
+        ),
+        (
+            "an expired token at eks-auth (the agent renewing for a pod that has gone)",
+            vec![
+                {
+                    let mut r = node_call("f", T0, "AssumeRoleForPodIdentity", ip);
+                    r["eventSource"] = json!("eks-auth.amazonaws.com");
+                    r["errorCode"] = json!("ExpiredTokenException");
+                    r["requestParameters"] = json!({"clusterName": "prod"});
+                    r
+                },
+                node_call("n", T0 + 10, "GetSecretValue", ip),
+            ],
+            vec![],
+        ),
+        (
+            "another failure at eks-auth",
+            vec![
+                {
+                    let mut r = node_call("f", T0, "AssumeRoleForPodIdentity", ip);
+                    r["eventSource"] = json!("eks-auth.amazonaws.com");
+                    r["errorCode"] = json!("AccessDeniedException");
+                    r["requestParameters"] = json!({"clusterName": "prod"});
+                    r
+                },
+                node_call("n", T0 + 10, "GetSecretValue", ip),
+            ],
+            vec!["sdk-credential-fallback n"],
         ),
     ];
     for (name, records, want) in cases {

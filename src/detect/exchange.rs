@@ -176,7 +176,7 @@ pub fn irsa_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Find
 /// An error code as the advice tables name it: CloudTrail writes some codes with the
 /// SDK's `Exception` suffix (`PackedPolicyTooLargeException`) and some without
 /// (`InvalidIdentityToken`), so both spellings read the same.
-fn base_code(code: &str) -> &str {
+pub(crate) fn base_code(code: &str) -> &str {
     code.strip_suffix("Exception").unwrap_or(code)
 }
 
@@ -289,7 +289,7 @@ pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, o
         .map(|c| clean(c, MAX_FIELD_CHARS))
         .unwrap_or_else(|| "(unknown cluster)".into());
     let message = record.error_message.unwrap_or_default();
-    let (diagnosis, remediation) = pod_identity_advice(code, message, None);
+    let (diagnosis, remediation) = pod_identity_advice(code, message, None, "eks-auth");
     // An expired token is often the agent renewing credentials for a pod that has gone.
     let severity = if base_code(code) == "ExpiredToken" {
         Severity::Low
@@ -332,7 +332,7 @@ pub fn pod_identity_sts_failure(record: &RecordView<'_>, inv: &Inventory, out: &
     });
     let role = record.request.role_arn;
     let message = record.error_message.unwrap_or_default();
-    let (diagnosis, remediation) = pod_identity_advice(code, message, role);
+    let (diagnosis, remediation) = pod_identity_advice(code, message, role, "STS");
     let workload = match (tags.namespace, tags.service_account) {
         (Some(ns), Some(sa)) => clean(&format!("{ns}/{sa}"), MAX_FIELD_CHARS),
         _ => "(unknown workload)".into(),
@@ -360,8 +360,9 @@ pub fn pod_identity_sts_failure(record: &RecordView<'_>, inv: &Inventory, out: &
     );
 }
 
-/// By error code and, for a denial, the errorMessage: (diagnosis, remediation).
-fn pod_identity_advice(code: &str, message: &str, role: Option<&str>) -> (String, String) {
+/// By error code and, for a denial, the errorMessage: (diagnosis, remediation). `service`
+/// made the failed call: `eks-auth` (the agent's exchange) or `STS` (EKS's AssumeRole).
+fn pod_identity_advice(code: &str, message: &str, role: Option<&str>, service: &str) -> (String, String) {
     let role = role.map_or("the associated role".into(), |r| clean(r, MAX_FIELD_CHARS));
     if is_access_denied(code) && message.contains("eks-auth:AssumeRoleForPodIdentity") {
         return (
@@ -408,16 +409,16 @@ fn pod_identity_advice(code: &str, message: &str, role: Option<&str>) -> (String
                 .into(),
         ),
         "Throttling" => (
-            "eks-auth throttled the Pod Identity agent: the account's request rate for \
-             AssumeRoleForPodIdentity, which is low, was exceeded."
-                .into(),
+            format!(
+                "{service} throttled the Pod Identity exchange: the account's request rate was exceeded."
+            ),
             "Look for what drives the calls: high pod churn, or agents renewing credentials of \
              pods that have gone (ExpiredTokenException from the same nodes); keep the \
              eks-pod-identity-agent add-on current, and raise a lasting limit with AWS Support."
                 .into(),
         ),
         "InternalServer" | "ServiceUnavailable" => (
-            "eks-auth failed on its side.".into(),
+            format!("{service} failed on its side."),
             "Usually transient: the agent retries. If it persists, check the AWS Health dashboard.".into(),
         ),
         _ => (

@@ -200,8 +200,10 @@ pub fn service_account_subject(subject: &str) -> Option<(&str, &str)> {
 /// Whether a call's source address is where its credentials were used. Not for the
 /// `sts:GetCallerIdentity` that checks a cluster token: EKS sends the request the client
 /// presigned itself, from EKS's own addresses (the EKS user guide, "Cluster
-/// authentication"), over plain HTTP: without the user agent of an AWS SDK or CLI, which
-/// a caller's own GetCallerIdentity has.
+/// authentication"), with its own HTTP client rather than an AWS SDK. It is told apart by
+/// its user agent, which names no AWS SDK or CLI; a caller's own GetCallerIdentity made
+/// with one is judged. (A thief's check with a made-up user agent is therefore not; their
+/// other calls are.)
 pub fn source_is_the_callers(record: &RecordView<'_>) -> bool {
     let sdk = |ua: &str| {
         ["aws-sdk-", "aws-cli/", "Boto3/", "Botocore/", "botocore/"]

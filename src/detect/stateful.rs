@@ -15,6 +15,7 @@ use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::{RecordView, parse_expiration, parse_time};
 use crate::state::{DistinctCount, NewEntry, StateError, StateStore};
 
+use super::exchange::base_code;
 use super::node::ActionSet;
 use super::{
     ACCESS_DENIED_BURST, FIRST_SEEN_ROLE_SOURCE, SDK_CREDENTIAL_FALLBACK, UNEXPECTED_CROSS_ACCOUNT_ASSUME,
@@ -1217,8 +1218,12 @@ fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workloa
 
 /// The workload behind a failed IRSA or Pod Identity exchange.
 fn failed_exchange(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload> {
-    record.error_code?;
+    let code = record.error_code?;
     if (record.event_source?, record.event_name?) == ("eks-auth.amazonaws.com", "AssumeRoleForPodIdentity") {
+        // Often the agent renewing credentials for a pod that has gone: no pod failed.
+        if base_code(code) == "ExpiredToken" {
+            return None;
+        }
         // The node's agent made the call: the pod's identity is in the hidden token.
         return Some(Workload {
             cluster: record.request.cluster_name.map(|c| clean(c, MAX_FIELD_CHARS)),
