@@ -332,6 +332,14 @@ fn sdk_fallback_window_edges() {
     let e = engine(CONFIG);
     let fail = |t| irsa_exchange("f", t, "", Some("AccessDenied"));
     let ip = "10.0.1.1";
+    // The node's Pod Identity agent failing an exchange at eks-auth.
+    let eks_auth_failure = |t, code: &str| {
+        let mut r = node_call("f", t, "AssumeRoleForPodIdentity", ip);
+        r["eventSource"] = json!("eks-auth.amazonaws.com");
+        r["errorCode"] = json!(code);
+        r["requestParameters"] = json!({"clusterName": "prod"});
+        r
+    };
     let cases: Vec<(&str, Vec<Value>, Vec<&str>)> = vec![
         (
             "business call within window",
@@ -371,13 +379,7 @@ fn sdk_fallback_window_edges() {
         (
             "an expired token at eks-auth (the agent renewing for a pod that has gone)",
             vec![
-                {
-                    let mut r = node_call("f", T0, "AssumeRoleForPodIdentity", ip);
-                    r["eventSource"] = json!("eks-auth.amazonaws.com");
-                    r["errorCode"] = json!("ExpiredTokenException");
-                    r["requestParameters"] = json!({"clusterName": "prod"});
-                    r
-                },
+                eks_auth_failure(T0, "ExpiredTokenException"),
                 node_call("n", T0 + 10, "GetSecretValue", ip),
             ],
             vec![],
@@ -385,13 +387,7 @@ fn sdk_fallback_window_edges() {
         (
             "another failure at eks-auth",
             vec![
-                {
-                    let mut r = node_call("f", T0, "AssumeRoleForPodIdentity", ip);
-                    r["eventSource"] = json!("eks-auth.amazonaws.com");
-                    r["errorCode"] = json!("AccessDeniedException");
-                    r["requestParameters"] = json!({"clusterName": "prod"});
-                    r
-                },
+                eks_auth_failure(T0, "AccessDeniedException"),
                 node_call("n", T0 + 10, "GetSecretValue", ip),
             ],
             vec!["sdk-credential-fallback n"],
