@@ -176,8 +176,14 @@ pub fn irsa_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Find
 /// An error code as the advice tables name it: CloudTrail writes some codes with the
 /// SDK's `Exception` suffix (`PackedPolicyTooLargeException`) and some without
 /// (`InvalidIdentityToken`), so both spellings read the same.
-pub(crate) fn base_code(code: &str) -> &str {
+fn base_code(code: &str) -> &str {
     code.strip_suffix("Exception").unwrap_or(code)
+}
+
+/// Whether an eks-auth AssumeRoleForPodIdentity failed for an expired token: often the
+/// agent renewing credentials for a pod that has gone, which no running pod suffers.
+pub(crate) fn is_agent_token_expired(code: &str) -> bool {
+    base_code(code) == "ExpiredToken"
 }
 
 /// The guide's troubleshooting table, by error code and, where one code has several
@@ -290,8 +296,7 @@ pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, o
         .unwrap_or_else(|| "(unknown cluster)".into());
     let message = record.error_message.unwrap_or_default();
     let (diagnosis, remediation) = pod_identity_advice(code, message, None, "eks-auth");
-    // An expired token is often the agent renewing credentials for a pod that has gone.
-    let severity = if base_code(code) == "ExpiredToken" {
+    let severity = if is_agent_token_expired(code) {
         Severity::Low
     } else {
         Severity::Medium

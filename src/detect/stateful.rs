@@ -15,7 +15,7 @@ use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::{RecordView, parse_expiration, parse_time};
 use crate::state::{DistinctCount, NewEntry, StateError, StateStore};
 
-use super::exchange::base_code;
+use super::exchange::is_agent_token_expired;
 use super::node::ActionSet;
 use super::{
     ACCESS_DENIED_BURST, FIRST_SEEN_ROLE_SOURCE, SDK_CREDENTIAL_FALLBACK, UNEXPECTED_CROSS_ACCOUNT_ASSUME,
@@ -1220,8 +1220,8 @@ fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workloa
 fn failed_exchange(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload> {
     let code = record.error_code?;
     if (record.event_source?, record.event_name?) == ("eks-auth.amazonaws.com", "AssumeRoleForPodIdentity") {
-        // Often the agent renewing credentials for a pod that has gone: no pod failed.
-        if base_code(code) == "ExpiredToken" {
+        // No pod failed.
+        if is_agent_token_expired(code) {
             return None;
         }
         // The node's agent made the call: the pod's identity is in the hidden token.
