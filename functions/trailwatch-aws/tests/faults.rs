@@ -23,7 +23,7 @@ use trailwatch_aws_test_support::{
 use trailwatch::state::StateStore;
 use trailwatch_aws::dynamo::DynamoStore;
 
-use common::{Env, env, expected, failures, put, sample, sqs_event};
+use common::{Env, env, expected, failures, put, sample, sqs_event, trail};
 
 /// An IAM user with one inline policy, `access`: its name and access key.
 async fn iam_user(iam: &aws_sdk_iam::Client, policy: &serde_json::Value) -> (String, Credentials) {
@@ -309,12 +309,34 @@ async fn sns_failing_one_entry_retries_it_and_redelivery_sends_only_it() {
     let svc = env.services(&env.topic_arn).await;
     let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
     assert!(failures(&response).is_empty(), "{response}");
-    let (got, envelopes) = env.delivered().await;
-    assert_eq!(got, withheld, "only the alert that was not delivered");
-    assert_eq!(envelopes.len(), 1);
+    assert_eq!(
+        delivered_in_one_message(&env).await,
+        withheld,
+        "only the alert that was not delivered"
+    );
     let resent = &proxy.publish_batch_calls()[3..];
     assert_eq!(resent.len(), 1);
     assert_eq!(resent[0].entries.len(), 1, "{resent:#?}");
+}
+
+/// A call at `time` signed with a long-term access key of IAM user `user`: a
+/// `long-term-access-key` alert of its own.
+fn access_key_call(event_id: &str, user: &str, time: &str) -> Value {
+    json!({"eventVersion": "1.09", "eventTime": time,
+        "userIdentity": {"type": "IAMUser", "principalId": format!("AIDA-{user}"),
+            "arn": format!("arn:aws:iam::111122223333:user/{user}"), "accountId": "111122223333",
+            "accessKeyId": "AKIAIOSFODNN7EXAMPLE", "userName": user},
+        "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "ap-southeast-1",
+        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0", "requestParameters": null,
+        "responseElements": null, "eventID": event_id, "readOnly": true,
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333"})
+}
+
+/// What the topic delivered since the last look, asserted to be one message: its lines.
+async fn delivered_in_one_message(env: &Env) -> BTreeSet<String> {
+    let (lines, messages) = env.delivered().await;
+    assert_eq!(messages.len(), 1, "one message: {messages:?}");
+    lines
 }
 
 /// Runs the handler on `event` with the services of `env`: the messages it failed.
@@ -351,9 +373,11 @@ async fn an_outbox_that_cannot_be_written_leaves_the_alert_to_the_redelivery() {
     sns.set_fault(SnsFault::None);
     dynamodb.set_fault(DynamoFault::None);
     assert!(invoke(&env, &event).await.is_empty());
-    let (delivered, messages) = env.delivered().await;
-    assert_eq!(delivered, withheld, "the released alert");
-    assert_eq!(messages.len(), 1, "once: {messages:?}");
+    assert_eq!(
+        delivered_in_one_message(&env).await,
+        withheld,
+        "the released alert, once"
+    );
 }
 
 /// The outbox cannot be read when the message comes again: the alert found anew still
@@ -368,26 +392,19 @@ async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() 
 
     // A test device for an alert that is new on the redelivery: the object, rewritten
     // under its key (so the message has the same outbox), holds one more record.
-    let mut trail: Value = {
-        use std::io::Read as _;
-        let mut text = String::new();
-        trailwatch::decode::decompress(std::fs::File::open(sample("0905Z")).unwrap(), u64::MAX)
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
-        serde_json::from_str(&text).unwrap()
-    };
+    let mut rewritten = trail(&sample("0905Z"));
     let added = unique_name("akia");
-    trail["Records"].as_array_mut().unwrap().push(json!({
-        "eventVersion": "1.09", "eventTime": "2026-11-30T09:06:00Z",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE",
-            "arn": "arn:aws:iam::111122223333:user/ci", "accountId": "111122223333",
-            "accessKeyId": "AKIAIOSFODNN7EXAMPLE", "userName": "ci"},
-        "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "ap-southeast-1",
-        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0", "requestParameters": null,
-        "responseElements": null, "eventID": added, "readOnly": true,
-        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333"}));
-    put(&env.clients, &env.bucket, &key, trail.to_string().into_bytes()).await;
+    rewritten["Records"]
+        .as_array_mut()
+        .unwrap()
+        .push(access_key_call(&added, "ci", "2026-11-30T09:06:00Z"));
+    put(
+        &env.clients,
+        &env.bucket,
+        &key,
+        rewritten.to_string().into_bytes(),
+    )
+    .await;
 
     sns.set_fault(SnsFault::None);
     dynamodb.set_fault(DynamoFault::FailReadsOf("outbox/".into()));
@@ -395,15 +412,19 @@ async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() 
     // Reading the outbox's marker failed, 3 SDK attempts.
     assert_eq!(dynamodb.failed_calls(), ["GetItem"; 3]);
     let new = BTreeSet::from([format!("long-term-access-key {added}")]);
-    let (delivered, messages) = env.delivered().await;
-    assert_eq!(delivered, new, "the new alert goes out");
-    assert_eq!(messages.len(), 1, "and nothing else: {messages:?}");
+    assert_eq!(
+        delivered_in_one_message(&env).await,
+        new,
+        "the new alert goes out, alone"
+    );
 
     dynamodb.set_fault(DynamoFault::None);
     assert!(invoke(&env, &event).await.is_empty());
-    let (delivered, messages) = env.delivered().await;
-    assert_eq!(delivered, withheld, "the kept alert");
-    assert_eq!(messages.len(), 1, "once: {messages:?}");
+    assert_eq!(
+        delivered_in_one_message(&env).await,
+        withheld,
+        "the kept alert, once"
+    );
 }
 
 /// Twelve alerts make two PublishBatch calls (SNS takes ten entries per call). The first
@@ -416,16 +437,7 @@ async fn sns_going_away_mid_invocation_fails_the_message_and_redelivery_complete
     let proxy = through_proxy(&mut env).await;
     let run = unique_name("akia");
     let records: Vec<Value> = (0..12)
-        .map(|i| {
-            json!({"eventVersion": "1.09", "eventTime": "2026-11-30T10:00:00Z",
-                "userIdentity": {"type": "IAMUser", "principalId": format!("AIDA{i}"),
-                    "arn": format!("arn:aws:iam::111122223333:user/ci-{i}"), "accountId": "111122223333",
-                    "accessKeyId": "AKIAIOSFODNN7EXAMPLE", "userName": format!("ci-{i}")},
-                "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "ap-southeast-1",
-                "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0", "requestParameters": null,
-                "responseElements": null, "eventID": format!("{run}-{i}"), "readOnly": true,
-                "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333"})
-        })
+        .map(|i| access_key_call(&format!("{run}-{i}"), &format!("ci-{i}"), "2026-11-30T10:00:00Z"))
         .collect();
     let key = "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/twelve-keys.json";
     let body = json!({ "Records": records }).to_string().into_bytes();

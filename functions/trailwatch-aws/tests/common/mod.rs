@@ -239,15 +239,17 @@ pub fn failures(response: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-pub fn record_count(path: &Path) -> usize {
+/// A sample's CloudTrail file, decompressed and parsed.
+pub fn trail(path: &Path) -> Value {
     use std::io::Read;
     let mut text = String::new();
     trailwatch::decode::decompress(std::fs::File::open(path).unwrap(), u64::MAX)
         .unwrap()
         .read_to_string(&mut text)
         .unwrap();
-    serde_json::from_str::<Value>(&text).unwrap()["Records"]
-        .as_array()
-        .unwrap()
-        .len()
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn record_count(path: &Path) -> usize {
+    trail(path)["Records"].as_array().unwrap().len()
 }
