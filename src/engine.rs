@@ -391,7 +391,7 @@ impl Run<'_> {
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
-            Ok(view) => Ok(self.detect(&view, &mut findings)),
+            Ok(view) => self.detect(&view, &mut findings),
         };
         self.finish_record(outcome, findings, sink);
     }
@@ -409,16 +409,16 @@ impl Run<'_> {
         let len = skim_prefix(window, scratch, &mut view)?;
         let mut findings = std::mem::take(&mut self.findings);
         self.index += 1;
-        let outcome = Ok(self.detect(&view, &mut findings));
+        let outcome = self.detect(&view, &mut findings);
         self.finish_record(outcome, findings, sink);
         Ok(len)
     }
 
     /// Runs the detections on a record's view: whether it counts as a record (an Insights
-    /// event does not).
-    fn detect(&mut self, view: &RecordView<'_>, findings: &mut Vec<Finding>) -> bool {
-        if view.event_type == Some("AwsCloudTrailInsight") {
-            return false;
+    /// event does not; an S3 event notification is no record at all).
+    fn detect(&mut self, view: &RecordView<'_>, findings: &mut Vec<Finding>) -> Result<bool, RecordError> {
+        if !examined(view)? {
+            return Ok(false);
         }
         let times = &mut self.stats.times;
         if let Err(e) =
@@ -428,7 +428,7 @@ impl Run<'_> {
         {
             self.state_error.get_or_insert(e);
         }
-        true
+        Ok(true)
     }
 
     /// Counts a record's outcome and hands on its findings.
@@ -462,20 +462,23 @@ impl Run<'_> {
         let mut doc_times = EventTimes::default();
         let times = &mut doc_times;
         let mut stats = FileStats::default();
+        let mut bad = Vec::new();
         let outcome = self.parser.parse(bytes, |doc| {
-            let mut examine =
-                |value: Value<'_, '_>, stats: &mut FileStats| match RecordView::from_value(value) {
-                    Some(view) if view.event_type == Some("AwsCloudTrailInsight") => {
-                        stats.skipped_records += 1
-                    }
-                    Some(view) => {
+            let mut examine = |value: Value<'_, '_>, stats: &mut FileStats| {
+                let Some(view) = RecordView::from_value(value) else {
+                    return bad.push(RecordError::NotObject);
+                };
+                match examined(&view) {
+                    Ok(false) => stats.skipped_records += 1,
+                    Ok(true) => {
                         stats.records += 1;
                         if let Err(e) = detectors.run_with_state(&view, times, store, cache, &mut findings) {
                             state_error.get_or_insert(e);
                         }
                     }
-                    None => stats.bad_records += 1,
-                };
+                    Err(e) => bad.push(e),
+                }
+            };
             match decode::classify(doc) {
                 DocumentKind::Record(value) => examine(value, &mut stats),
                 DocumentKind::Records(records) => {
@@ -503,6 +506,7 @@ impl Run<'_> {
                 }
                 DocumentKind::Control | DocumentKind::Insight => stats.skipped_records += 1,
                 DocumentKind::Digest => stats.skipped_file = true,
+                DocumentKind::Notification(what) => return Err(RecordError::Notification(what)),
                 DocumentKind::Unknown => return Err(RecordError::Unrecognised),
                 DocumentKind::NotObject => return Err(RecordError::NotObject),
             }
@@ -512,8 +516,8 @@ impl Run<'_> {
         self.stats.skipped_records += stats.skipped_records;
         self.stats.skipped_file |= stats.skipped_file;
         self.stats.times.merge(&doc_times);
-        for _ in 0..stats.bad_records {
-            self.bad(sink, &RecordError::NotObject);
+        for e in &bad {
+            self.bad(sink, e);
         }
         self.emit(&mut findings, sink);
         self.findings = findings;
@@ -544,6 +548,16 @@ impl Run<'_> {
 /// A Lambda event is at most 6 MB, and CloudTrail's JSON inflates about 7× from gzip (the
 /// bench file: 100 MB from 13.7 MB), so a delivery decodes to some 35 MB at most: 64 MiB
 /// passes any, and bounds what a forged one can take.
+/// Whether a record's view is examined: an Insights event is skipped, and an S3 event
+/// notification (S3's own format: `eventSource` `aws:s3`, where CloudTrail writes
+/// `s3.amazonaws.com`) is not a CloudTrail record at all, so it is not counted as one.
+fn examined(view: &RecordView<'_>) -> Result<bool, RecordError> {
+    if view.event_source == Some("aws:s3") {
+        return Err(RecordError::Notification("an S3 event notification".to_string()));
+    }
+    Ok(view.event_type != Some("AwsCloudTrailInsight"))
+}
+
 fn awslogs_limit(limits: &Limits) -> u64 {
     limits.max_decompressed_bytes.min(64 << 20)
 }

@@ -709,6 +709,68 @@ fn records_past_max_record_bytes_are_skipped_and_counted() {
     }
 }
 
+/// A saved queue message (what an SQS-triggered reader gets) replayed by mistake says what it
+/// is, is a bad record rather than a record, and costs the records beside it nothing.
+#[test]
+fn notifications_are_named_not_counted_as_records() {
+    let s3_event = json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "ap-southeast-1",
+        "eventTime": "2026-11-30T10:05:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AROAEXAMPLE:regionalDeliverySession"},
+        "s3": {"bucket": {"name": "trail-logs"}, "object": {"key": "AWSLogs/x.json.gz", "size": 1024}}});
+    let delivery =
+        json!({"s3Bucket": "trail-logs", "s3ObjectKey": ["AWSLogs/a.json.gz", "AWSLogs/b.json.gz"]});
+    let sns = |message: &Value| {
+        json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:ap-southeast-1:111122223333:t",
+               "Message": message.to_string(), "Timestamp": "2026-11-30T10:05:01.000Z"})
+    };
+    let hostile = json!({"s3Bucket": "Evil\u{1b}[31m", "s3ObjectKey": ["k"]});
+    let good = canary("good");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "S3 event, streamed",
+            json!({"Records": [s3_event, good]}).to_string(),
+            "an S3 event notification, not a CloudTrail log",
+        ),
+        (
+            "S3 event, Records not first",
+            format!(r#"{{"x":1,"Records":[{s3_event},{good}]}}"#),
+            "an S3 event notification, not a CloudTrail log",
+        ),
+        (
+            "delivery notification",
+            format!("{delivery}\n{good}"),
+            "CloudTrail's delivery notification of 2 log files in s3://trail-logs, not a CloudTrail log",
+        ),
+        (
+            "in SNS",
+            format!("{}\n{good}", sns(&delivery)),
+            "CloudTrail's SNS notification of 2 log files in s3://trail-logs, not a CloudTrail log",
+        ),
+        (
+            "other SNS",
+            format!("{}\n{good}", sns(&json!({"a": 1}))),
+            "an SNS notification, not a CloudTrail log",
+        ),
+        (
+            "hostile bucket",
+            format!("{hostile}\n{good}"),
+            "CloudTrail's delivery notification of 1 log file, not a CloudTrail log",
+        ),
+    ];
+    for (name, input, error) in cases {
+        let run = process(&engine(), input.as_bytes());
+        assert_eq!(run.error, None, "{name}");
+        assert_eq!(
+            (run.stats.records, run.stats.bad_records),
+            (1, 1),
+            "{name}: {:?}",
+            run.sink.bad
+        );
+        assert_eq!(run.fired(), ["long-term-access-key good"], "{name}");
+        assert!(run.sink.bad[0].starts_with(error), "{name}: {:?}", run.sink.bad);
+    }
+}
+
 // ------------------------------------------------------------------ generated: nesting
 
 const DEPTH: usize = 100_000;

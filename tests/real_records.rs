@@ -50,6 +50,36 @@ fn every_record_parses() {
     }
 }
 
+/// CloudTrail's SNS notification, as an SQS-triggered reader receives it: no log, and the
+/// report says what it is instead of "unknown object".
+#[test]
+fn an_sns_delivery_notification_says_what_it_is() {
+    #[derive(Default)]
+    struct Errors(Vec<String>);
+    impl trailwatch::Sink for Errors {
+        fn finding(&mut self, _: Finding) {}
+        fn bad_record(&mut self, _: u64, error: &trailwatch::record::RecordError) {
+            self.0.push(error.to_string());
+        }
+    }
+    let engine = Engine::new(Inventory::new(Config::default()).unwrap()).unwrap();
+    let mut errors = Errors::default();
+    let stats = engine
+        .process(
+            reference("sns-cloudtrail-notification.sqs-body.json"),
+            &mut errors,
+        )
+        .unwrap();
+    assert_eq!((stats.records, stats.bad_records), (0, 1), "{stats:?}");
+    assert_eq!(
+        errors.0,
+        [
+            "CloudTrail's SNS notification of 2 log files in s3://my-test-bucket, not a CloudTrail \
+          log: replay the log files it names"
+        ]
+    );
+}
+
 #[test]
 fn irsa_access_denied_is_attributed() {
     let config = r#"

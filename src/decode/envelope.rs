@@ -20,6 +20,9 @@ pub enum DocumentKind<'t, 'a> {
     Digest,
     /// A CloudTrail Insights record.
     Insight,
+    /// A notification about log files (CloudTrail's delivery notification, bare or in an
+    /// SNS envelope): what it is, for the error that says so.
+    Notification(String),
     /// Valid JSON that trailwatch does not know.
     Unknown,
     /// Not an object at all.
@@ -53,6 +56,9 @@ pub fn classify<'t, 'a>(doc: Value<'t, 'a>) -> DocumentKind<'t, 'a> {
     {
         return classify_record(detail);
     }
+    if let Some(what) = notification(&object) {
+        return DocumentKind::Notification(what);
+    }
     if object.get("digestStartTime").is_some() || object.get("digestPublicKeyFingerprint").is_some() {
         return DocumentKind::Digest;
     }
@@ -60,6 +66,46 @@ pub fn classify<'t, 'a>(doc: Value<'t, 'a>) -> DocumentKind<'t, 'a> {
         return classify_record(doc);
     }
     DocumentKind::Unknown
+}
+
+/// What `object` is when it notifies of log files instead of holding records: the queue
+/// message an SQS-triggered reader gets, saved and replayed by mistake.
+fn notification(object: &simd_json::tape::Object<'_, '_>) -> Option<String> {
+    if let Some(files) = object.get("s3ObjectKey").and_then(|k| k.as_array()) {
+        let bucket = object.get("s3Bucket").and_then(|b| b.into_string());
+        return Some(delivery("delivery notification", files.len(), bucket));
+    }
+    let sns = object.get("Type").and_then(|t| t.into_string()) == Some("Notification")
+        && object.get("TopicArn").is_some();
+    let message = object
+        .get("Message")
+        .and_then(|m| m.into_string())
+        .filter(|_| sns)?;
+    // Rare, and the message is a JSON document in a string: read it the plain way.
+    let inner: serde_json::Value = serde_json::from_str(message).unwrap_or_default();
+    Some(match inner.get("s3ObjectKey").and_then(|k| k.as_array()) {
+        Some(files) => delivery(
+            "SNS notification",
+            files.len(),
+            inner.get("s3Bucket").and_then(|b| b.as_str()),
+        ),
+        None => "an SNS notification".to_string(),
+    })
+}
+
+/// CloudTrail's notification (`kind`) of `files` delivered log files, naming the bucket
+/// only when it is a valid bucket name (the text goes to a terminal).
+fn delivery(kind: &str, files: usize, bucket: Option<&str>) -> String {
+    let plural = if files == 1 { "" } else { "s" };
+    let valid = |b: &&str| {
+        (3..=63).contains(&b.len())
+            && b.bytes()
+                .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-'))
+    };
+    match bucket.filter(valid) {
+        Some(bucket) => format!("CloudTrail's {kind} of {files} log file{plural} in s3://{bucket}"),
+        None => format!("CloudTrail's {kind} of {files} log file{plural}"),
+    }
 }
 
 fn classify_record<'t, 'a>(record: Value<'t, 'a>) -> DocumentKind<'t, 'a> {

@@ -156,6 +156,9 @@ pub enum RecordError {
     /// An object that is no CloudTrail record or known envelope.
     #[error("object is neither a CloudTrail record nor a known envelope")]
     Unrecognised,
+    /// A notification about log files or objects, not a log: what it is.
+    #[error("{0}, not a CloudTrail log: replay the log files it names")]
+    Notification(String),
     /// Longer than `max_record_bytes`.
     #[error("record longer than max_record_bytes; skipped")]
     Oversized,
