@@ -352,7 +352,10 @@ impl AlertBatch<'_> {
                 })
             })
             .collect();
-        let mut won = store.put_if_absent_many(&claims)?.into_iter();
+        let won = store.put_if_absent_many(&claims).inspect_err(|_| {
+            self.abandon(store, claims.iter().map(|c| c.key.as_str()));
+        })?;
+        let mut won = won.into_iter();
         let mut claims = claims.into_iter();
         for (mut finding, time) in waiting {
             let mut fresh = Vec::with_capacity(finding.event_ids.len());
@@ -402,34 +405,47 @@ impl AlertBatch<'_> {
     /// The alerts of this run, claimed in the store: at most one per key and window ever.
     pub fn finish(mut self, store: &dyn StateStore) -> Result<Vec<Alert>, StateError> {
         self.claim_events(store)?;
-        let mut candidates = Vec::new();
-        for mut p in std::mem::take(&mut self.pending) {
+        self.claim_alerts(store).inspect_err(|_| {
+            // Any alert claim of the failed write may have landed.
+            self.abandon(store, self.pending.iter().map(|p| p.key.as_str()));
+        })
+    }
+
+    /// Counts the pending alerts of threshold rules, claims those that are due, and makes
+    /// alerts of the claims won. The pending alerts stay until nothing can fail.
+    fn claim_alerts(&mut self, store: &dyn StateStore) -> Result<Vec<Alert>, StateError> {
+        let mut totals = Vec::with_capacity(self.pending.len());
+        for p in &self.pending {
             let expires = p.window_end + p.rule.window;
-            if p.rule.threshold > 1 {
-                let total = store.increment(&format!("count/{}", p.key), p.finding.count, p.last, expires)?;
-                if total < p.rule.threshold {
-                    self.suppressed += p.finding.count;
-                    continue;
-                }
-                p.finding.count = total;
-            }
-            candidates.push((p, expires));
+            let total = if p.rule.threshold > 1 {
+                Some(store.increment(&format!("count/{}", p.key), p.finding.count, p.last, expires)?)
+            } else {
+                None
+            };
+            totals.push((total, expires));
         }
-        let claims: Vec<NewEntry> = candidates
+        let due = |p: &Pending, total: Option<u64>| total.is_none_or(|t| t >= p.rule.threshold);
+        let claims: Vec<NewEntry> = self
+            .pending
             .iter()
-            .map(|(p, expires)| NewEntry {
+            .zip(&totals)
+            .filter(|(p, (total, _))| due(p, *total))
+            .map(|(p, (_, expires))| NewEntry {
                 key: p.key.clone(),
                 value: Vec::new(),
                 now: p.last,
                 expires: *expires,
             })
             .collect();
-        let won = store.put_if_absent_many(&claims)?;
+        let mut won = store.put_if_absent_many(&claims)?.into_iter();
         let mut alerts = Vec::new();
-        for ((mut p, _), won) in candidates.into_iter().zip(won) {
-            if !won {
+        for (mut p, (total, _)) in std::mem::take(&mut self.pending).into_iter().zip(totals) {
+            if !due(&p, total) || !won.next().unwrap_or(false) {
                 self.suppressed += p.finding.count;
                 continue;
+            }
+            if let Some(total) = total {
+                p.finding.count = total;
             }
             if p.finding.count > 1 {
                 p.finding.title = format!("{} ({} events)", p.finding.title, p.finding.count);
@@ -441,6 +457,24 @@ impl AlertBatch<'_> {
             });
         }
         Ok(alerts)
+    }
+
+    /// After a store failure stopped this batch (its input fails, to be processed again):
+    /// gives up the event claims it won, and `unsure`, the claims of the failed write,
+    /// which may have landed. Kept, they would make the next try drop these alerts as
+    /// sent. Giving up a claim that was another's (an event alerted before) can alert
+    /// twice instead. Best effort: the store is failing already.
+    fn abandon<'k>(&'k self, store: &dyn StateStore, unsure: impl Iterator<Item = &'k str>) {
+        let won = self
+            .pending
+            .iter()
+            .flat_map(|p| p.events.iter().map(String::as_str));
+        for key in won.chain(unsure) {
+            // Expired entries are absent: an expiry in the past is a delete.
+            if store.put(key, b"", i64::MIN).is_err() {
+                break;
+            }
+        }
     }
 }
 

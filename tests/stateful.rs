@@ -1005,6 +1005,76 @@ fn released_alerts_alert_again() {
     assert_eq!(alerts(&store).len(), 1);
 }
 
+/// A memory store whose first conditional write of an alert's claim fails.
+struct FailAlertClaim {
+    store: MemoryStore,
+    failed: AtomicBool,
+}
+
+impl StateStore for FailAlertClaim {
+    fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
+        self.store.get(key, now)
+    }
+    fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
+        self.store.put(key, value, expires)
+    }
+    fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError> {
+        if key.starts_with("alert/") && !self.failed.swap(true, Ordering::Relaxed) {
+            return Err(StateError::backend("put_if_absent", "injected"));
+        }
+        self.store.put_if_absent(key, value, now, expires)
+    }
+    fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
+        self.store.increment(key, by, now, expires)
+    }
+    fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
+        self.store.count_distinct(ask)
+    }
+}
+
+/// The store fails while a batch claims its alerts, after it claimed their events: the
+/// batch gives the event claims up (and the alert claims, which may have landed), so
+/// processing the input again alerts. Kept, they would make every event "already sent".
+#[test]
+fn a_batch_the_store_stopped_gives_its_claims_up() {
+    let e = engine("");
+    let store = FailAlertClaim {
+        store: MemoryStore::new(),
+        failed: AtomicBool::new(false),
+    };
+    let call = |id: &str, user: &str| {
+        let identity = json!({"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{user}"),
+                              "accessKeyId": "AKIAEXAMPLE"});
+        record(
+            id,
+            T0,
+            "s3.amazonaws.com",
+            "ListBuckets",
+            "198.51.100.7",
+            identity,
+        )
+    };
+    let input = serde_json::to_vec(&json!({"Records": [call("a", "dev"), call("b", "ops")]})).unwrap();
+    let alerts = || {
+        let mut findings: Vec<Finding> = Vec::new();
+        e.process_with_state(&input[..], &store, &mut findings).unwrap();
+        let mut batch = e.policy().batch();
+        for f in findings {
+            batch.add(f, &store).unwrap();
+        }
+        batch.finish(&store)
+    };
+    assert!(alerts().is_err(), "the first alert claim fails");
+    let again = alerts().unwrap();
+    let mut ids: Vec<&str> = again
+        .iter()
+        .flat_map(|a| &a.finding.event_ids)
+        .map(String::as_str)
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["a", "b"], "both alert when the input comes again");
+}
+
 /// A memory store whose first distinct count on a key containing `fail_on` fails.
 /// A memory store whose first distinct count of a key with `fail_on` in it fails, which
 /// counts its distinct counts, and with a read grace of its own.

@@ -36,6 +36,9 @@ pub enum DynamoFault {
     /// The same for writes (`PutItem`, `UpdateItem`, `DeleteItem`, `BatchWriteItem`,
     /// `TransactWriteItems`).
     FailWritesOf(String),
+    /// The same for `PutItem` alone (the single-item writes, conditional claims among
+    /// them): a batch of plain puts of the same key still goes through.
+    FailPutItemsOf(String),
 }
 
 /// A test-only HTTP proxy on 127.0.0.1 for the DynamoDB client, in front of moto.
@@ -100,6 +103,7 @@ fn fails(fault: &DynamoFault, operation: &str, body: &[u8]) -> bool {
         DynamoFault::None => return false,
         DynamoFault::FailReadsOf(text) => (&READS, text),
         DynamoFault::FailWritesOf(text) => (&WRITES, text),
+        DynamoFault::FailPutItemsOf(text) => (&["PutItem"], text),
     };
     operations.contains(&operation) && String::from_utf8_lossy(body).contains(text)
 }

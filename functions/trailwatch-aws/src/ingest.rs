@@ -235,10 +235,17 @@ pub(crate) async fn send_alerts(
             return Ok((kept, Vec::new()));
         }
         let mut batch = task_svc.engine.policy().batch();
-        for f in findings {
-            batch.add(f, store)?;
+        let alerts = findings
+            .into_iter()
+            .try_for_each(|f| batch.add(f, store))
+            .and_then(|()| batch.finish(store));
+        if alerts.is_err()
+            && let Err(e) = store.flush()
+        {
+            // The batch gave up its claims, for the redelivery to alert again.
+            tracing::error!(error = %e, "Could not give up the claims of unsent alerts");
         }
-        Ok::<_, StateError>((kept, batch.finish(store)?))
+        Ok::<_, StateError>((kept, alerts?))
     })
     .await
     .map_err(|e| format!("alert task failed: {e}"))?

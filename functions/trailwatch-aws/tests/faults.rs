@@ -641,3 +641,48 @@ async fn findings_before_a_failure_are_alerted_once() {
         "a redelivery sends nothing twice"
     );
 }
+
+/// The state store fails while the alerts of a message are claimed: one event's claim
+/// cannot be written (3 SDK attempts) after another's was. Nothing is published, the
+/// message fails, and the batch gives up the claims it won, so the redelivery sends both
+/// alerts. Kept, the won claim would have made the redelivery drop its alert as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_that_cannot_be_written_gives_up_the_others_for_the_redelivery() {
+    let mut env = env().await;
+    let dynamodb = dynamodb_through_proxy(&mut env).await;
+    let run = unique_name("claim");
+    let (won, failing) = (format!("{run}-won"), format!("{run}-failing"));
+    let records = [
+        access_key_call(&won, "ci-a", "2026-11-30T10:00:00Z"),
+        access_key_call(&failing, "ci-b", "2026-11-30T10:00:00Z"),
+    ];
+    let key = format!("AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/{run}.json");
+    put(
+        &env.clients,
+        &env.bucket,
+        &key,
+        json!({ "Records": records }).to_string().into_bytes(),
+    )
+    .await;
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+
+    dynamodb.set_fault(DynamoFault::FailPutItemsOf(format!(
+        "event/long-term-access-key/{failing}"
+    )));
+    assert_eq!(invoke(&env, &event).await, BTreeSet::from(["m".to_string()]));
+    assert_eq!(
+        dynamodb.failed_calls(),
+        ["PutItem"; 3],
+        "the claim, 3 SDK attempts"
+    );
+    assert!(env.delivered().await.0.is_empty(), "nothing is published");
+
+    dynamodb.set_fault(DynamoFault::None);
+    assert!(invoke(&env, &event).await.is_empty());
+    let (lines, messages) = env.delivered().await;
+    let both = BTreeSet::from([
+        format!("long-term-access-key {won}"),
+        format!("long-term-access-key {failing}"),
+    ]);
+    assert_eq!((lines, messages.len()), (both, 2), "both alerts, once");
+}
