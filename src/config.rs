@@ -689,6 +689,17 @@ impl Inventory {
         self.by_name.get(name).copied()
     }
 
+    /// The configured cluster `name`, unless the record it comes from places it elsewhere:
+    /// a configured account or region that `account` or `region` contradicts means a
+    /// cluster of the same name in another account or region. A place not said (None)
+    /// rules nothing out.
+    pub fn cluster_named(&self, name: &str, account: Option<&str>, region: Option<&str>) -> Option<usize> {
+        let i = self.cluster_by_name(name)?;
+        let c = &self.clusters[i];
+        let contradicts = |configured: &Option<String>, said: Option<&str>| matches!((configured, said), (Some(c), Some(s)) if c != s);
+        (!contradicts(&c.account, account) && !contradicts(&c.region, region)).then_some(i)
+    }
+
     /// The cluster whose egress ranges hold `ip`.
     pub fn cluster_by_egress(&self, ip: IpAddr) -> Option<usize> {
         self.clusters

@@ -295,6 +295,82 @@ fn credential_stitching_edges() {
     );
 }
 
+/// A Pod Identity exchange of EKS for cluster `cluster_arn` (its session tags), issuing
+/// `key` to shop/orders.
+fn pod_identity_exchange(id: &str, t: i64, key: &str, cluster_arn: &str) -> Value {
+    let name = cluster_arn.rsplit('/').next().unwrap();
+    let mut r = record(
+        id,
+        t,
+        "sts.amazonaws.com",
+        "AssumeRole",
+        "pods.eks.amazonaws.com",
+        json!({"type": "AWSService", "invokedBy": "pods.eks.amazonaws.com"}),
+    );
+    r["requestParameters"] = json!({"roleArn": ORDERS, "roleSessionName": "eks-prod-orders", "tags": [
+        {"key": "eks-cluster-arn", "value": cluster_arn}, {"key": "eks-cluster-name", "value": name},
+        {"key": "kubernetes-namespace", "value": "shop"}, {"key": "kubernetes-service-account", "value": "orders"},
+        {"key": "kubernetes-pod-name", "value": "orders-1"}]});
+    r["responseElements"] = json!({"credentials": {"accessKeyId": key, "sessionToken": "x",
+        "expiration": "Nov 30, 2026, 4:00:00 PM"}});
+    r
+}
+
+/// Cluster names are unique only within an account and region: a cluster named like the
+/// configured one but placed elsewhere by its `eks-cluster-arn` tag (or, at eks-auth, by
+/// the call's region) is not judged by the configured one's egress ranges, nor named as
+/// it. Before, its every call from its own NAT was a critical exfiltration.
+#[test]
+fn a_same_named_cluster_elsewhere_is_not_the_configured_one() {
+    let e = engine(&CONFIG.replace(
+        "account = \"111122223333\"\n",
+        "account = \"111122223333\"\nregion = \"ap-southeast-1\"\n",
+    ));
+    let here = "arn:aws:eks:ap-southeast-1:111122223333:cluster/prod";
+    let elsewhere = "arn:aws:eks:us-east-1:111122223333:cluster/prod";
+    let outside = "3.80.10.20";
+    let got = run(
+        &e,
+        &MemoryStore::new(),
+        &[
+            pod_identity_exchange("x1", T0, "ASIAHERE", here),
+            workload_call("u1", T0 + 60, "ASIAHERE", outside),
+            pod_identity_exchange("x2", T0, "ASIATHERE", elsewhere),
+            workload_call("u2", T0 + 60, "ASIATHERE", outside),
+        ],
+    );
+    assert_eq!(
+        only("workload-credential-exfiltration", got),
+        ["workload-credential-exfiltration u1"]
+    );
+
+    // eks-auth names clusters of the call's own region.
+    let eks_auth = |id: &str, region: &str| {
+        let mut r = node_call(id, T0, "AssumeRoleForPodIdentity", "10.0.1.5");
+        r["eventSource"] = json!("eks-auth.amazonaws.com");
+        r["awsRegion"] = json!(region);
+        r["errorCode"] = json!("AccessDeniedException");
+        r["requestParameters"] = json!({"clusterName": "prod", "token": "HIDDEN_DUE_TO_SECURITY_REASONS"});
+        r["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/eu-node/i-0def");
+        r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+            json!("arn:aws:iam::111122223333:role/eu-node");
+        r
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    let input = serde_json::to_vec(
+        &json!({"Records": [eks_auth("a1", "ap-southeast-1"), eks_auth("a2", "us-east-1")]}),
+    )
+    .unwrap();
+    e.process_with_state(&input[..], &MemoryStore::new(), &mut findings)
+        .unwrap();
+    let clusters: Vec<(&str, Option<&str>)> = findings
+        .iter()
+        .filter(|f| f.detection == "pod-identity-failure")
+        .map(|f| (f.event_ids[0].as_str(), f.cluster.as_deref()))
+        .collect();
+    assert_eq!(clusters, [("a1", Some("prod")), ("a2", Some("prod (us-east-1)"))]);
+}
+
 #[test]
 fn stitched_calls_name_the_workload() {
     let e = engine(CONFIG);

@@ -3,7 +3,7 @@
 
 use crate::config::{Binding, Inventory};
 use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
-use crate::record::RecordView;
+use crate::record::{PodTags, RecordView};
 
 use super::{
     IRSA_ASSUME_FAILURE, POD_IDENTITY_FAILURE, UNEXPECTED_WEB_IDENTITY_SUBJECT, is_access_denied,
@@ -280,17 +280,53 @@ fn irsa_advice(code: &str, message: &str, subject: &str, role: &str, issuer: &st
     }
 }
 
+/// The cluster a Pod Identity session's tags name: its index when it is the configured
+/// cluster of that name and `eks-cluster-arn` does not place it in another account or
+/// region, and the name to show: the configured one, or the ARN of a same-named cluster
+/// elsewhere (a name no configured cluster has, so that nothing takes it for one).
+pub fn tagged_cluster<'r>(tags: &PodTags<'r>, inv: &'r Inventory) -> Option<(Option<usize>, &'r str)> {
+    let name = tags.cluster?;
+    let (account, region) = tags.cluster_place();
+    Some(match inv.cluster_named(name, account, region) {
+        Some(c) => (Some(c), inv.clusters[c].name.as_str()),
+        None if inv.cluster_by_name(name).is_some() => (None, tags.cluster_arn.unwrap_or(name)),
+        None => (None, name),
+    })
+}
+
+/// The cluster an eks-auth call names (`clusterName`), where the call was made: eks-auth
+/// is regional and names clusters of its own account and region. Its index when that is
+/// the configured cluster, and the name to show (for a same-named cluster elsewhere, with
+/// its region).
+pub fn eks_auth_cluster(record: &RecordView<'_>, inv: &Inventory) -> Option<(Option<usize>, String)> {
+    let name = record.request.cluster_name?;
+    Some(
+        match inv.cluster_named(name, record.recipient_account, record.region) {
+            Some(c) => (Some(c), inv.clusters[c].name.clone()),
+            None if inv.cluster_by_name(name).is_some() => (
+                None,
+                format!("{name} ({})", record.region.unwrap_or("another region")),
+            ),
+            None => (None, name.to_string()),
+        },
+    )
+}
+
 /// `pod-identity-failure` (eks-auth side): a failed AssumeRoleForPodIdentity.
 pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, out: &mut Vec<Finding>) {
     if record.event_name != Some("AssumeRoleForPodIdentity") {
         return;
     }
     let Some(code) = record.error_code else { return };
-    let cluster_name = record.request.cluster_name;
-    let cluster = cluster_name
-        .and_then(|n| inv.cluster_by_name(n))
+    let named = eks_auth_cluster(record, inv);
+    let cluster = named
+        .as_ref()
+        .and_then(|(c, _)| *c)
         .or_else(|| inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn));
-    let cluster_name = cluster.map(|c| inv.clusters[c].name.as_str()).or(cluster_name);
+    let cluster_name = match cluster {
+        Some(c) => Some(inv.clusters[c].name.as_str()),
+        None => named.as_ref().map(|(_, n)| n.as_str()),
+    };
     let where_ = cluster_name
         .map(|c| clean(c, MAX_FIELD_CHARS))
         .unwrap_or_else(|| "(unknown cluster)".into());
@@ -331,10 +367,7 @@ pub fn pod_identity_sts_failure(record: &RecordView<'_>, inv: &Inventory, out: &
     }
     let Some(code) = record.error_code else { return };
     let tags = &record.request.pod_tags;
-    let cluster = tags.cluster.map(|n| {
-        inv.cluster_by_name(n)
-            .map_or(n, |c| inv.clusters[c].name.as_str())
-    });
+    let cluster = tagged_cluster(tags, inv).map(|(_, name)| name);
     let role = record.request.role_arn;
     let message = record.error_message.unwrap_or_default();
     let (diagnosis, remediation) = pod_identity_advice(code, message, role, "STS");
@@ -464,9 +497,8 @@ pub fn unexpected_subject(record: &RecordView<'_>, inv: &Inventory, out: &mut Ve
         }
         Some("AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
             let tags = &record.request.pod_tags;
-            let origin = tags
-                .cluster
-                .map_or(Origin::Unsaid, |n| Origin::Tagged(n, inv.cluster_by_name(n)));
+            let origin =
+                tagged_cluster(tags, inv).map_or(Origin::Unsaid, |(c, name)| Origin::Tagged(name, c));
             let cluster = match origin {
                 Origin::Tagged(n, c) => Some(c.map_or(n, |c| inv.clusters[c].name.as_str())),
                 _ => None,

@@ -15,7 +15,7 @@ use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::{RecordView, parse_expiration, parse_time};
 use crate::state::{DistinctCount, NewEntry, StateError, StateStore};
 
-use super::exchange::is_agent_token_expired;
+use super::exchange::{eks_auth_cluster, is_agent_token_expired, tagged_cluster};
 use super::node::ActionSet;
 use super::{
     ACCESS_DENIED_BURST, FIRST_SEEN_ROLE_SOURCE, SDK_CREDENTIAL_FALLBACK, UNEXPECTED_CROSS_ACCOUNT_ASSUME,
@@ -1180,10 +1180,6 @@ fn first_seen_finding(c: Candidate, new: &[&str]) -> Finding {
 /// The workload an IRSA exchange (`AssumeRoleWithWebIdentity` with a service-account
 /// subject) or a Pod Identity `sts:AssumeRole` (session tags) is for, whatever its outcome.
 fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload> {
-    let known = |name: &str| {
-        inv.cluster_by_name(name)
-            .map_or_else(|| name.to_string(), |c| inv.clusters[c].name.clone())
-    };
     match (record.event_source?, record.event_name?) {
         ("sts.amazonaws.com", "AssumeRoleWithWebIdentity") => {
             let subject = record.identity.user_name.or(record.response.token_subject);
@@ -1204,7 +1200,7 @@ fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workloa
         ("sts.amazonaws.com", "AssumeRole") if record.identity.invoked_by == Some(PODS_EKS) => {
             let tags = &record.request.pod_tags;
             Some(Workload {
-                cluster: tags.cluster.map(|c| clean(&known(c), MAX_FIELD_CHARS)),
+                cluster: tagged_cluster(tags, inv).map(|(_, name)| clean(name, MAX_FIELD_CHARS)),
                 namespace: tags.namespace.map(|s| clean(s, MAX_FIELD_CHARS)),
                 service_account: tags.service_account.map(|s| clean(s, MAX_FIELD_CHARS)),
                 role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
@@ -1226,7 +1222,7 @@ fn failed_exchange(record: &RecordView<'_>, inv: &Inventory) -> Option<Workload>
         }
         // The node's agent made the call: the pod's identity is in the hidden token.
         return Some(Workload {
-            cluster: record.request.cluster_name.map(|c| clean(c, MAX_FIELD_CHARS)),
+            cluster: eks_auth_cluster(record, inv).map(|(_, name)| clean(&name, MAX_FIELD_CHARS)),
             via: "pod-identity".into(),
             ..Workload::default()
         });

@@ -121,6 +121,8 @@ pub struct Request<'a> {
 pub struct PodTags<'a> {
     /// `eks-cluster-name`.
     pub cluster: Option<&'a str>,
+    /// `eks-cluster-arn`: where the cluster runs.
+    pub cluster_arn: Option<&'a str>,
     /// `kubernetes-namespace`.
     pub namespace: Option<&'a str>,
     /// `kubernetes-service-account`.
@@ -340,10 +342,20 @@ impl<'a> Request<'a> {
 }
 
 impl<'a> PodTags<'a> {
+    /// The account and region of `eks-cluster-arn`
+    /// (`arn:<partition>:eks:<region>:<account>:cluster/<name>`), each when it says.
+    pub fn cluster_place(&self) -> (Option<&'a str>, Option<&'a str>) {
+        let mut parts = self.cluster_arn.map(|a| a.splitn(6, ':')).into_iter().flatten();
+        let (region, account) = (parts.nth(3), parts.next());
+        let said = |s: Option<&'a str>| s.filter(|s| !s.is_empty());
+        (said(account), said(region))
+    }
+
     /// Records one `{"key": …, "value": …}` tag.
     fn set(&mut self, key: Option<&str>, value: Option<&'a str>) {
         let slot = match key {
             Some("eks-cluster-name") => &mut self.cluster,
+            Some("eks-cluster-arn") => &mut self.cluster_arn,
             Some("kubernetes-namespace") => &mut self.namespace,
             Some("kubernetes-service-account") => &mut self.service_account,
             Some("kubernetes-pod-name") => &mut self.pod,
