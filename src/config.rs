@@ -454,9 +454,11 @@ pub struct Inventory {
     /// Metrics settings.
     pub metrics: MetricsConfig,
     oidc: HashMap<String, usize>,
-    node_roles: HashMap<String, usize>,
+    /// Node role ARN → the clusters that list it, in config order: one role can serve
+    /// several clusters.
+    node_roles: HashMap<String, Vec<usize>>,
     /// `account/role-name` of node roles, for assumed-role ARNs (which drop the path).
-    node_role_names: HashMap<String, usize>,
+    node_role_names: HashMap<String, Vec<usize>>,
     /// The bare names of node roles: most sessions are not node sessions, and this
     /// tells so without building a key. A few names: comparing lengths first, a scan
     /// costs less than hashing the name.
@@ -523,9 +525,16 @@ impl Inventory {
                         format!("{role:?} is not an IAM role ARN"),
                     )
                 })?;
-                inv.node_roles.insert(role.clone(), i);
-                inv.node_role_names
-                    .insert(format!("{}/{name}", arn_account(role).unwrap_or_default()), i);
+                let by_name = format!("{}/{name}", arn_account(role).unwrap_or_default());
+                for clusters in [
+                    inv.node_roles.entry(role.clone()),
+                    inv.node_role_names.entry(by_name),
+                ] {
+                    let clusters = clusters.or_default();
+                    if !clusters.contains(&i) {
+                        clusters.push(i);
+                    }
+                }
                 inv.watched_role_names.insert(name.to_string());
                 if !inv.node_role_bare_names.iter().any(|n| n == name) {
                     inv.node_role_bare_names.push(name.to_string());
@@ -649,8 +658,32 @@ impl Inventory {
         self.oidc.get(&issuer.to_ascii_lowercase()).copied()
     }
 
-    /// The cluster a node-role session belongs to, by its issuer role or assumed-role ARN.
+    /// The cluster a node-role session belongs to, by its issuer role or assumed-role ARN:
+    /// of clusters that share the role, the first listed.
     pub fn cluster_by_node_role(&self, issuer_arn: Option<&str>, session_arn: Option<&str>) -> Option<usize> {
+        self.node_role_clusters(issuer_arn, session_arn).map(|c| c[0])
+    }
+
+    /// [`Inventory::cluster_by_node_role`] for a call from `addr`: of clusters that share
+    /// the role, the one whose egress ranges hold `addr`, else the first listed.
+    pub fn cluster_by_node_role_at(
+        &self,
+        issuer_arn: Option<&str>,
+        session_arn: Option<&str>,
+        addr: Option<IpAddr>,
+    ) -> Option<usize> {
+        let clusters = self.node_role_clusters(issuer_arn, session_arn)?;
+        let holds =
+            |c: &&usize| addr.is_some_and(|ip| self.clusters[**c].egress.iter().any(|n| n.contains(&ip)));
+        match clusters {
+            [one] => Some(*one),
+            _ => Some(*clusters.iter().find(holds).unwrap_or(&clusters[0])),
+        }
+    }
+
+    /// The clusters that list a session's node role (never empty), by its issuer role or
+    /// assumed-role ARN.
+    fn node_role_clusters(&self, issuer_arn: Option<&str>, session_arn: Option<&str>) -> Option<&[usize]> {
         if let Some(arn) = issuer_arn {
             // Every node role's name is a bare name, and the session's role name is the
             // issuer's last segment: most records (not node roles) stop at this one
@@ -659,8 +692,8 @@ impl Inventory {
             if !self.is_node_role_bare_name(name) {
                 return None;
             }
-            if let Some(c) = self.node_roles.get(arn) {
-                return Some(*c);
+            if let Some(clusters) = self.node_roles.get(arn) {
+                return Some(clusters);
             }
         }
         // arn:<partition>:sts::<acct>:assumed-role/<name>/<session>. Most ARNs here are
@@ -675,7 +708,9 @@ impl Inventory {
         if !self.is_node_role_bare_name(name) {
             return None;
         }
-        self.node_role_names.get(&format!("{account}/{name}")).copied()
+        self.node_role_names
+            .get(&format!("{account}/{name}"))
+            .map(Vec::as_slice)
     }
 
     fn is_node_role_bare_name(&self, name: &str) -> bool {

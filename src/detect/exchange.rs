@@ -319,10 +319,13 @@ pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, o
     }
     let Some(code) = record.error_code else { return };
     let named = eks_auth_cluster(record, inv);
-    let cluster = named
-        .as_ref()
-        .and_then(|(c, _)| *c)
-        .or_else(|| inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn));
+    let cluster = named.as_ref().and_then(|(c, _)| *c).or_else(|| {
+        inv.cluster_by_node_role_at(
+            record.identity.issuer_arn,
+            record.identity.arn,
+            record.source_addr,
+        )
+    });
     let cluster_name = match cluster {
         Some(c) => Some(inv.clusters[c].name.as_str()),
         None => named.as_ref().map(|(_, n)| n.as_str()),

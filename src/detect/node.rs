@@ -140,7 +140,11 @@ fn is_instance_session(record: &RecordView<'_>) -> bool {
 /// The node-role rules for an `AssumedRole` record.
 pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet, out: &mut Vec<Finding>) {
     let on = &inv.detections;
-    let cluster = inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn);
+    let cluster = inv.cluster_by_node_role_at(
+        record.identity.issuer_arn,
+        record.identity.arn,
+        record.source_addr,
+    );
     if cluster.is_none() && !is_instance_session(record) {
         return;
     }

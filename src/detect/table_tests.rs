@@ -572,6 +572,42 @@ fn pod_identity_diagnosis_follows_the_error_code_and_message() {
     }
 }
 
+/// One node role serves two clusters: a call from either cluster's egress is at home and
+/// names that cluster; only a call from outside both is exfiltration. Before, the last
+/// cluster listed took the role, and the first cluster's own calls were critical.
+#[test]
+fn a_node_role_shared_by_clusters_is_at_home_in_each() {
+    let config = r#"
+        [[clusters]]
+        name = "prod"
+        node_roles = ["arn:aws:iam::111122223333:role/prod-node"]
+        egress_cidrs = ["52.1.2.3/32"]
+        [[clusters]]
+        name = "prod-eu"
+        node_roles = ["arn:aws:iam::111122223333:role/prod-node"]
+        egress_cidrs = ["34.1.1.1/32"]
+    "#;
+    let seen = |ip: &str| -> Vec<(&'static str, Option<String>)> {
+        findings(
+            config,
+            &node_call("secretsmanager.amazonaws.com", "GetSecretValue", ip, "2.0"),
+        )
+        .into_iter()
+        .map(|f| (f.detection, f.cluster))
+        .collect()
+    };
+    let misuse = |cluster: &str| (NODE_ROLE_MISUSE, Some(cluster.to_string()));
+    assert_eq!(seen("52.1.2.3"), [misuse("prod")]);
+    assert_eq!(seen("34.1.1.1"), [misuse("prod-eu")]);
+    assert_eq!(
+        seen("198.51.100.7"),
+        [
+            misuse("prod"),
+            (NODE_CREDENTIAL_EXFILTRATION, Some("prod".to_string()))
+        ]
+    );
+}
+
 #[test]
 fn cluster_token_checks_are_not_judged_by_their_source() {
     let exfiltration = |r: &Value| {
