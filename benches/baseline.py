@@ -111,17 +111,22 @@ class Inventory:
 
     def __init__(self, config):
         self.egress, self.oidc, self.node_roles, self.node_role_names = [], {}, {}, {}
+        self.endpoints = []
         self.watched, self.by_role = set(), {}
         for i, c in enumerate(config.get("clusters", [])):
             self.egress.append([ipaddress.ip_network(n, strict=False) for n in c.get("egress_cidrs", [])])
+            self.endpoints.append(c.get("vpc_endpoints", []))
             if c.get("oidc_provider"):
                 p = c["oidc_provider"]
                 while p.startswith("https://"):
                     p = p[len("https://"):]
                 self.oidc[p.rstrip("/").lower()] = i
+            # A role several clusters list is theirs in config order.
             for role in c.get("node_roles", []):
-                self.node_roles[role] = i
-                self.node_role_names[f"{arn_account(role) or ''}/{role_name(role)}"] = i
+                for key, table in ((role, self.node_roles),
+                                   (f"{arn_account(role) or ''}/{role_name(role)}", self.node_role_names)):
+                    if i not in table.setdefault(key, []):
+                        table[key].append(i)
                 self.watched.add(role_name(role))
         for b in config.get("bindings", []):
             self.watched.add(role_name(b["role_arn"]))
@@ -139,13 +144,32 @@ class Inventory:
         issuer = provider.rsplit("oidc-provider/", 1)[-1]
         return self.oidc.get(issuer.lower())
 
-    def cluster_by_node_role(self, issuer_arn, session_arn):
+    def node_role_clusters(self, issuer_arn, session_arn):
         if issuer_arn in self.node_roles:
             return self.node_roles[issuer_arn]
         if session_arn is None or arn_account(session_arn) is None or ":assumed-role/" not in session_arn:
             return None
         name = session_arn.split(":assumed-role/", 1)[1].split("/")[0]
         return self.node_role_names.get(f"{arn_account(session_arn)}/{name}")
+
+    def cluster_by_node_role(self, issuer_arn, session_arn, addr=None, vpce=None):
+        """Of the clusters listing the role, the one whose egress holds addr (or whose
+        endpoints list vpce), else the first."""
+        clusters = self.node_role_clusters(issuer_arn, session_arn)
+        if not clusters:
+            return None
+        for c in clusters:
+            if (vpce in self.endpoints[c]) if vpce is not None else (
+                    addr is not None and any(addr in net for net in self.egress[c])):
+                return c
+        return clusters[0]
+
+    def away(self, cluster, addr, vpce):
+        """Whether a call from addr (through vpce) is outside the cluster (detect::away_from)."""
+        if vpce is not None:
+            return bool(self.endpoints[cluster]) and vpce not in self.endpoints[cluster]
+        ip, egress = public_ip(addr), self.egress[cluster]
+        return ip is not None and bool(egress) and not any(ip in net for net in egress)
 
     def is_node_role_name(self, account, name):
         if account is not None:
@@ -270,7 +294,12 @@ def rule_node_session(r, inv):
     context = obj(ident.get("sessionContext"))
     delivery, arn = s(context.get("ec2RoleDelivery")), s(ident.get("arn"))
     issuer = s(obj(context.get("sessionIssuer")).get("arn"))
-    cluster = inv.cluster_by_node_role(issuer, arn)
+    addr, vpce = s(r.get("sourceIPAddress")), s(r.get("vpcEndpointId"))
+    try:
+        ip = ipaddress.ip_address(addr) if addr is not None and "%" not in addr else None
+    except ValueError:
+        ip = None
+    cluster = inv.cluster_by_node_role(issuer, arn, ip, vpce)
     instance = delivery is not None and not (arn is not None and "assumed-role/aws:ec2-instance/" in arn)
     if cluster is None and not instance:
         return []
@@ -283,9 +312,7 @@ def rule_node_session(r, inv):
     if inv.enabled["node-role-misuse"] and is_call and act is not None and not inv.node_allows(act):
         out.append("node-role-misuse")
     if inv.enabled["node-credential-exfiltration"] and is_call and not eks_token_check(r):
-        ip, egress = public_ip(s(r.get("sourceIPAddress"))), inv.egress[cluster]
-        if (ip is not None and egress and s(r.get("vpcEndpointId")) is None
-                and not any(ip in net for net in egress)):
+        if inv.away(cluster, addr, vpce):
             out.append("node-credential-exfiltration")
     return out
 

@@ -664,17 +664,24 @@ impl Inventory {
         self.node_role_clusters(issuer_arn, session_arn).map(|c| c[0])
     }
 
-    /// [`Inventory::cluster_by_node_role`] for a call from `addr`: of clusters that share
-    /// the role, the one whose egress ranges hold `addr`, else the first listed.
+    /// [`Inventory::cluster_by_node_role`] for a call from `addr` (through VPC endpoint
+    /// `vpce`, when it names one): of clusters that share the role, the one whose egress
+    /// ranges hold `addr` or whose endpoints list `vpce`, else the first listed.
     pub fn cluster_by_node_role_at(
         &self,
         issuer_arn: Option<&str>,
         session_arn: Option<&str>,
         addr: Option<IpAddr>,
+        vpce: Option<&str>,
     ) -> Option<usize> {
         let clusters = self.node_role_clusters(issuer_arn, session_arn)?;
-        let holds =
-            |c: &&usize| addr.is_some_and(|ip| self.clusters[**c].egress.iter().any(|n| n.contains(&ip)));
+        let holds = |c: &&usize| {
+            let c = &self.clusters[**c];
+            match vpce {
+                Some(vpce) => c.vpc_endpoints.iter().any(|v| v == vpce),
+                None => addr.is_some_and(|ip| c.egress.iter().any(|n| n.contains(&ip))),
+            }
+        };
         match clusters {
             [one] => Some(*one),
             _ => Some(*clusters.iter().find(holds).unwrap_or(&clusters[0])),

@@ -295,6 +295,34 @@ fn credential_stitching_edges() {
     );
 }
 
+/// IRSA credentials used through a VPC endpoint that is not one of the cluster's
+/// (`vpc_endpoints`): exfiltration from another VPC, though the address is private.
+#[test]
+fn workload_credentials_through_another_vpc_endpoint_are_exfiltration() {
+    let e = engine(&CONFIG.replace(
+        "egress_cidrs = [\"52.1.2.3/32\", \"10.0.0.0/16\"]\n",
+        "egress_cidrs = [\"52.1.2.3/32\", \"10.0.0.0/16\"]\nvpc_endpoints = [\"vpce-0home\"]\n",
+    ));
+    let through = |id: &str, vpce: &str| {
+        let mut call = workload_call(id, T0 + 60, "ASIAW", "172.31.9.9");
+        call["vpcEndpointId"] = json!(vpce);
+        call
+    };
+    let got = run(
+        &e,
+        &MemoryStore::new(),
+        &[
+            irsa_exchange("x", T0, "ASIAW", None),
+            through("home", "vpce-0home"),
+            through("away", "vpce-0attacker"),
+        ],
+    );
+    assert_eq!(
+        only("workload-credential-exfiltration", got),
+        ["workload-credential-exfiltration away"]
+    );
+}
+
 /// A Pod Identity exchange of EKS for cluster `cluster_arn` (its session tags), issuing
 /// `key` to shop/orders.
 fn pod_identity_exchange(id: &str, t: i64, key: &str, cluster_arn: &str) -> Value {

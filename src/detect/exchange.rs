@@ -324,6 +324,7 @@ pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, o
             record.identity.issuer_arn,
             record.identity.arn,
             record.source_addr,
+            record.vpc_endpoint_id,
         )
     });
     let cluster_name = match cluster {

@@ -11,7 +11,7 @@ mod stateful;
 
 use std::net::IpAddr;
 
-use crate::config::{ConfigError, Inventory};
+use crate::config::{Cluster, ConfigError, Inventory};
 use crate::finding::Finding;
 use crate::record::RecordView;
 
@@ -214,6 +214,32 @@ pub fn source_is_the_callers(record: &RecordView<'_>) -> bool {
         && record.event_name == Some("GetCallerIdentity")
         && !record.user_agent.is_some_and(sdk);
     !token_check
+}
+
+/// Where a call made with a cluster's credentials came from, when that is outside the
+/// cluster: a VPC endpoint not among its `vpc_endpoints` (another VPC's: GuardDuty's
+/// "inside AWS" exfiltration), or a public address outside its egress ranges. The place
+/// and what it is not one of. None at home, and where the cluster does not say: an
+/// endpoint call with no endpoints listed, a public address with no egress ranges, a
+/// private address not through an endpoint.
+pub fn away_from(
+    cluster: &Cluster,
+    addr: Option<IpAddr>,
+    vpce: Option<&str>,
+) -> Option<(String, &'static str)> {
+    match vpce {
+        Some(vpce) => (!cluster.vpc_endpoints.is_empty() && !cluster.vpc_endpoints.iter().any(|v| v == vpce))
+            .then(|| {
+                (
+                    format!("VPC endpoint {}", crate::finding::clean(vpce, 64)),
+                    "VPC endpoints",
+                )
+            }),
+        None => addr
+            .and_then(public_ip)
+            .filter(|ip| !cluster.egress.is_empty() && !cluster.egress.iter().any(|n| n.contains(ip)))
+            .map(|ip| (ip.to_string(), "egress ranges")),
+    }
 }
 
 /// `ip` (a record's [`RecordView::source_addr`]) when it is public: not a private,

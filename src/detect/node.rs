@@ -8,7 +8,7 @@ use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::RecordView;
 
 use super::{
-    IMDSV1_CREDENTIAL_USE, NODE_CREDENTIAL_EXFILTRATION, NODE_ROLE_MISUSE, public_ip, short_role,
+    IMDSV1_CREDENTIAL_USE, NODE_CREDENTIAL_EXFILTRATION, NODE_ROLE_MISUSE, away_from, short_role,
     source_is_the_callers,
 };
 
@@ -144,6 +144,7 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
         record.identity.issuer_arn,
         record.identity.arn,
         record.source_addr,
+        record.vpc_endpoint_id,
     );
     if cluster.is_none() && !is_instance_session(record) {
         return;
@@ -232,14 +233,11 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
     }
 
     if on.node_credential_exfiltration.enabled && is_call && source_is_the_callers(record) {
-        let c = &inv.clusters[cluster];
-        let Some(ip) = record.source_addr.and_then(public_ip) else {
+        let Some((from, what)) =
+            away_from(&inv.clusters[cluster], record.source_addr, record.vpc_endpoint_id)
+        else {
             return;
         };
-        if c.egress.is_empty() || record.vpc_endpoint_id.is_some() || c.egress.iter().any(|n| n.contains(&ip))
-        {
-            return;
-        }
         let (role_short, action) = (role_short(), action());
         out.push(
             Finding::new(NODE_CREDENTIAL_EXFILTRATION, Severity::Critical, record)
@@ -247,12 +245,12 @@ pub fn node_session(record: &RecordView<'_>, inv: &Inventory, allow: &ActionSet,
                 .role(role)
                 .text(
                     format!(
-                        "Node credentials of {role_short} used from {ip}, outside cluster {cluster_name}"
+                        "Node credentials of {role_short} used from {from}, outside cluster {cluster_name}"
                     ),
                     format!(
-                        "{action} was signed with the node role of cluster {cluster_name} from {ip}, \
-                         which is not one of the cluster's egress ranges: the instance credentials have \
-                         left the cluster."
+                        "{action} was signed with the node role of cluster {cluster_name} from {from}, \
+                         which is not one of the cluster's {what}: the instance credentials have left the \
+                         cluster."
                     ),
                 )
                 .advice(

@@ -19,8 +19,8 @@ use super::exchange::{eks_auth_cluster, is_agent_token_expired, tagged_cluster};
 use super::node::ActionSet;
 use super::{
     ACCESS_DENIED_BURST, FIRST_SEEN_ROLE_SOURCE, SDK_CREDENTIAL_FALLBACK, UNEXPECTED_CROSS_ACCOUNT_ASSUME,
-    WORKLOAD_CREDENTIAL_EXFILTRATION, is_access_denied, public_ip, service_account_subject, short_role,
-    source_is_the_callers,
+    WORKLOAD_CREDENTIAL_EXFILTRATION, away_from, is_access_denied, public_ip, service_account_subject,
+    short_role, source_is_the_callers,
 };
 
 const PODS_EKS: &str = "pods.eks.amazonaws.com";
@@ -525,15 +525,13 @@ impl Context<'_> {
         for ((_, _, workload), used) in later.exchanges.iter().zip(uses) {
             if let Some(event) = used.and_then(|b| from_slice::<EventRef>(&b))
                 && event.time < workload.expires
-                && self.outside(
-                    workload,
-                    event.ip.as_deref().and_then(|ip| ip.parse().ok()),
-                    false,
-                )
+                && let Some(away) =
+                    self.outside(workload, event.ip.as_deref().and_then(|ip| ip.parse().ok()), None)
             {
                 findings.push(exfiltration(
                     event.finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical),
                     workload,
+                    away,
                 ));
             }
         }
@@ -694,20 +692,19 @@ impl Context<'_> {
         Ok(Some(workload))
     }
 
-    /// Whether `ip` is a public address outside the workload's cluster egress.
-    fn outside(&self, workload: &Workload, ip: Option<IpAddr>, via_endpoint: bool) -> bool {
-        let Some(cluster) = workload
+    /// Where a call from `ip` (through VPC endpoint `vpce`, when it names one) is outside
+    /// the workload's cluster ([`away_from`]), and what it is not one of.
+    fn outside(
+        &self,
+        workload: &Workload,
+        ip: Option<IpAddr>,
+        vpce: Option<&str>,
+    ) -> Option<(String, &'static str)> {
+        let cluster = workload
             .cluster
             .as_deref()
-            .and_then(|c| self.inventory.cluster_by_name(c))
-        else {
-            return false;
-        };
-        let egress = &self.inventory.clusters[cluster].egress;
-        let Some(ip) = ip.and_then(public_ip) else {
-            return false;
-        };
-        !via_endpoint && !egress.is_empty() && !egress.iter().any(|n| n.contains(&ip))
+            .and_then(|c| self.inventory.cluster_by_name(c))?;
+        away_from(&self.inventory.clusters[cluster], ip, vpce)
     }
 
     fn credential_used_outside(
@@ -717,13 +714,14 @@ impl Context<'_> {
         now: i64,
         findings: &mut Vec<Finding>,
     ) {
-        if !source_is_the_callers(record)
-            || !self.outside(w, record.source_addr, record.vpc_endpoint_id.is_some())
-        {
+        if !source_is_the_callers(record) {
             return;
         }
+        let Some(away) = self.outside(w, record.source_addr, record.vpc_endpoint_id) else {
+            return;
+        };
         let f = EventRef::of(record, now).finding(WORKLOAD_CREDENTIAL_EXFILTRATION, Severity::Critical);
-        let mut f = exfiltration(f, w);
+        let mut f = exfiltration(f, w, away);
         f.user_agent = record.user_agent.map(|s| clean(s, MAX_FIELD_CHARS));
         f.error_code = record.error_code.map(|s| clean(s, 64));
         findings.push(f);
@@ -1241,7 +1239,8 @@ fn enrich(f: &mut Finding, w: &Workload) {
     }
 }
 
-fn exfiltration(mut f: Finding, w: &Workload) -> Finding {
+/// A workload's credentials used from `from`, which is not one of its cluster's `what`.
+fn exfiltration(mut f: Finding, w: &Workload, (from, what): (String, &str)) -> Finding {
     enrich(&mut f, w);
     f.role_arn = w.role_arn.clone();
     let workload = match (&w.namespace, &w.service_account) {
@@ -1249,12 +1248,11 @@ fn exfiltration(mut f: Finding, w: &Workload) -> Finding {
         _ => "a workload".into(),
     };
     let via = if w.via == "irsa" { "IRSA" } else { "Pod Identity" };
-    let ip = f.source_ip.clone().unwrap_or_default();
     let cluster = w.cluster.clone().unwrap_or_default();
-    f.title = format!("{via} credentials of {workload} used from {ip}, outside cluster {cluster}");
+    f.title = format!("{via} credentials of {workload} used from {from}, outside cluster {cluster}");
     f.summary = format!(
-        "{} was signed with temporary credentials that {via} issued to {workload} in cluster {cluster}, from {ip}, \
-         which is not one of the cluster's egress ranges.",
+        "{} was signed with temporary credentials that {via} issued to {workload} in cluster {cluster}, from \
+         {from}, which is not one of the cluster's {what}.",
         f.action.clone().unwrap_or_else(|| "A call".into())
     );
     f.diagnosis = Some(format!(

@@ -608,6 +608,38 @@ fn a_node_role_shared_by_clusters_is_at_home_in_each() {
     );
 }
 
+/// With the cluster's VPC endpoints listed, node credentials used through another VPC's
+/// endpoint (from a private address there) are exfiltration; through the cluster's own, or
+/// with no endpoints listed, they are not judged by the endpoint.
+#[test]
+fn node_credentials_through_another_vpc_endpoint_are_exfiltration() {
+    let listed = CONFIG.replace(
+        "egress_cidrs = [\"52.1.2.3/32\", \"10.0.0.0/16\"]\n",
+        "egress_cidrs = [\"52.1.2.3/32\", \"10.0.0.0/16\"]\nvpc_endpoints = [\"vpce-0home\"]\n",
+    );
+    let through = |config: &str, vpce: &str| -> Vec<String> {
+        let call = with(
+            node_call("ec2.amazonaws.com", "DescribeInstances", "172.31.9.9", "2.0"),
+            "vpcEndpointId",
+            json!(vpce),
+        );
+        findings(config, &call)
+            .iter()
+            .filter(|f| f.detection == NODE_CREDENTIAL_EXFILTRATION)
+            .map(|f| f.title.clone())
+            .collect()
+    };
+    assert_eq!(
+        through(&listed, "vpce-0attacker"),
+        ["Node credentials of prod-node used from VPC endpoint vpce-0attacker, outside cluster prod"]
+    );
+    assert!(through(&listed, "vpce-0home").is_empty());
+    assert!(
+        through(CONFIG, "vpce-0attacker").is_empty(),
+        "no endpoints listed: not judged"
+    );
+}
+
 #[test]
 fn cluster_token_checks_are_not_judged_by_their_source() {
     let exfiltration = |r: &Value| {
