@@ -436,6 +436,10 @@ fn sdk_fallback_window_edges() {
     let e = engine(CONFIG);
     let fail = |t| irsa_exchange("f", t, "", Some("AccessDenied"));
     let ip = "10.0.1.1";
+    let from = |mut r: Value, ip: &str| {
+        r["sourceIPAddress"] = json!(ip);
+        r
+    };
     // The node's Pod Identity agent failing an exchange at eks-auth.
     let eks_auth_failure = |t, code: &str| {
         let mut r = node_call("f", t, "AssumeRoleForPodIdentity", ip);
@@ -479,6 +483,22 @@ fn sdk_fallback_window_edges() {
             "other address",
             vec![fail(T0), node_call("n", T0 + 10, "GetSecretValue", "10.0.1.2")],
             vec![],
+        ),
+        (
+            "through the cluster's NAT gateway, which its nodes share",
+            vec![
+                from(fail(T0), "52.1.2.3"),
+                node_call("n", T0 + 10, "GetSecretValue", "52.1.2.3"),
+            ],
+            vec![],
+        ),
+        (
+            "from a public address outside the egress ranges (a node of its own)",
+            vec![
+                from(fail(T0), "198.51.100.9"),
+                node_call("n", T0 + 10, "GetSecretValue", "198.51.100.9"),
+            ],
+            vec!["sdk-credential-fallback n"],
         ),
         (
             "an expired token at eks-auth (the agent renewing for a pod that has gone)",

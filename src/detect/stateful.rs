@@ -784,6 +784,16 @@ impl Context<'_> {
                 role_arn: record.identity.issuer_arn.map(|s| clean(s, 1024)),
             }
         };
+        // A public address in a cluster's egress ranges is a NAT gateway its nodes share:
+        // a failure and a node call from it need not be one pod's (a crash-looping pod
+        // would be blamed for every node-role call of the cluster).
+        let nat = record
+            .source_addr
+            .and_then(public_ip)
+            .and_then(|ip| inv.cluster_by_egress(ip));
+        if nat.is_some() {
+            return;
+        }
         self.cache.later.fallbacks.push(entry);
     }
 
