@@ -295,6 +295,42 @@ fn credential_stitching_edges() {
     );
 }
 
+/// A workload's credentials assuming another role (role chaining: an SDK profile with
+/// `role_arn`, a hub role): the chained session's keys are the workload's, for that role,
+/// and their use outside the cluster is exfiltration. Before, they were nobody's.
+#[test]
+fn role_chained_credentials_stay_the_workloads() {
+    let e = engine(CONFIG);
+    let writer = "arn:aws:iam::444455556666:role/orders-data-writer";
+    let mut chain = workload_call("c", T0 + 30, "ASIAIRSA", "52.1.2.3");
+    chain["eventSource"] = json!("sts.amazonaws.com");
+    chain["eventName"] = json!("AssumeRole");
+    chain["requestParameters"] = json!({"roleArn": writer, "roleSessionName": "orders"});
+    chain["responseElements"] = json!({"credentials": {"accessKeyId": "ASIACHAINED", "sessionToken": "x",
+        "expiration": "Nov 30, 2026, 11:00:00 AM"}});
+    let mut findings: Vec<Finding> = Vec::new();
+    let input = serde_json::to_vec(&json!({"Records": [
+        irsa_exchange("x", T0, "ASIAIRSA", None),
+        chain,
+        workload_call("u", T0 + 60, "ASIACHAINED", "198.51.100.7"),
+    ]}))
+    .unwrap();
+    e.process_with_state(&input[..], &MemoryStore::new(), &mut findings)
+        .unwrap();
+    let f: Vec<(&str, Option<&str>, Option<&str>)> = findings
+        .iter()
+        .filter(|f| f.detection == "workload-credential-exfiltration")
+        .map(|f| {
+            (
+                f.event_ids[0].as_str(),
+                f.role_arn.as_deref(),
+                f.service_account.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(f, [("u", Some(writer), Some("orders"))]);
+}
+
 /// IRSA credentials used through a VPC endpoint that is not one of the cluster's
 /// (`vpc_endpoints`): exfiltration from another VPC, though the address is private.
 #[test]

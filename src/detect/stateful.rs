@@ -402,11 +402,11 @@ impl Context<'_> {
     ) -> Result<(), StateError> {
         let on = &self.inventory.detections;
         self.cache.bound();
-        let workload = self.remember_exchange(record, now)?;
         let caller = match record.identity.access_key_id.filter(|k| k.starts_with("ASIA")) {
             Some(key) => self.credential(key, now)?,
             None => None,
         };
+        let workload = self.remember_exchange(record, now, caller.as_deref())?;
         if let Some(w) = &caller {
             for f in &mut findings[own..] {
                 enrich(f, w);
@@ -657,6 +657,7 @@ impl Context<'_> {
         &mut self,
         record: &RecordView<'_>,
         now: i64,
+        caller: Option<&Workload>,
     ) -> Result<Option<Rc<Workload>>, StateError> {
         if record.error_code.is_some() || record.event_source != Some("sts.amazonaws.com") {
             return Ok(None);
@@ -664,7 +665,8 @@ impl Context<'_> {
         let Some(key) = record.response.issued_key_id else {
             return Ok(None);
         };
-        let Some(workload) = exchange_workload(record, self.inventory) else {
+        let Some(workload) = exchange_workload(record, self.inventory).or_else(|| chained(record, caller))
+        else {
             return Ok(None);
         };
         let expires = record
@@ -1218,6 +1220,17 @@ fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workloa
         }
         _ => None,
     }
+}
+
+/// The workload a role chain is for: a role assumed (`sts:AssumeRole`) with the temporary
+/// credentials of workload `caller`. The new session's keys are that workload's, for the
+/// role assumed.
+fn chained(record: &RecordView<'_>, caller: Option<&Workload>) -> Option<Workload> {
+    let caller = caller.filter(|_| record.event_name == Some("AssumeRole"))?;
+    Some(Workload {
+        role_arn: record.request.role_arn.map(|r| clean(r, 1024)),
+        ..caller.clone()
+    })
 }
 
 /// The workload behind a failed IRSA or Pod Identity exchange.
