@@ -1963,16 +1963,18 @@ def scene_first_seen() -> None:
     b.add(rec)
     b.add(ddb(b, p3, "GetItem", "payments"))
     b.add(kms_decrypt(b, p3, {"service": "payment-service"}))
-    # A pod on a subnet the role never used (session from before this file).
-    p4 = irsa_session(R_PAY, "botocore-session-1796029320", "10.0.9.14", UA["boto3"],
+    # A network the role never used, outside the cluster's ranges: a peered VPC (session
+    # from before this file).
+    p4 = irsa_session(R_PAY, "botocore-session-1796029320", "172.20.9.14", UA["boto3"],
                       "2026-11-30T09:02:00Z")
     b.add(ddb(b, p4, "Query", "payments"), "first-seen-role-source")
-    b.add(kms_decrypt(b, p4, {"service": "payment-service"}))  # 10.0.9.0/24 is known now
+    b.add(kms_decrypt(b, p4, {"service": "payment-service"}))  # 172.20.9.0/24 is known now
     node_background(b, n2, ["logs"])
     # A service the role never called, from its usual network.
     b.add(sqs_send(b, p3, "payment-events"), "first-seen-role-source")
     b.add(sqs_send(b, p3, "payment-events"))  # sqs is known now
-    # New network and new service at once: one finding.
+    # A new service from a subnet of the cluster the role never used: the cluster's own
+    # network (egress_cidrs) is one network, so one finding, for the service.
     p5 = irsa_session(R_PAY, "botocore-session-1796030100", "10.0.10.7", UA["boto3"],
                       "2026-11-30T09:15:00Z")
     b.add(call(b, p5, "secretsmanager.amazonaws.com", "GetSecretValue", ver="1.08",

@@ -923,17 +923,21 @@ fn first_seen_after_learning_only() {
     let e = engine(CONFIG);
     let store = MemoryStore::new();
     let day = 86_400;
-    // Learning: everything is new, nothing fires.
+    // Learning: everything is new, nothing fires. 172.20.0.0/16 is a peered VPC, outside
+    // the cluster's ranges; 10.0.0.0/16 is the cluster's.
     let learned = [
-        workload_call("l1", T0, "ASIAW", "10.0.5.1"),
-        workload_call("l2", T0 + 60, "ASIAW", "10.0.6.1"),
+        workload_call("l1", T0, "ASIAW", "172.20.5.1"),
+        workload_call("l2", T0 + 60, "ASIAW", "172.20.6.1"),
+        workload_call("l3", T0 + 90, "ASIAW", "10.0.5.1"),
     ];
     assert!(only("first-seen-role-source", run(&e, &store, &learned)).is_empty());
-    // A day later: a known /24 is quiet, a new /24 fires once.
+    // A day later: a known /24 is quiet, a new /24 fires once, and another subnet of the
+    // cluster is the cluster's network, known.
     let later = [
-        workload_call("k", T0 + day, "ASIAW", "10.0.5.77"),
-        workload_call("n", T0 + day, "ASIAW", "10.0.9.1"),
-        workload_call("n2", T0 + day + 5, "ASIAW", "10.0.9.2"),
+        workload_call("k", T0 + day, "ASIAW", "172.20.5.77"),
+        workload_call("c", T0 + day, "ASIAW", "10.0.77.8"),
+        workload_call("n", T0 + day, "ASIAW", "172.20.9.1"),
+        workload_call("n2", T0 + day + 5, "ASIAW", "172.20.9.2"),
         // EKS checking the role's cluster token, from EKS's address: not the role's network.
         eks_token_check(workload_call("t", T0 + day + 10, "ASIAW", "198.51.100.9")),
     ];
@@ -961,14 +965,14 @@ fn first_seen_remembers_what_stays_in_use() {
         let mut fired = Vec::new();
         for d in 0..=70 {
             let t = T0 + d * day;
-            let mut calls = vec![workload_call(&format!("a{d}"), t, "ASIAW", "10.0.5.1")];
+            let mut calls = vec![workload_call(&format!("a{d}"), t, "ASIAW", "172.20.5.1")];
             if d >= 5 {
                 // Another network, in use every day from day 5 on.
-                calls.push(workload_call(&format!("b{d}"), t + 60, "ASIAW", "10.0.6.1"));
+                calls.push(workload_call(&format!("b{d}"), t + 60, "ASIAW", "172.20.6.1"));
             }
             if d == 30 || d == 65 {
                 // A network used on day 30, then not for 35 days.
-                calls.push(workload_call(&format!("c{d}"), t + 120, "ASIAW", "10.0.9.1"));
+                calls.push(workload_call(&format!("c{d}"), t + 120, "ASIAW", "172.20.9.1"));
             }
             if d == 41 || d == 51 {
                 // New networks, after the old records below.
@@ -976,17 +980,17 @@ fn first_seen_remembers_what_stays_in_use() {
                     &format!("n{d}"),
                     t + 180,
                     "ASIAW",
-                    &format!("10.0.{d}.1"),
+                    &format!("172.20.{d}.1"),
                 ));
             }
             if d == 50 {
                 // A record from before the baseline at the end of the day's input.
-                calls.push(workload_call("late", T0 - day, "ASIAW", "10.0.5.1"));
+                calls.push(workload_call("late", T0 - day, "ASIAW", "172.20.5.1"));
             }
             fired.extend(only("first-seen-role-source", run(&e, store.as_ref(), &calls)));
             if d == 40 {
                 // An archived file from before the baseline, after the day's input.
-                let old = [workload_call("archived", T0 - 2 * day, "ASIAW", "10.0.5.1")];
+                let old = [workload_call("archived", T0 - 2 * day, "ASIAW", "172.20.5.1")];
                 fired.extend(only("first-seen-role-source", run(&e, store.as_ref(), &old)));
             }
         }

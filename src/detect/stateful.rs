@@ -285,17 +285,23 @@ impl Cache {
     }
 }
 
-/// The network a source belongs to: the /24 (IPv4) or /48 (IPv6), or the service name.
-/// It is hashed as it is for the first-seen triple, and shown as text in a marker.
+/// The network a source belongs to: a configured cluster's, when the address is in its
+/// egress ranges (its nodes and pods spread over many /24s); else the /24 (IPv4) or /48
+/// (IPv6), or the service name. It is hashed as it is for the first-seen triple, and
+/// shown as text in a marker.
 #[derive(Hash)]
 enum NetworkKey<'a> {
+    Cluster(&'a str),
     V4([u8; 3]),
     V6([u16; 3]),
     Name(&'a str),
 }
 
 impl<'a> NetworkKey<'a> {
-    fn of(source: &'a str, addr: Option<IpAddr>) -> Self {
+    fn of(source: &'a str, addr: Option<IpAddr>, inv: &'a Inventory) -> Self {
+        if let Some(c) = addr.and_then(|ip| inv.cluster_by_egress(ip)) {
+            return Self::Cluster(&inv.clusters[c].name);
+        }
         match addr {
             Some(IpAddr::V4(v4)) => {
                 let [a, b, c, _] = v4.octets();
@@ -313,6 +319,7 @@ impl<'a> NetworkKey<'a> {
 impl std::fmt::Display for NetworkKey<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::Cluster(name) => write!(f, "cluster {name}"),
             Self::V4([a, b, c]) => write!(f, "{a}.{b}.{c}.0/24"),
             Self::V6([a, b, c]) => write!(f, "{a:x}:{b:x}:{c:x}::/48"),
             Self::Name(name) => f.write_str(name),
@@ -1044,7 +1051,7 @@ impl Context<'_> {
             return Ok(());
         }
         let cached_first = self.cache.first_seen.get(role).copied();
-        let network = NetworkKey::of(ip, record.source_addr);
+        let network = NetworkKey::of(ip, record.source_addr, inv);
         let triple = self.cache.hasher.hash_one((role, source, &network));
         if cached_first.is_some_and(|(first, _)| first <= now) && self.cache.sources.contains(&triple) {
             return Ok(()); // nothing new, and the baseline start stands
@@ -1326,14 +1333,18 @@ mod tests {
 
     #[test]
     fn networks() {
+        let config = "[[clusters]]\nname = \"prod\"\negress_cidrs = [\"52.1.2.3/32\", \"10.1.0.0/16\"]";
+        let inv = Inventory::new(crate::Config::from_toml(config).unwrap()).unwrap();
         let cases = [
             ("10.0.5.17", "10.0.5.0/24"),
+            ("10.1.77.8", "cluster prod"),
+            ("52.1.2.3", "cluster prod"),
             ("2600:1f18:abcd:1::5", "2600:1f18:abcd::/48"),
             ("s3.amazonaws.com", "s3.amazonaws.com"),
             ("AWS Internal", "AWS Internal"),
         ];
         for (source, want) in cases {
-            let network = NetworkKey::of(source, source.parse().ok()).to_string();
+            let network = NetworkKey::of(source, source.parse().ok(), &inv).to_string();
             assert_eq!(network, want, "{source}");
         }
     }
