@@ -39,6 +39,10 @@ pub enum DynamoFault {
     /// The same for `PutItem` alone (the single-item writes, conditional claims among
     /// them): a batch of plain puts of the same key still goes through.
     FailPutItemsOf(String),
+    /// The first `PutItem` whose body contains this text reaches moto, and its answer is
+    /// replaced by the 500: a write made whose answer was lost, which the SDK retries.
+    /// Later calls go through. Counted in [`DynamoFaultProxy::failed_calls`].
+    LoseAnswerOfPutItemOf(String),
 }
 
 /// A test-only HTTP proxy on 127.0.0.1 for the DynamoDB client, in front of moto.
@@ -103,7 +107,7 @@ fn fails(fault: &DynamoFault, operation: &str, body: &[u8]) -> bool {
         DynamoFault::None => return false,
         DynamoFault::FailReadsOf(text) => (&READS, text),
         DynamoFault::FailWritesOf(text) => (&WRITES, text),
-        DynamoFault::FailPutItemsOf(text) => (&["PutItem"], text),
+        DynamoFault::FailPutItemsOf(text) | DynamoFault::LoseAnswerOfPutItemOf(text) => (&["PutItem"], text),
     };
     operations.contains(&operation) && String::from_utf8_lossy(body).contains(text)
 }
@@ -121,16 +125,24 @@ async fn handle(
         .and_then(|v| v.strip_prefix(TARGET_PREFIX))
         .unwrap_or_default()
         .to_owned();
-    let failed = {
+    let (failed, lose_answer) = {
         let mut state = lock(&state);
         let failed = fails(&state.fault, &operation, &body);
+        let lose_answer = matches!(state.fault, DynamoFault::LoseAnswerOfPutItemOf(_));
         if failed {
             state.failed.push(operation);
+            if lose_answer {
+                // Once: the SDK's retry goes through.
+                state.fault = DynamoFault::None;
+            }
         }
-        failed
+        (failed, lose_answer)
     };
     if !failed {
         return forward(upstream, parts, body).await;
+    }
+    if lose_answer {
+        let _made = forward(upstream, parts, body).await;
     }
     let error = serde_json::json!({
         "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",

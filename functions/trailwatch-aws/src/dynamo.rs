@@ -2,7 +2,8 @@
 //! counters atomic across concurrent invocations.
 //!
 //! Table: partition key `pk` (S); attributes `v` (B, the value), `n` (N, counters),
-//! `exp` (N, epoch seconds of event time) and [`TTL`] (N), the table's TTL attribute.
+//! `exp` (N, epoch seconds of event time) and [`TTL`] (N), the table's TTL attribute;
+//! a conditional put also writes [`WRITER`] (S), its own token.
 //! Expiry is in event time and DynamoDB's TTL runs on the wall clock, so they are two
 //! attributes: records arrive minutes after their events (hours when a queue backs up,
 //! weeks when archived logs are replayed), and an item TTL deleted at its `exp` could be
@@ -26,7 +27,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    WriteRequest,
+};
 use futures::{StreamExt, TryStreamExt};
 use tokio::runtime::Handle;
 
@@ -51,6 +56,9 @@ const BATCH_ATTEMPTS: u32 = 8;
 
 /// The table's TTL attribute (epoch seconds, wall clock): `infra/` enables TTL on it.
 pub const TTL: &str = "ttl";
+/// The token of the conditional put that made an item: a retry of that put that finds the
+/// item knows it made it.
+pub const WRITER: &str = "w";
 /// How long past its expiry, and past its creation, DynamoDB keeps an item: records
 /// later than this after their events find their state gone.
 pub const TTL_GRACE: i64 = 2 * 24 * 3600;
@@ -126,6 +134,10 @@ impl DynamoStore {
         now: i64,
         expires: i64,
     ) -> Result<bool, StateError> {
+        // The SDK retries a write whose answer was lost (a timeout, a 500 after the write):
+        // the retry then finds the item its own first attempt made. The write's token,
+        // returned with the failed condition, tells that apart from another writer's.
+        let token = version();
         let result = self
             .client
             .put_item()
@@ -134,12 +146,23 @@ impl DynamoStore {
             .item("v", AttributeValue::B(value.to_vec().into()))
             .item("exp", n(expires))
             .item(TTL, ttl(expires))
+            .item(WRITER, s(&token))
             .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
             .expression_attribute_names("#exp", "exp")
             .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        Ok(conditional("put_if_absent", result)?.is_some())
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let writer = failed.item().and_then(|item| item.get(WRITER)?.as_s().ok());
+                    Ok(writer == Some(&token))
+                }
+                _ => Err(StateError::backend("put_if_absent", error_chain(&e))),
+            },
+        }
     }
 
     /// A distinct counter as it stands at `now` (a consistent read).

@@ -686,3 +686,34 @@ async fn a_claim_that_cannot_be_written_gives_up_the_others_for_the_redelivery()
     ]);
     assert_eq!((lines, messages.len()), (both, 2), "both alerts, once");
 }
+
+/// An event's claim is written but its answer is lost (a 500 after the write): the SDK
+/// retries, and the retry's condition fails on the item the first attempt made. The
+/// claim's own token, returned with the failed condition, shows the claim was won, and the
+/// alert goes out. Read as lost, the alert was dropped as sent, and nothing said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_answer_was_lost_is_still_won() {
+    let mut env = env().await;
+    let dynamodb = dynamodb_through_proxy(&mut env).await;
+    let id = unique_name("lost-answer");
+    let key = format!("AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/{id}.json");
+    let records = [access_key_call(&id, "ci", "2026-11-30T10:00:00Z")];
+    put(
+        &env.clients,
+        &env.bucket,
+        &key,
+        json!({ "Records": records }).to_string().into_bytes(),
+    )
+    .await;
+    dynamodb.set_fault(DynamoFault::LoseAnswerOfPutItemOf(format!(
+        "event/long-term-access-key/{id}"
+    )));
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    assert!(invoke(&env, &event).await.is_empty());
+    assert_eq!(dynamodb.failed_calls(), ["PutItem"], "one answer lost");
+    assert_eq!(
+        delivered_in_one_message(&env).await,
+        BTreeSet::from([format!("long-term-access-key {id}")]),
+        "the alert of the won claim"
+    );
+}
