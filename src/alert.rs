@@ -118,7 +118,9 @@ fn default_dedup(detection: &str) -> Vec<DedupField> {
             vec![Cluster, Namespace, ServiceAccount, RoleArn, ErrorCode]
         }
         detect::NODE_ROLE_MISUSE => vec![Cluster, RoleArn, Action],
-        detect::IMDSV1_CREDENTIAL_USE => vec![Cluster, RoleArn, PrincipalArn],
+        // One alert per role (a node group's launch template), listing its instances'
+        // events: not one per node.
+        detect::IMDSV1_CREDENTIAL_USE => vec![Cluster, RoleArn],
         detect::NODE_CREDENTIAL_EXFILTRATION => vec![Cluster, RoleArn, SourceIp],
         detect::LONG_TERM_ACCESS_KEY => vec![PrincipalArn, SourceIp],
         detect::UNEXPECTED_WEB_IDENTITY_SUBJECT => vec![Cluster, Namespace, ServiceAccount, RoleArn],

@@ -776,6 +776,20 @@ fn access_denied_burst_edges() {
         ),
         ("ten over more than a window", burst(10, T0, 40), vec![]),
         ("a duplicate counts once", duplicated, vec![]),
+        (
+            "a pod retrying a failed exchange is not probing (irsa-assume-failure says so)",
+            (0..12)
+                .map(|i| {
+                    let mut r = irsa_exchange(&format!("x{i:02}"), T0 + i, "", Some("AccessDenied"));
+                    // As real records name it: the provider, audience and subject.
+                    r["userIdentity"]["principalId"] = json!(format!(
+                        "{PROVIDER}:sts.amazonaws.com:system:serviceaccount:shop:orders"
+                    ));
+                    r
+                })
+                .collect(),
+            vec![],
+        ),
     ];
     for (name, records, want) in cases {
         let got = only("access-denied-burst", run(&e, &MemoryStore::new(), &records));
@@ -1167,6 +1181,38 @@ fn released_alerts_alert_again() {
     // Delivery failed: give the claims back, and the redelivery alerts.
     e.policy().release(&first[0], &store).unwrap();
     assert_eq!(alerts(&store).len(), 1);
+}
+
+/// IMDSv1 on a node group is one alert per role and window, listing its nodes' events:
+/// not one per node.
+#[test]
+fn imdsv1_alerts_once_per_role_not_per_node() {
+    let e = engine(CONFIG);
+    let on = |id: &str, instance: &str| {
+        let mut r = node_call(id, T0, "DescribeInstances", "10.0.1.1");
+        r["userIdentity"]["arn"] = json!(format!(
+            "arn:aws:sts::111122223333:assumed-role/prod-node/{instance}"
+        ));
+        r["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!("1.0");
+        r
+    };
+    let input =
+        serde_json::to_vec(&json!({"Records": [on("a", "i-0a"), on("b", "i-0b"), on("c", "i-0c")]})).unwrap();
+    let store = MemoryStore::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    e.process_with_state(&input[..], &store, &mut findings).unwrap();
+    let mut batch = e.policy().batch();
+    for f in findings {
+        batch.add(f, &store).unwrap();
+    }
+    let alerts: Vec<Vec<String>> = batch
+        .finish(&store)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.finding.detection == "imdsv1-credential-use")
+        .map(|a| a.finding.event_ids)
+        .collect();
+    assert_eq!(alerts, [["a", "b", "c"]]);
 }
 
 /// A memory store whose first conditional write of an alert's claim fails.

@@ -934,7 +934,9 @@ impl Context<'_> {
     /// `access-denied-burst`: ≥ threshold denials for one principal in one window,
     /// counted when settled.
     fn burst(&mut self, record: &RecordView<'_>, now: i64) {
-        if !record.error_code.is_some_and(is_access_denied) {
+        // A failed exchange is irsa-assume-failure's or pod-identity-failure's: a pod
+        // retrying one is not probing permissions.
+        if !record.error_code.is_some_and(is_access_denied) || is_exchange(record) {
             return;
         }
         let Some(principal) = record.identity.arn.or(record.identity.principal_id) else {
@@ -1226,6 +1228,16 @@ fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workloa
             })
         }
         _ => None,
+    }
+}
+
+/// Whether `record` is an IRSA or Pod Identity exchange (at STS or at eks-auth).
+fn is_exchange(record: &RecordView<'_>) -> bool {
+    match (record.event_source, record.event_name) {
+        (Some("sts.amazonaws.com"), Some("AssumeRoleWithWebIdentity")) => true,
+        (Some("eks-auth.amazonaws.com"), Some("AssumeRoleForPodIdentity")) => true,
+        (Some("sts.amazonaws.com"), Some("AssumeRole")) => record.identity.invoked_by == Some(PODS_EKS),
+        _ => false,
     }
 }
 
