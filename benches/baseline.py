@@ -112,7 +112,7 @@ class Inventory:
     def __init__(self, config):
         self.egress, self.oidc, self.node_roles, self.node_role_names = [], {}, {}, {}
         self.endpoints = []
-        self.watched, self.by_role = set(), {}
+        self.watched, self.watched_in, self.by_role = set(), set(), {}
         for i, c in enumerate(config.get("clusters", [])):
             self.egress.append([ipaddress.ip_network(n, strict=False) for n in c.get("egress_cidrs", [])])
             self.endpoints.append(c.get("vpc_endpoints", []))
@@ -127,14 +127,14 @@ class Inventory:
                                    (f"{arn_account(role) or ''}/{role_name(role)}", self.node_role_names)):
                     if i not in table.setdefault(key, []):
                         table[key].append(i)
-                self.watched.add(role_name(role))
+                self.watch(role)
         for b in config.get("bindings", []):
-            self.watched.add(role_name(b["role_arn"]))
+            self.watch(b["role_arn"])
             self.by_role.setdefault(b["role_arn"], []).append(b)
         on = config.get("detections", {})
         self.enabled = {d: on.get(d, {}).get("enabled", True) for d in STATELESS}
         for role in on.get("identity-config-change", {}).get("watch_roles", []):
-            self.watched.add(role_name(role))
+            self.watch(role)
         self.allow_principals = set(on.get("long-term-access-key", {}).get("allow_principals", []))
         allow = NODE_ALLOWLIST + on.get("node-role-misuse", {}).get("allow_actions", [])
         self.allow_exact = {a for a in allow if not a.endswith("*")}
@@ -143,6 +143,13 @@ class Inventory:
     def cluster_by_oidc(self, provider):
         issuer = provider.rsplit("oidc-provider/", 1)[-1]
         return self.oidc.get(issuer.lower())
+
+    def watch(self, arn):
+        self.watched.add(role_name(arn))
+        self.watched_in.add(f"{arn_account(arn) or ''}/{role_name(arn)}")
+
+    def is_watched_role(self, account, name):
+        return f"{account}/{name}" in self.watched_in if account is not None else name in self.watched
 
     def node_role_clusters(self, issuer_arn, session_arn):
         if issuer_arn in self.node_roles:
@@ -266,7 +273,7 @@ def rule_identity_config_change(r, inv):
     role = s(req.get("roleName"))
     account = either(s(r.get("recipientAccountId")), s(obj(r.get("userIdentity")).get("accountId")))
     if source == "iam.amazonaws.com" and name == "UpdateAssumeRolePolicy":
-        fires = role is not None and role in inv.watched
+        fires = role is not None and inv.is_watched_role(account, role)
     elif source == "iam.amazonaws.com" and name in ("AttachRolePolicy", "PutRolePolicy"):
         fires = role is not None and inv.is_node_role_name(account, role)
     elif source == "eks.amazonaws.com" and name in ASSOCIATION_CHANGES:

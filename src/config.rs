@@ -465,7 +465,9 @@ pub struct Inventory {
     node_role_bare_names: Vec<String>,
     by_name: HashMap<String, usize>,
     by_role: HashMap<String, Vec<usize>>,
+    /// Watched roles by name, and by `account/name` (as in [`Inventory::is_watched_role`]).
     watched_role_names: HashSet<String>,
+    watched_roles: HashSet<String>,
 }
 
 impl Inventory {
@@ -535,7 +537,7 @@ impl Inventory {
                         clusters.push(i);
                     }
                 }
-                inv.watched_role_names.insert(name.to_string());
+                inv.watch(role, name);
                 if !inv.node_role_bare_names.iter().any(|n| n == name) {
                     inv.node_role_bare_names.push(name.to_string());
                 }
@@ -577,7 +579,7 @@ impl Inventory {
                     "namespace and service_account must not be empty",
                 ));
             }
-            inv.watched_role_names.insert(name.to_string());
+            inv.watch(&b.role_arn, name);
             inv.by_role.entry(b.role_arn.clone()).or_default().push(i);
             inv.bindings.push(Binding {
                 cluster,
@@ -613,7 +615,7 @@ impl Inventory {
                     format!("{role:?} is not an IAM role ARN"),
                 )
             })?;
-            inv.watched_role_names.insert(name.to_string());
+            inv.watch(role, name);
         }
         let burst = &config.detections.access_denied_burst;
         if burst.threshold == 0 || burst.window.as_secs() == 0 {
@@ -758,9 +760,20 @@ impl Inventory {
             .map(|&i| &self.bindings[i])
     }
 
-    /// Whether role `name` is watched for trust-policy changes.
-    pub fn is_watched_role(&self, name: &str) -> bool {
-        self.watched_role_names.contains(name)
+    /// Whether role `name` (in `account`, when known) is watched for trust-policy
+    /// changes: a role of the same name in another account of an organisation trail is not.
+    pub fn is_watched_role(&self, account: Option<&str>, name: &str) -> bool {
+        match account {
+            Some(account) => self.watched_roles.contains(&format!("{account}/{name}")),
+            None => self.watched_role_names.contains(name),
+        }
+    }
+
+    /// Watches role `arn`, named `name`, for trust-policy changes.
+    fn watch(&mut self, arn: &str, name: &str) {
+        self.watched_role_names.insert(name.to_string());
+        self.watched_roles
+            .insert(format!("{}/{name}", arn_account(arn).unwrap_or_default()));
     }
 
     /// Whether role `name` (in `account`, when known) is a node role.

@@ -21,7 +21,7 @@ pub fn identity_config_change(record: &RecordView<'_>, inv: &Inventory, out: &mu
     let mut role = None;
     let (what, why) = match (source, name) {
         ("iam.amazonaws.com", "UpdateAssumeRolePolicy") => {
-            let Some(r) = req.role_name.filter(|r| inv.is_watched_role(r)) else {
+            let Some(r) = req.role_name.filter(|r| inv.is_watched_role(account, r)) else {
                 return;
             };
             role = Some(r);

@@ -337,6 +337,15 @@ fn each_detection_fires_on_its_events_only() {
             vec![],
         ),
         (
+            "trust policy of a same-named role in another account (an organisation trail)",
+            with(
+                iam("UpdateAssumeRolePolicy", json!({"roleName": "orders"})),
+                "recipientAccountId",
+                json!("999988887777"),
+            ),
+            vec![],
+        ),
+        (
             "failed trust policy change",
             with(
                 iam("UpdateAssumeRolePolicy", json!({"roleName": "orders"})),
