@@ -161,13 +161,18 @@ class Inventory:
 
     def cluster_by_node_role(self, issuer_arn, session_arn, addr=None, vpce=None):
         """Of the clusters listing the role, the one whose egress holds addr (or whose
-        endpoints list vpce), else the first."""
+        endpoints list vpce), else one that lists none of that kind, else the first."""
         clusters = self.node_role_clusters(issuer_arn, session_arn)
         if not clusters:
             return None
+        if len(clusters) == 1:
+            return clusters[0]
         for c in clusters:
             if (vpce in self.endpoints[c]) if vpce is not None else (
                     addr is not None and any(addr in net for net in self.egress[c])):
+                return c
+        for c in clusters:  # one that does not judge the call
+            if not (self.endpoints[c] if vpce is not None else self.egress[c]):
                 return c
         return clusters[0]
 

@@ -407,20 +407,19 @@ impl AlertBatch<'_> {
     /// The alerts of this run, claimed in the store: at most one per key and window ever.
     pub fn finish(mut self, store: &dyn StateStore) -> Result<Vec<Alert>, StateError> {
         self.claim_events(store)?;
-        self.claim_alerts(store).inspect_err(|_| {
-            // Any alert claim of the failed write may have landed.
-            self.abandon(store, self.pending.iter().map(|p| p.key.as_str()));
-        })
+        self.claim_alerts(store)
     }
 
     /// Counts the pending alerts of threshold rules, claims those that are due, and makes
-    /// alerts of the claims won. The pending alerts stay until nothing can fail.
+    /// alerts of the claims won. The pending alerts stay until nothing can fail; when
+    /// something does, the batch gives its claims up ([`AlertBatch::abandon`]).
     fn claim_alerts(&mut self, store: &dyn StateStore) -> Result<Vec<Alert>, StateError> {
         let mut totals = Vec::with_capacity(self.pending.len());
         for p in &self.pending {
             let expires = p.window_end + p.rule.window;
             let total = if p.rule.threshold > 1 {
-                Some(store.increment(&format!("count/{}", p.key), p.finding.count, p.last, expires)?)
+                let counted = store.increment(&format!("count/{}", p.key), p.finding.count, p.last, expires);
+                Some(counted.inspect_err(|_| self.abandon(store, std::iter::empty()))?)
             } else {
                 None
             };
@@ -439,7 +438,11 @@ impl AlertBatch<'_> {
                 expires: *expires,
             })
             .collect();
-        let mut won = store.put_if_absent_many(&claims)?.into_iter();
+        let won = store.put_if_absent_many(&claims).inspect_err(|_| {
+            // Any alert claim of the failed write may have landed.
+            self.abandon(store, claims.iter().map(|c| c.key.as_str()));
+        })?;
+        let mut won = won.into_iter();
         let mut alerts = Vec::new();
         for (mut p, (total, _)) in std::mem::take(&mut self.pending).into_iter().zip(totals) {
             if !due(&p, total) || !won.next().unwrap_or(false) {

@@ -668,7 +668,8 @@ impl Inventory {
 
     /// [`Inventory::cluster_by_node_role`] for a call from `addr` (through VPC endpoint
     /// `vpce`, when it names one): of clusters that share the role, the one whose egress
-    /// ranges hold `addr` or whose endpoints list `vpce`, else the first listed.
+    /// ranges hold `addr` or whose endpoints list `vpce`; else one that lists none of
+    /// that kind (and so does not judge the call); else the first listed.
     pub fn cluster_by_node_role_at(
         &self,
         issuer_arn: Option<&str>,
@@ -677,17 +678,20 @@ impl Inventory {
         vpce: Option<&str>,
     ) -> Option<usize> {
         let clusters = self.node_role_clusters(issuer_arn, session_arn)?;
-        let holds = |c: &&usize| {
-            let c = &self.clusters[**c];
-            match vpce {
-                Some(vpce) => c.vpc_endpoints.iter().any(|v| v == vpce),
-                None => addr.is_some_and(|ip| c.egress.iter().any(|n| n.contains(&ip))),
-            }
-        };
-        match clusters {
-            [one] => Some(*one),
-            _ => Some(*clusters.iter().find(holds).unwrap_or(&clusters[0])),
+        if let [one] = clusters {
+            return Some(*one);
         }
+        let holds = |c: &Cluster| match vpce {
+            Some(vpce) => c.vpc_endpoints.iter().any(|v| v == vpce),
+            None => addr.is_some_and(|ip| c.egress.iter().any(|n| n.contains(&ip))),
+        };
+        let silent = |c: &Cluster| match vpce {
+            Some(_) => c.vpc_endpoints.is_empty(),
+            None => c.egress.is_empty(),
+        };
+        let pick =
+            |test: &dyn Fn(&Cluster) -> bool| clusters.iter().copied().find(|&c| test(&self.clusters[c]));
+        pick(&holds).or_else(|| pick(&silent)).or(Some(clusters[0]))
     }
 
     /// The clusters that list a session's node role (never empty), by its issuer role or
@@ -749,6 +753,16 @@ impl Inventory {
         self.clusters
             .iter()
             .position(|c| c.egress.iter().any(|net| net.contains(&ip)))
+    }
+
+    /// Whether `ip` is listed on its own (a /32 or /128) in a cluster's egress ranges: how
+    /// NAT gateways, which all of a cluster's nodes share, are listed.
+    pub fn is_listed_address(&self, ip: IpAddr) -> bool {
+        self.clusters.iter().any(|c| {
+            c.egress
+                .iter()
+                .any(|n| n.prefix_len() == n.max_prefix_len() && n.contains(&ip))
+        })
     }
 
     /// Bindings of `role_arn` (empty when the role is not bound in config).

@@ -544,10 +544,6 @@ impl Run<'_> {
     }
 }
 
-/// The most a CloudWatch Logs payload (`awslogs.data`) may decode to, as it is held whole.
-/// A Lambda event is at most 6 MB, and CloudTrail's JSON inflates about 7× from gzip (the
-/// bench file: 100 MB from 13.7 MB), so a delivery decodes to some 35 MB at most: 64 MiB
-/// passes any, and bounds what a forged one can take.
 /// Whether a record's view is examined: an Insights event is skipped, and an S3 event
 /// notification (S3's own format: `eventSource` `aws:s3`, where CloudTrail writes
 /// `s3.amazonaws.com`) is not a CloudTrail record at all, so it is not counted as one.
@@ -558,6 +554,10 @@ fn examined(view: &RecordView<'_>) -> Result<bool, RecordError> {
     Ok(view.event_type != Some("AwsCloudTrailInsight"))
 }
 
+/// The most a CloudWatch Logs payload (`awslogs.data`) may decode to, as it is held whole.
+/// A Lambda event is at most 6 MB, and CloudTrail's JSON inflates about 7× from gzip (the
+/// bench file: 100 MB from 13.7 MB), so a delivery decodes to some 35 MB at most: 64 MiB
+/// passes any, and bounds what a forged one can take.
 fn awslogs_limit(limits: &Limits) -> u64 {
     limits.max_decompressed_bytes.min(64 << 20)
 }

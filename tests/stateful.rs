@@ -415,9 +415,8 @@ fn a_same_named_cluster_elsewhere_is_not_the_configured_one() {
         r["awsRegion"] = json!(region);
         r["errorCode"] = json!("AccessDeniedException");
         r["requestParameters"] = json!({"clusterName": "prod", "token": "HIDDEN_DUE_TO_SECURITY_REASONS"});
-        r["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/eu-node/i-0def");
-        r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
-            json!("arn:aws:iam::111122223333:role/eu-node");
+        // Signed with the configured cluster's node role (IAM roles are global): the
+        // name the call gives still decides.
         r
     };
     let mut findings: Vec<Finding> = Vec::new();
@@ -469,7 +468,8 @@ fn stitched_calls_name_the_workload() {
 
 #[test]
 fn sdk_fallback_window_edges() {
-    let e = engine(CONFIG);
+    // 203.0.113.0/24: a public subnet, whose nodes have addresses of their own.
+    let e = engine(&CONFIG.replace("\"52.1.2.3/32\", ", "\"52.1.2.3/32\", \"203.0.113.0/24\", "));
     let fail = |t| irsa_exchange("f", t, "", Some("AccessDenied"));
     let ip = "10.0.1.1";
     let from = |mut r: Value, ip: &str| {
@@ -529,10 +529,10 @@ fn sdk_fallback_window_edges() {
             vec![],
         ),
         (
-            "from a public address outside the egress ranges (a node of its own)",
+            "from a node's own public address, in a listed public subnet",
             vec![
-                from(fail(T0), "198.51.100.9"),
-                node_call("n", T0 + 10, "GetSecretValue", "198.51.100.9"),
+                from(fail(T0), "203.0.113.9"),
+                node_call("n", T0 + 10, "GetSecretValue", "203.0.113.9"),
             ],
             vec!["sdk-credential-fallback n"],
         ),
@@ -776,6 +776,23 @@ fn access_denied_burst_edges() {
         ),
         ("ten over more than a window", burst(10, T0, 40), vec![]),
         ("a duplicate counts once", duplicated, vec![]),
+        (
+            "failed web-identity exchanges of another provider (CI's OIDC) are counted",
+            (0..10)
+                .map(|i| {
+                    let mut r = irsa_exchange(&format!("g{i:02}"), T0 + i, "", Some("AccessDenied"));
+                    let subject = "repo:example/app:ref:refs/heads/main";
+                    r["userIdentity"]["userName"] = json!(subject);
+                    r["userIdentity"]["identityProvider"] =
+                        json!("arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com");
+                    r["userIdentity"]["principalId"] = json!(format!(
+                        "token.actions.githubusercontent.com:sts.amazonaws.com:{subject}"
+                    ));
+                    r
+                })
+                .collect(),
+            vec!["access-denied-burst g09"],
+        ),
         (
             "a pod retrying a failed exchange is not probing (irsa-assume-failure says so)",
             (0..12)

@@ -56,14 +56,14 @@ pub fn classify<'t, 'a>(doc: Value<'t, 'a>) -> DocumentKind<'t, 'a> {
     {
         return classify_record(detail);
     }
-    if let Some(what) = notification(&object) {
-        return DocumentKind::Notification(what);
-    }
     if object.get("digestStartTime").is_some() || object.get("digestPublicKeyFingerprint").is_some() {
         return DocumentKind::Digest;
     }
     if object.get("eventName").is_some() || object.get("eventID").is_some() {
         return classify_record(doc);
+    }
+    if let Some(what) = notification(&object) {
+        return DocumentKind::Notification(what);
     }
     DocumentKind::Unknown
 }

@@ -319,14 +319,18 @@ pub fn pod_identity_eks_auth_failure(record: &RecordView<'_>, inv: &Inventory, o
     }
     let Some(code) = record.error_code else { return };
     let named = eks_auth_cluster(record, inv);
-    let cluster = named.as_ref().and_then(|(c, _)| *c).or_else(|| {
-        inv.cluster_by_node_role_at(
+    // The cluster the call names is the one (eks-auth names it exactly); the node role
+    // tells only when the call names none: a same-named cluster placed elsewhere must
+    // not come back through a node role shared across regions.
+    let cluster = match &named {
+        Some((c, _)) => *c,
+        None => inv.cluster_by_node_role_at(
             record.identity.issuer_arn,
             record.identity.arn,
             record.source_addr,
             record.vpc_endpoint_id,
-        )
-    });
+        ),
+    };
     let cluster_name = match cluster {
         Some(c) => Some(inv.clusters[c].name.as_str()),
         None => named.as_ref().map(|(_, n)| n.as_str()),

@@ -298,9 +298,14 @@ enum NetworkKey<'a> {
 }
 
 impl<'a> NetworkKey<'a> {
-    fn of(source: &'a str, addr: Option<IpAddr>, inv: &'a Inventory) -> Self {
+    /// `vpce`: the endpoint the call came through, if any. Through an endpoint that is
+    /// not the cluster's, an address in its ranges is another VPC's (ranges overlap).
+    fn of(source: &'a str, addr: Option<IpAddr>, vpce: Option<&str>, inv: &'a Inventory) -> Self {
         if let Some(c) = addr.and_then(|ip| inv.cluster_by_egress(ip)) {
-            return Self::Cluster(&inv.clusters[c].name);
+            let cluster = &inv.clusters[c];
+            if vpce.is_none_or(|v| cluster.vpc_endpoints.iter().any(|e| e == v)) {
+                return Self::Cluster(&cluster.name);
+            }
         }
         match addr {
             Some(IpAddr::V4(v4)) => {
@@ -770,39 +775,43 @@ impl Context<'_> {
             return;
         };
         let inv = self.inventory;
-        let entry = if let Some(workload) = failed_exchange(record, inv) {
-            let event = EventRef::of(record, now);
-            Fallback::Failed {
-                ip: ip.to_string(),
-                failure: Failure { workload, event },
-            }
-        } else {
-            // A node-role business call?
-            let cluster = inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn);
-            let business = cluster.is_some()
+        let failure = failed_exchange(record, inv);
+        // Else, a node-role business call?
+        let business = || {
+            inv.cluster_by_node_role(record.identity.issuer_arn, record.identity.arn)
+                .is_some()
                 && record.identity.kind == Some("AssumedRole")
                 && record
                     .action()
-                    .is_some_and(|(s, n)| !self.node_allow.contains(s, n));
-            if !business {
-                return;
-            }
-            Fallback::Call {
+                    .is_some_and(|(s, n)| !self.node_allow.contains(s, n))
+        };
+        if failure.is_none() && !business() {
+            return;
+        }
+        // A NAT gateway (a public address listed on its own in a cluster's egress ranges)
+        // is every node's: a failure and a node call from it need not be one pod's, and a
+        // crash-looping pod would be blamed for every node-role call of the cluster.
+        if record
+            .source_addr
+            .and_then(public_ip)
+            .is_some_and(|ip| inv.is_listed_address(ip))
+        {
+            return;
+        }
+        let entry = match failure {
+            Some(workload) => Fallback::Failed {
+                ip: ip.to_string(),
+                failure: Failure {
+                    workload,
+                    event: EventRef::of(record, now),
+                },
+            },
+            None => Fallback::Call {
                 ip: ip.to_string(),
                 call: EventRef::of(record, now),
                 role_arn: record.identity.issuer_arn.map(|s| clean(s, 1024)),
-            }
+            },
         };
-        // A public address in a cluster's egress ranges is a NAT gateway its nodes share:
-        // a failure and a node call from it need not be one pod's (a crash-looping pod
-        // would be blamed for every node-role call of the cluster).
-        let nat = record
-            .source_addr
-            .and_then(public_ip)
-            .and_then(|ip| inv.cluster_by_egress(ip));
-        if nat.is_some() {
-            return;
-        }
         self.cache.later.fallbacks.push(entry);
     }
 
@@ -936,7 +945,7 @@ impl Context<'_> {
     fn burst(&mut self, record: &RecordView<'_>, now: i64) {
         // A failed exchange is irsa-assume-failure's or pod-identity-failure's: a pod
         // retrying one is not probing permissions.
-        if !record.error_code.is_some_and(is_access_denied) || is_exchange(record) {
+        if !record.error_code.is_some_and(is_access_denied) || is_exchange(record, self.inventory) {
             return;
         }
         let Some(principal) = record.identity.arn.or(record.identity.principal_id) else {
@@ -1053,7 +1062,7 @@ impl Context<'_> {
             return Ok(());
         }
         let cached_first = self.cache.first_seen.get(role).copied();
-        let network = NetworkKey::of(ip, record.source_addr, inv);
+        let network = NetworkKey::of(ip, record.source_addr, record.vpc_endpoint_id, inv);
         let triple = self.cache.hasher.hash_one((role, source, &network));
         if cached_first.is_some_and(|(first, _)| first <= now) && self.cache.sources.contains(&triple) {
             return Ok(()); // nothing new, and the baseline start stands
@@ -1231,10 +1240,13 @@ fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workloa
     }
 }
 
-/// Whether `record` is an IRSA or Pod Identity exchange (at STS or at eks-auth).
-fn is_exchange(record: &RecordView<'_>) -> bool {
+/// Whether `record` is an IRSA (a service account's token) or Pod Identity exchange, at
+/// STS or at eks-auth: what irsa-assume-failure and pod-identity-failure report.
+fn is_exchange(record: &RecordView<'_>, inv: &Inventory) -> bool {
     match (record.event_source, record.event_name) {
-        (Some("sts.amazonaws.com"), Some("AssumeRoleWithWebIdentity")) => true,
+        (Some("sts.amazonaws.com"), Some("AssumeRoleWithWebIdentity")) => {
+            exchange_workload(record, inv).is_some()
+        }
         (Some("eks-auth.amazonaws.com"), Some("AssumeRoleForPodIdentity")) => true,
         (Some("sts.amazonaws.com"), Some("AssumeRole")) => record.identity.invoked_by == Some(PODS_EKS),
         _ => false,
@@ -1345,7 +1357,8 @@ mod tests {
 
     #[test]
     fn networks() {
-        let config = "[[clusters]]\nname = \"prod\"\negress_cidrs = [\"52.1.2.3/32\", \"10.1.0.0/16\"]";
+        let config = "[[clusters]]\nname = \"prod\"\negress_cidrs = [\"52.1.2.3/32\", \"10.1.0.0/16\"]\n\
+                      vpc_endpoints = [\"vpce-home\"]";
         let inv = Inventory::new(crate::Config::from_toml(config).unwrap()).unwrap();
         let cases = [
             ("10.0.5.17", "10.0.5.0/24"),
@@ -1356,9 +1369,14 @@ mod tests {
             ("AWS Internal", "AWS Internal"),
         ];
         for (source, want) in cases {
-            let network = NetworkKey::of(source, source.parse().ok(), &inv).to_string();
+            let network = NetworkKey::of(source, source.parse().ok(), None, &inv).to_string();
             assert_eq!(network, want, "{source}");
         }
+        // Through another VPC's endpoint, an address in the cluster's ranges is that VPC's.
+        let through =
+            |vpce| NetworkKey::of("10.1.77.8", "10.1.77.8".parse().ok(), Some(vpce), &inv).to_string();
+        assert_eq!(through("vpce-home"), "cluster prod");
+        assert_eq!(through("vpce-other"), "10.1.77.0/24");
     }
 
     #[test]

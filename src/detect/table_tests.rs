@@ -615,6 +615,20 @@ fn a_node_role_shared_by_clusters_is_at_home_in_each() {
             (NODE_CREDENTIAL_EXFILTRATION, Some("prod".to_string()))
         ]
     );
+    // A sharer that lists no egress ranges does not judge: outside the other's ranges,
+    // the call is that one's, unjudged.
+    let silent = config.replace("egress_cidrs = [\"34.1.1.1/32\"]", "");
+    let call = node_call(
+        "secretsmanager.amazonaws.com",
+        "GetSecretValue",
+        "34.1.1.1",
+        "2.0",
+    );
+    let got: Vec<_> = findings(&silent, &call)
+        .into_iter()
+        .map(|f| (f.detection, f.cluster))
+        .collect();
+    assert_eq!(got, [misuse("prod-eu")]);
 }
 
 /// With the cluster's VPC endpoints listed, node credentials used through another VPC's
