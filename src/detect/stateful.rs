@@ -299,11 +299,14 @@ enum NetworkKey<'a> {
 
 impl<'a> NetworkKey<'a> {
     /// `vpce`: the endpoint the call came through, if any. Through an endpoint that is
-    /// not the cluster's, an address in its ranges is another VPC's (ranges overlap).
+    /// not among the cluster's listed ones, an address in its ranges is another VPC's
+    /// (ranges overlap); with none listed, endpoints are not told apart.
     fn of(source: &'a str, addr: Option<IpAddr>, vpce: Option<&str>, inv: &'a Inventory) -> Self {
         if let Some(c) = addr.and_then(|ip| inv.cluster_by_egress(ip)) {
             let cluster = &inv.clusters[c];
-            if vpce.is_none_or(|v| cluster.vpc_endpoints.iter().any(|e| e == v)) {
+            let ours =
+                |v: &str| cluster.vpc_endpoints.is_empty() || cluster.vpc_endpoints.iter().any(|e| e == v);
+            if vpce.is_none_or(ours) {
                 return Self::Cluster(&cluster.name);
             }
         }
@@ -1377,6 +1380,13 @@ mod tests {
             |vpce| NetworkKey::of("10.1.77.8", "10.1.77.8".parse().ok(), Some(vpce), &inv).to_string();
         assert_eq!(through("vpce-home"), "cluster prod");
         assert_eq!(through("vpce-other"), "10.1.77.0/24");
+        // With no endpoints listed, endpoints are not told apart (an S3 gateway endpoint).
+        let unlisted = Inventory::new(
+            crate::Config::from_toml(&config.replace("vpc_endpoints = [\"vpce-home\"]", "")).unwrap(),
+        )
+        .unwrap();
+        let network = NetworkKey::of("10.1.77.8", "10.1.77.8".parse().ok(), Some("vpce-s3"), &unlisted);
+        assert_eq!(network.to_string(), "cluster prod");
     }
 
     #[test]
