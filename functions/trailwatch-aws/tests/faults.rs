@@ -642,6 +642,14 @@ async fn findings_before_a_failure_are_alerted_once() {
     );
 }
 
+/// `records` uploaded as CloudTrail file `<name>.json`, and one SQS message `m` naming it.
+async fn message_of(env: &Env, name: &str, records: &[Value]) -> Value {
+    let key = format!("AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/{name}.json");
+    let body = json!({ "Records": records }).to_string().into_bytes();
+    put(&env.clients, &env.bucket, &key, body).await;
+    sqs_event(&[("m", env.s3_event(&key))])
+}
+
 /// The state store fails while the alerts of a message are claimed: one event's claim
 /// cannot be written (3 SDK attempts) after another's was. Nothing is published, the
 /// message fails, and the batch gives up the claims it won, so the redelivery sends both
@@ -656,15 +664,7 @@ async fn a_claim_that_cannot_be_written_gives_up_the_others_for_the_redelivery()
         access_key_call(&won, "ci-a", "2026-11-30T10:00:00Z"),
         access_key_call(&failing, "ci-b", "2026-11-30T10:00:00Z"),
     ];
-    let key = format!("AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/{run}.json");
-    put(
-        &env.clients,
-        &env.bucket,
-        &key,
-        json!({ "Records": records }).to_string().into_bytes(),
-    )
-    .await;
-    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    let event = message_of(&env, &run, &records).await;
 
     dynamodb.set_fault(DynamoFault::FailPutItemsOf(format!(
         "event/long-term-access-key/{failing}"
@@ -696,19 +696,10 @@ async fn a_claim_whose_answer_was_lost_is_still_won() {
     let mut env = env().await;
     let dynamodb = dynamodb_through_proxy(&mut env).await;
     let id = unique_name("lost-answer");
-    let key = format!("AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/{id}.json");
-    let records = [access_key_call(&id, "ci", "2026-11-30T10:00:00Z")];
-    put(
-        &env.clients,
-        &env.bucket,
-        &key,
-        json!({ "Records": records }).to_string().into_bytes(),
-    )
-    .await;
+    let event = message_of(&env, &id, &[access_key_call(&id, "ci", "2026-11-30T10:00:00Z")]).await;
     dynamodb.set_fault(DynamoFault::LoseAnswerOfPutItemOf(format!(
         "event/long-term-access-key/{id}"
     )));
-    let event = sqs_event(&[("m", env.s3_event(&key))]);
     assert!(invoke(&env, &event).await.is_empty());
     assert_eq!(dynamodb.failed_calls(), ["PutItem"], "one answer lost");
     assert_eq!(
