@@ -213,6 +213,7 @@ impl AlertPolicy {
             by_key: HashMap::new(),
             waiting: Vec::new(),
             suppressed: 0,
+            fresh: Vec::new(),
         }
     }
 }
@@ -310,6 +311,31 @@ pub struct AlertBatch<'p> {
     /// Findings whose events are claimed together, [`WAITING_LIMIT`] at a time.
     waiting: Vec<(Finding, i64)>,
     suppressed: u64,
+    /// The findings counted as new so far ([`AlertBatch::fresh`]).
+    fresh: Vec<Fresh>,
+}
+
+/// A finding an alert batch counted as new: not dropped for events alerted before (a
+/// redelivered or re-processed input). What metrics count, so that a redelivery does not
+/// count the same failures again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fresh {
+    /// The finding's detection id.
+    pub detection: &'static str,
+    /// Its cluster, when it names one.
+    pub cluster: Option<String>,
+    /// Its error code, when it has one.
+    pub error_code: Option<String>,
+}
+
+impl From<&Finding> for Fresh {
+    fn from(f: &Finding) -> Self {
+        Self {
+            detection: f.detection,
+            cluster: f.cluster.clone(),
+            error_code: f.error_code.clone(),
+        }
+    }
 }
 
 /// Findings whose event claims go to the store in one batch.
@@ -321,12 +347,21 @@ impl AlertBatch<'_> {
         self.suppressed
     }
 
+    /// The findings counted as new, once [`AlertBatch::finish`] has claimed them all:
+    /// those whose events were not alerted before, and those below their floor (never
+    /// claimed, so counted as found).
+    pub fn fresh(&self) -> &[Fresh] {
+        &self.fresh
+    }
+
     /// Adds one finding. Its events are claimed in the store with the next batch of
     /// findings (or by [`AlertBatch::finish`]).
     pub fn add(&mut self, finding: Finding, store: &dyn StateStore) -> Result<(), StateError> {
         let policy = self.policy;
         let rule = policy.rules.get(finding.detection).unwrap_or(&policy.fallback);
         if finding.severity < rule.min_severity {
+            // Not claimed, so not known to be new: counted as found.
+            self.fresh.push(Fresh::from(&finding));
             self.suppressed += 1;
             return Ok(());
         }
@@ -372,6 +407,7 @@ impl AlertBatch<'_> {
                 self.suppressed += 1;
                 continue;
             }
+            self.fresh.push(Fresh::from(&finding));
             finding.event_ids = fresh;
             self.gather(finding, time, events);
         }
@@ -405,7 +441,7 @@ impl AlertBatch<'_> {
     }
 
     /// The alerts of this run, claimed in the store: at most one per key and window ever.
-    pub fn finish(mut self, store: &dyn StateStore) -> Result<Vec<Alert>, StateError> {
+    pub fn finish(&mut self, store: &dyn StateStore) -> Result<Vec<Alert>, StateError> {
         self.claim_events(store)?;
         self.claim_alerts(store)
     }

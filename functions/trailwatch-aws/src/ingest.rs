@@ -223,16 +223,15 @@ pub(crate) async fn send_alerts(
     metrics: &Arc<Mutex<Metrics>>,
     outbox: &Outbox,
 ) -> Result<(), String> {
-    lock(metrics).findings(&findings, svc.engine.inventory());
     let task_svc = Arc::clone(svc);
     let task_outbox = outbox.clone();
-    let (kept, alerts) = tokio::task::spawn_blocking(move || {
+    let (kept, alerts, fresh) = tokio::task::spawn_blocking(move || {
         let store = task_svc.store.as_ref();
         // The new alerts go out also when the outbox cannot be read; what it keeps waits
         // for the redelivery, as the input fails.
         let kept = task_outbox.take(store, now());
         if findings.is_empty() {
-            return Ok((kept, Vec::new()));
+            return Ok((kept, Vec::new(), Vec::new()));
         }
         let mut batch = task_svc.engine.policy().batch();
         let alerts = findings
@@ -245,11 +244,13 @@ pub(crate) async fn send_alerts(
             // The batch gave up its claims, for the redelivery to alert again.
             tracing::error!(error = %e, "Could not give up the claims of unsent alerts");
         }
-        Ok::<_, StateError>((kept, alerts?))
+        // Counted only once claimed: a redelivery that finds them again does not count them.
+        Ok::<_, StateError>((kept, alerts?, batch.fresh().to_vec()))
     })
     .await
     .map_err(|e| format!("alert task failed: {e}"))?
     .map_err(|e| e.to_string())?;
+    lock(metrics).findings(&fresh, svc.engine.inventory());
     let mut errors = Vec::new();
     let kept = kept.unwrap_or_else(|e| {
         errors.push(format!("could not read the outbox: {e}"));

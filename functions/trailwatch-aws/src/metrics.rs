@@ -11,10 +11,11 @@ use std::time::SystemTime;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
 
+use trailwatch::Severity;
+use trailwatch::alert::Fresh;
 use trailwatch::config::{Inventory, MetricsMode};
 use trailwatch::detect;
 use trailwatch::engine::FileStats;
-use trailwatch::{Finding, Severity};
 
 use crate::services::error_chain;
 
@@ -163,8 +164,11 @@ impl Metrics {
         self.add(names::FAILED_OBJECTS, vec![], failed as f64, Unit::Count);
     }
 
-    /// Findings, before the alert policy.
-    pub fn findings(&mut self, findings: &[Finding], inventory: &Inventory) {
+    /// Findings the alert policy counted as new ([`AlertBatch::fresh`]): a redelivered or
+    /// re-processed input does not count the same failures again.
+    ///
+    /// [`AlertBatch::fresh`]: trailwatch::alert::AlertBatch::fresh
+    pub fn findings(&mut self, findings: &[Fresh], inventory: &Inventory) {
         for f in findings {
             self.add(
                 names::FINDINGS,
@@ -345,8 +349,8 @@ fn emf_lines(namespace: &str, metrics: &Metrics, now: SystemTime) -> Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trailwatch::Config;
     use trailwatch::record::RecordView;
+    use trailwatch::{Config, Finding};
 
     fn inventory() -> Inventory {
         Inventory::new(Config::from_toml("[[clusters]]\nname = \"prod\"").unwrap()).unwrap()
@@ -375,7 +379,8 @@ mod tests {
             });
             findings.push(f);
         }
-        m.findings(&findings, &inv);
+        let fresh: Vec<Fresh> = findings.iter().map(Fresh::from).collect();
+        m.findings(&fresh, &inv);
         let distinct: Vec<_> = m
             .values
             .keys()

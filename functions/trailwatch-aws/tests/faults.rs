@@ -640,6 +640,9 @@ async fn findings_before_a_failure_are_alerted_once() {
         env.delivered().await.0.is_empty(),
         "a redelivery sends nothing twice"
     );
+    // Nor counts the failures twice: the sample's 5, in the series without dimensions and
+    // across the Cluster × ErrorCode ones (moto sums every series of a name).
+    assert_eq!(env.metric_sum("IrsaAssumeFailures").await, 10.0);
 }
 
 /// `records` uploaded as CloudTrail file `<name>.json`, and one SQS message `m` naming it.
