@@ -408,6 +408,27 @@ pub struct Cluster {
     pub vpc_endpoints: Vec<String>,
 }
 
+impl Cluster {
+    /// Whether the cluster lists where calls of a kind come from: its VPC endpoints for a
+    /// call through one (`vpce`), its egress ranges for any other. What it does not list,
+    /// it does not judge.
+    pub fn judges(&self, vpce: Option<&str>) -> bool {
+        match vpce {
+            Some(_) => !self.vpc_endpoints.is_empty(),
+            None => !self.egress.is_empty(),
+        }
+    }
+
+    /// Whether a call from `addr` (through VPC endpoint `vpce`, when it names one) comes
+    /// from what the cluster lists: that endpoint, else an egress range holding `addr`.
+    pub fn holds(&self, addr: Option<IpAddr>, vpce: Option<&str>) -> bool {
+        match vpce {
+            Some(vpce) => self.vpc_endpoints.iter().any(|v| v == vpce),
+            None => addr.is_some_and(|ip| self.egress.iter().any(|n| n.contains(&ip))),
+        }
+    }
+}
+
 /// A binding, validated.
 #[derive(Debug, Clone)]
 pub struct Binding {
@@ -681,17 +702,11 @@ impl Inventory {
         if let [one] = clusters {
             return Some(*one);
         }
-        let holds = |c: &Cluster| match vpce {
-            Some(vpce) => c.vpc_endpoints.iter().any(|v| v == vpce),
-            None => addr.is_some_and(|ip| c.egress.iter().any(|n| n.contains(&ip))),
-        };
-        let silent = |c: &Cluster| match vpce {
-            Some(_) => c.vpc_endpoints.is_empty(),
-            None => c.egress.is_empty(),
-        };
         let pick =
             |test: &dyn Fn(&Cluster) -> bool| clusters.iter().copied().find(|&c| test(&self.clusters[c]));
-        pick(&holds).or_else(|| pick(&silent)).or(Some(clusters[0]))
+        pick(&|c| c.holds(addr, vpce))
+            .or_else(|| pick(&|c| !c.judges(vpce)))
+            .or(Some(clusters[0]))
     }
 
     /// The clusters that list a session's node role (never empty), by its issuer role or

@@ -227,17 +227,19 @@ pub fn away_from(
     addr: Option<IpAddr>,
     vpce: Option<&str>,
 ) -> Option<(String, &'static str)> {
+    if !cluster.judges(vpce) {
+        return None;
+    }
     match vpce {
-        Some(vpce) => (!cluster.vpc_endpoints.is_empty() && !cluster.vpc_endpoints.iter().any(|v| v == vpce))
-            .then(|| {
-                (
-                    format!("VPC endpoint {}", crate::finding::clean(vpce, 64)),
-                    "VPC endpoints",
-                )
-            }),
+        Some(vpce) => (!cluster.holds(None, Some(vpce))).then(|| {
+            (
+                format!("VPC endpoint {}", crate::finding::clean(vpce, 64)),
+                "VPC endpoints",
+            )
+        }),
         None => addr
             .and_then(public_ip)
-            .filter(|ip| !cluster.egress.is_empty() && !cluster.egress.iter().any(|n| n.contains(ip)))
+            .filter(|ip| !cluster.holds(Some(*ip), None))
             .map(|ip| (ip.to_string(), "egress ranges")),
     }
 }

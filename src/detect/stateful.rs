@@ -304,9 +304,7 @@ impl<'a> NetworkKey<'a> {
     fn of(source: &'a str, addr: Option<IpAddr>, vpce: Option<&str>, inv: &'a Inventory) -> Self {
         if let Some(c) = addr.and_then(|ip| inv.cluster_by_egress(ip)) {
             let cluster = &inv.clusters[c];
-            let ours =
-                |v: &str| cluster.vpc_endpoints.is_empty() || cluster.vpc_endpoints.iter().any(|e| e == v);
-            if vpce.is_none_or(ours) {
+            if vpce.is_none() || !cluster.judges(vpce) || cluster.holds(None, vpce) {
                 return Self::Cluster(&cluster.name);
             }
         }
