@@ -944,9 +944,11 @@ impl Context<'_> {
     /// `access-denied-burst`: ≥ threshold denials for one principal in one window,
     /// counted when settled.
     fn burst(&mut self, record: &RecordView<'_>, now: i64) {
-        // A failed exchange is irsa-assume-failure's or pod-identity-failure's: a pod
-        // retrying one is not probing permissions.
-        if !record.error_code.is_some_and(is_access_denied) || is_exchange(record, self.inventory) {
+        // A failed IRSA or Pod Identity exchange is irsa-assume-failure's or
+        // pod-identity-failure's: a pod retrying one is not probing permissions.
+        if !record.error_code.is_some_and(is_access_denied)
+            || failed_exchange(record, self.inventory).is_some()
+        {
             return;
         }
         let Some(principal) = record.identity.arn.or(record.identity.principal_id) else {
@@ -1238,19 +1240,6 @@ fn exchange_workload(record: &RecordView<'_>, inv: &Inventory) -> Option<Workloa
             })
         }
         _ => None,
-    }
-}
-
-/// Whether `record` is an IRSA (a service account's token) or Pod Identity exchange, at
-/// STS or at eks-auth: what irsa-assume-failure and pod-identity-failure report.
-fn is_exchange(record: &RecordView<'_>, inv: &Inventory) -> bool {
-    match (record.event_source, record.event_name) {
-        (Some("sts.amazonaws.com"), Some("AssumeRoleWithWebIdentity")) => {
-            exchange_workload(record, inv).is_some()
-        }
-        (Some("eks-auth.amazonaws.com"), Some("AssumeRoleForPodIdentity")) => true,
-        (Some("sts.amazonaws.com"), Some("AssumeRole")) => record.identity.invoked_by == Some(PODS_EKS),
-        _ => false,
     }
 }
 
