@@ -486,8 +486,7 @@ pub struct Inventory {
     node_role_bare_names: Vec<String>,
     by_name: HashMap<String, usize>,
     by_role: HashMap<String, Vec<usize>>,
-    /// Watched roles by name, and by `account/name` (as in [`Inventory::is_watched_role`]).
-    watched_role_names: HashSet<String>,
+    /// `account/role-name` of the roles watched for trust-policy changes.
     watched_roles: HashSet<String>,
 }
 
@@ -792,28 +791,42 @@ impl Inventory {
     /// Whether role `name` (in `account`, when known) is watched for trust-policy
     /// changes: a role of the same name in another account of an organisation trail is not.
     pub fn is_watched_role(&self, account: Option<&str>, name: &str) -> bool {
-        match account {
-            Some(account) => self.watched_roles.contains(&format!("{account}/{name}")),
-            None => self.watched_role_names.contains(name),
-        }
+        role_listed(
+            account,
+            name,
+            |k| self.watched_roles.contains(k),
+            self.watched_roles.iter(),
+        )
     }
 
     /// Watches role `arn`, named `name`, for trust-policy changes.
     fn watch(&mut self, arn: &str, name: &str) {
-        self.watched_role_names.insert(name.to_string());
         self.watched_roles
             .insert(format!("{}/{name}", arn_account(arn).unwrap_or_default()));
     }
 
     /// Whether role `name` (in `account`, when known) is a node role.
     pub fn is_node_role_name(&self, account: Option<&str>, name: &str) -> bool {
-        match account {
-            Some(account) => self.node_role_names.contains_key(&format!("{account}/{name}")),
-            None => self
-                .node_role_names
-                .keys()
-                .any(|k| k.rsplit_once('/').map(|(_, n)| n) == Some(name)),
-        }
+        role_listed(
+            account,
+            name,
+            |k| self.node_role_names.contains_key(k),
+            self.node_role_names.keys(),
+        )
+    }
+}
+
+/// Whether role `name` of `account` is among `account/role-name` entries (looked up by
+/// `has`); with no account known, whether any entry names it (`keys`).
+fn role_listed<'k>(
+    account: Option<&str>,
+    name: &str,
+    has: impl Fn(&str) -> bool,
+    mut keys: impl Iterator<Item = &'k String>,
+) -> bool {
+    match account {
+        Some(account) => has(&format!("{account}/{name}")),
+        None => keys.any(|k| k.rsplit_once('/').map(|(_, n)| n) == Some(name)),
     }
 }
 
