@@ -408,6 +408,17 @@ pub struct Cluster {
     pub vpc_endpoints: Vec<String>,
 }
 
+/// What [`Inventory::cluster_named`] finds a cluster name to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// The configured cluster of that index.
+    Configured(usize),
+    /// A cluster of a configured name in another account or region.
+    Elsewhere,
+    /// No configured cluster has the name.
+    Unconfigured,
+}
+
 impl Cluster {
     /// Whether the cluster lists where calls of a kind come from: its VPC endpoints for a
     /// call through one (`vpce`), its egress ranges for any other. What it does not list,
@@ -751,15 +762,21 @@ impl Inventory {
         self.by_name.get(name).copied()
     }
 
-    /// The configured cluster `name`, unless the record it comes from places it elsewhere:
-    /// a configured account or region that `account` or `region` contradicts means a
+    /// The configured cluster a record calls `name`, where the record places it: a
+    /// configured account or region that `account` or `region` contradicts means a
     /// cluster of the same name in another account or region. A place not said (None)
     /// rules nothing out.
-    pub fn cluster_named(&self, name: &str, account: Option<&str>, region: Option<&str>) -> Option<usize> {
-        let i = self.cluster_by_name(name)?;
+    pub fn cluster_named(&self, name: &str, account: Option<&str>, region: Option<&str>) -> Named {
+        let Some(i) = self.cluster_by_name(name) else {
+            return Named::Unconfigured;
+        };
         let c = &self.clusters[i];
         let contradicts = |configured: &Option<String>, said: Option<&str>| matches!((configured, said), (Some(c), Some(s)) if c != s);
-        (!contradicts(&c.account, account) && !contradicts(&c.region, region)).then_some(i)
+        if contradicts(&c.account, account) || contradicts(&c.region, region) {
+            Named::Elsewhere
+        } else {
+            Named::Configured(i)
+        }
     }
 
     /// The cluster whose egress ranges hold `ip`.

@@ -1,7 +1,7 @@
 //! Credential exchanges: IRSA (`sts:AssumeRoleWithWebIdentity`) and EKS Pod Identity
 //! (`eks-auth:AssumeRoleForPodIdentity`, then `sts:AssumeRole` by pods.eks.amazonaws.com).
 
-use crate::config::{Binding, Inventory};
+use crate::config::{Binding, Inventory, Named};
 use crate::finding::{Finding, MAX_FIELD_CHARS, Severity, clean};
 use crate::record::{PodTags, RecordView};
 
@@ -288,9 +288,9 @@ pub fn tagged_cluster<'r>(tags: &PodTags<'r>, inv: &'r Inventory) -> Option<(Opt
     let name = tags.cluster?;
     let (account, region) = tags.cluster_place();
     Some(match inv.cluster_named(name, account, region) {
-        Some(c) => (Some(c), inv.clusters[c].name.as_str()),
-        None if inv.cluster_by_name(name).is_some() => (None, tags.cluster_arn.unwrap_or(name)),
-        None => (None, name),
+        Named::Configured(c) => (Some(c), inv.clusters[c].name.as_str()),
+        Named::Elsewhere => (None, tags.cluster_arn.unwrap_or(name)),
+        Named::Unconfigured => (None, name),
     })
 }
 
@@ -302,12 +302,12 @@ pub fn eks_auth_cluster(record: &RecordView<'_>, inv: &Inventory) -> Option<(Opt
     let name = record.request.cluster_name?;
     Some(
         match inv.cluster_named(name, record.recipient_account, record.region) {
-            Some(c) => (Some(c), inv.clusters[c].name.clone()),
-            None if inv.cluster_by_name(name).is_some() => (
+            Named::Configured(c) => (Some(c), inv.clusters[c].name.clone()),
+            Named::Elsewhere => (
                 None,
                 format!("{name} ({})", record.region.unwrap_or("another region")),
             ),
-            None => (None, name.to_string()),
+            Named::Unconfigured => (None, name.to_string()),
         },
     )
 }
