@@ -1232,43 +1232,13 @@ fn imdsv1_alerts_once_per_role_not_per_node() {
     assert_eq!(alerts, [["a", "b", "c"]]);
 }
 
-/// A memory store whose first conditional write of an alert's claim fails.
-struct FailAlertClaim {
-    store: MemoryStore,
-    failed: AtomicBool,
-}
-
-impl StateStore for FailAlertClaim {
-    fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>, StateError> {
-        self.store.get(key, now)
-    }
-    fn put(&self, key: &str, value: &[u8], expires: i64) -> Result<(), StateError> {
-        self.store.put(key, value, expires)
-    }
-    fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError> {
-        if key.starts_with("alert/") && !self.failed.swap(true, Ordering::Relaxed) {
-            return Err(StateError::backend("put_if_absent", "injected"));
-        }
-        self.store.put_if_absent(key, value, now, expires)
-    }
-    fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
-        self.store.increment(key, by, now, expires)
-    }
-    fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
-        self.store.count_distinct(ask)
-    }
-}
-
 /// The store fails while a batch claims its alerts, after it claimed their events: the
 /// batch gives the event claims up (and the alert claims, which may have landed), so
 /// processing the input again alerts. Kept, they would make every event "already sent".
 #[test]
 fn a_batch_the_store_stopped_gives_its_claims_up() {
     let e = engine("");
-    let store = FailAlertClaim {
-        store: MemoryStore::new(),
-        failed: AtomicBool::new(false),
-    };
+    let store = FailOnce::claims("alert/");
     let call = |id: &str, user: &str| {
         let identity = json!({"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{user}"),
                               "accessKeyId": "AKIAEXAMPLE"});
@@ -1302,12 +1272,14 @@ fn a_batch_the_store_stopped_gives_its_claims_up() {
     assert_eq!(ids, ["a", "b"], "both alert when the input comes again");
 }
 
-/// A memory store whose first distinct count on a key containing `fail_on` fails.
-/// A memory store whose first distinct count of a key with `fail_on` in it fails, which
-/// counts its distinct counts, and with a read grace of its own.
+/// A memory store whose first distinct count (or, made by [`FailOnce::claims`], first
+/// conditional write) of a key with `fail_on` in it fails, which counts its distinct
+/// counts, and with a read grace of its own.
 struct FailOnce {
     store: MemoryStore,
     fail_on: &'static str,
+    /// Conditional writes fail, not distinct counts.
+    claims: bool,
     failed: AtomicBool,
     counts: AtomicU64,
     grace: Option<i64>,
@@ -1318,10 +1290,24 @@ impl FailOnce {
         Self {
             store: MemoryStore::new(),
             fail_on,
+            claims: false,
             failed: AtomicBool::new(false),
             counts: AtomicU64::new(0),
             grace,
         }
+    }
+
+    /// A store whose first conditional write of a key with `fail_on` in it fails.
+    fn claims(fail_on: &'static str) -> Self {
+        Self {
+            claims: true,
+            ..Self::new(fail_on, MemoryStore::new().read_grace())
+        }
+    }
+
+    /// Whether the call on `key` is the one to fail (`claim`: a conditional write).
+    fn fails(&self, key: &str, claim: bool) -> bool {
+        claim == self.claims && key.contains(self.fail_on) && !self.failed.swap(true, Ordering::Relaxed)
     }
 }
 
@@ -1336,6 +1322,9 @@ impl StateStore for FailOnce {
         self.store.put(key, value, expires)
     }
     fn put_if_absent(&self, key: &str, value: &[u8], now: i64, expires: i64) -> Result<bool, StateError> {
+        if self.fails(key, true) {
+            return Err(StateError::backend("put_if_absent", "injected"));
+        }
         self.store.put_if_absent(key, value, now, expires)
     }
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
@@ -1343,7 +1332,7 @@ impl StateStore for FailOnce {
     }
     fn count_distinct(&self, ask: &DistinctCount<'_>) -> Result<Counted, StateError> {
         self.counts.fetch_add(1, Ordering::Relaxed);
-        if ask.key.contains(self.fail_on) && !self.failed.swap(true, Ordering::Relaxed) {
+        if self.fails(&ask.key, false) {
             return Err(StateError::backend("count_distinct", "injected"));
         }
         self.store.count_distinct(ask)

@@ -439,13 +439,10 @@ async fn sns_going_away_mid_invocation_fails_the_message_and_redelivery_complete
     let records: Vec<Value> = (0..12)
         .map(|i| access_key_call(&format!("{run}-{i}"), &format!("ci-{i}"), "2026-11-30T10:00:00Z"))
         .collect();
-    let key = "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/twelve-keys.json";
-    let body = json!({ "Records": records }).to_string().into_bytes();
-    put(&env.clients, &env.bucket, key, body).await;
+    let event = message_of(&env, "twelve-keys", &records).await;
     let all: BTreeSet<String> = (0..12)
         .map(|i| format!("long-term-access-key {run}-{i}"))
         .collect();
-    let event = sqs_event(&[("m", env.s3_event(key))]);
 
     proxy.set_fault(SnsFault::FailCallsAfter(1));
     let svc = env
