@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
+use tokio::sync::Notify;
 
 use crate::gateway::forward;
 use crate::proxy::{INJECTED_MESSAGE, Proxy, lock};
@@ -30,6 +31,9 @@ pub enum SnsFault {
     /// call is answered `500 InternalError` without reaching moto. SNS going away in the
     /// middle of an invocation.
     FailCallsAfter(usize),
+    /// Every call is held unanswered (it never reaches moto): SNS hanging, which an
+    /// invocation meets as its timeout. [`SnsFaultProxy::held`] waits for one.
+    Hang,
 }
 
 /// One `PublishBatch` the proxy saw.
@@ -67,6 +71,8 @@ struct State {
 pub struct SnsFaultProxy {
     proxy: Proxy,
     state: Arc<Mutex<State>>,
+    /// Signalled for each call [`SnsFault::Hang`] holds.
+    held: Arc<Notify>,
 }
 
 impl SnsFaultProxy {
@@ -78,15 +84,22 @@ impl SnsFaultProxy {
     /// If `upstream` is not `http://` to a loopback address, or no port can be bound.
     pub fn start(upstream: &str) -> SnsFaultProxy {
         let state = Arc::new(Mutex::new(State::default()));
-        let served = Arc::clone(&state);
+        let held = Arc::new(Notify::new());
+        let (served, holds) = (Arc::clone(&state), Arc::clone(&held));
         let proxy = Proxy::start(
             "sns-fault-proxy",
             upstream,
             Arc::new(move |upstream, parts, body| {
-                Box::pin(handle(upstream, Arc::clone(&served), parts, body))
+                Box::pin(handle(
+                    upstream,
+                    Arc::clone(&served),
+                    Arc::clone(&holds),
+                    parts,
+                    body,
+                ))
             }),
         );
-        SnsFaultProxy { proxy, state }
+        SnsFaultProxy { proxy, state, held }
     }
 
     /// `http://127.0.0.1:PORT`, for the SNS client's `endpoint_url`.
@@ -99,6 +112,12 @@ impl SnsFaultProxy {
         let mut state = lock(&self.state);
         state.fault = fault;
         state.since_fault = 0;
+    }
+
+    /// Returns once [`SnsFault::Hang`] holds a call (at once if one was held since the
+    /// last wait).
+    pub async fn held(&self) {
+        self.held.notified().await;
     }
 
     /// Every `PublishBatch` seen so far, oldest first.
@@ -168,17 +187,19 @@ impl Batch {
 async fn handle(
     upstream: SocketAddr,
     state: Arc<Mutex<State>>,
+    held: Arc<Notify>,
     mut parts: http::request::Parts,
     body: Bytes,
 ) -> Response<Full<Bytes>> {
     let Some(batch) = Batch::parse(&body) else {
         return forward(upstream, parts, body).await;
     };
-    let (rejected, fail_call) = {
+    let (rejected, fail_call, hang) = {
         let mut state = lock(&state);
         state.since_fault += 1;
+        let hang = state.fault == SnsFault::Hang;
         let (rejected, fail_call) = match &state.fault {
-            SnsFault::None => (Vec::new(), false),
+            SnsFault::None | SnsFault::Hang => (Vec::new(), false),
             SnsFault::RejectEntriesContaining(needle) => (
                 batch
                     .entries
@@ -200,8 +221,12 @@ async fn handle(
             rejected: rejected.clone(),
             failed: fail_call,
         });
-        (rejected, fail_call)
+        (rejected, fail_call, hang)
     };
+    if hang {
+        held.notify_one();
+        return std::future::pending().await;
+    }
     if fail_call {
         return xml_response(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,7 +4,8 @@
 //! Each SQS message succeeds or fails alone (`ReportBatchItemFailures`): a missing or
 //! corrupt object, or an alert SNS would not take, fails its own message so SQS delivers
 //! it again; alerts already sent are claimed in the state table and are not repeated,
-//! and alerts SNS did not take wait in the message's [outbox](crate::outbox) for it.
+//! and alerts SNS has not taken (it failed, or the run stopped first) wait in the
+//! message's [outbox](crate::outbox) for it.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use serde_json::Value;
 use tokio_util::io::SyncIoBridge;
 use tracing::Instrument;
 
-use trailwatch::alert::Alert;
+use trailwatch::alert::{Alert, Fresh};
 use trailwatch::engine::FileStats;
 use trailwatch::finding::clean;
 use trailwatch::state::{StateError, StateStore};
@@ -25,7 +26,7 @@ use trailwatch::{Finding, Severity};
 use crate::Services;
 use crate::metrics::Metrics;
 use crate::objects::{self, ObjectRef, Objects};
-use crate::outbox::Outbox;
+use crate::outbox::{Kept, Outbox};
 use crate::services::error_chain;
 use crate::sns::Outgoing;
 
@@ -215,8 +216,75 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
     .map_err(|e| format!("engine task failed: {e}"))?
 }
 
+/// What the claiming step hands the publisher.
+struct Claimed {
+    /// The alerts an earlier run of this input kept, with their slots (or why they could
+    /// not be read).
+    kept: Result<Vec<Kept>, StateError>,
+    /// The new alerts, rendered.
+    new: Vec<(Outgoing, Alert)>,
+    /// The outbox slots the new alerts were written to before they are published, in
+    /// their order (or why they could not be).
+    ahead: Result<Vec<usize>, StateError>,
+    /// The findings counted as new.
+    fresh: Vec<Fresh>,
+    /// Alerts that can never be sent (too large for SNS).
+    unrenderable: usize,
+}
+
+/// Reads what the outbox kept, claims the new alerts and writes them to the outbox before
+/// they go out: a run stopped between its claims and its publishing (Lambda's timeout,
+/// a crash) leaves them to the redelivery, which would not find them again.
+fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Claimed, StateError> {
+    let store = svc.store.as_ref();
+    // The new alerts go out also when the outbox cannot be read; what it keeps waits for
+    // the redelivery, as the input fails.
+    let kept = outbox.take(store, now());
+    let mut claimed = Claimed {
+        kept,
+        new: Vec::new(),
+        ahead: Ok(Vec::new()),
+        fresh: Vec::new(),
+        unrenderable: 0,
+    };
+    if findings.is_empty() {
+        return Ok(claimed);
+    }
+    let mut batch = svc.engine.policy().batch();
+    let alerts = findings
+        .into_iter()
+        .try_for_each(|f| batch.add(f, store))
+        .and_then(|()| batch.finish(store));
+    if alerts.is_err()
+        && let Err(e) = store.flush()
+    {
+        // The batch gave up its claims, for the redelivery to alert again.
+        tracing::error!(error = %e, "Could not give up the claims of unsent alerts");
+    }
+    // Counted only once claimed: a redelivery that finds them again does not count them.
+    claimed.fresh = batch.fresh().to_vec();
+    for alert in alerts? {
+        match Outgoing::new(&alert.finding) {
+            Ok(message) => claimed.new.push((message, alert)),
+            // It can never be sent: a redelivery would not help.
+            Err(e) => {
+                claimed.unrenderable += 1;
+                tracing::error!(detection = alert.finding.detection, error = %e, "An alert cannot be sent");
+            }
+        }
+    }
+    let messages: Vec<Outgoing> = claimed.new.iter().map(|(m, _)| m.clone()).collect();
+    claimed.ahead = outbox
+        .keep(store, &messages, now())
+        .and_then(|slots| store.flush().map(|()| slots));
+    if let Err(e) = &claimed.ahead {
+        tracing::warn!(error = %e, "Could not keep the new alerts before publishing them");
+    }
+    Ok(claimed)
+}
+
 /// Findings → alert policy → SNS, with what the outbox kept for this input. Alerts SNS
-/// does not take go to the outbox and fail the input, so its redelivery sends them.
+/// does not take stay in the outbox and fail the input, so its redelivery sends them.
 pub(crate) async fn send_alerts(
     svc: &Arc<Services>,
     findings: Vec<Finding>,
@@ -225,85 +293,64 @@ pub(crate) async fn send_alerts(
 ) -> Result<(), String> {
     let task_svc = Arc::clone(svc);
     let task_outbox = outbox.clone();
-    let (kept, alerts, fresh) = tokio::task::spawn_blocking(move || {
-        let store = task_svc.store.as_ref();
-        // The new alerts go out also when the outbox cannot be read; what it keeps waits
-        // for the redelivery, as the input fails.
-        let kept = task_outbox.take(store, now());
-        if findings.is_empty() {
-            return Ok((kept, Vec::new(), Vec::new()));
-        }
-        let mut batch = task_svc.engine.policy().batch();
-        let alerts = findings
-            .into_iter()
-            .try_for_each(|f| batch.add(f, store))
-            .and_then(|()| batch.finish(store));
-        if alerts.is_err()
-            && let Err(e) = store.flush()
-        {
-            // The batch gave up its claims, for the redelivery to alert again.
-            tracing::error!(error = %e, "Could not give up the claims of unsent alerts");
-        }
-        // Counted only once claimed: a redelivery that finds them again does not count them.
-        Ok::<_, StateError>((kept, alerts?, batch.fresh().to_vec()))
-    })
-    .await
-    .map_err(|e| format!("alert task failed: {e}"))?
-    .map_err(|e| e.to_string())?;
-    lock(metrics).findings(&fresh, svc.engine.inventory());
+    let claimed = tokio::task::spawn_blocking(move || claim(&task_svc, &task_outbox, findings))
+        .await
+        .map_err(|e| format!("alert task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    lock(metrics).findings(&claimed.fresh, svc.engine.inventory());
     let mut errors = Vec::new();
-    let kept = kept.unwrap_or_else(|e| {
+    let kept = claimed.kept.unwrap_or_else(|e| {
         errors.push(format!("could not read the outbox: {e}"));
         Vec::new()
     });
-    if kept.is_empty() && alerts.is_empty() {
+    if kept.is_empty() && claimed.new.is_empty() {
+        if claimed.unrenderable > 0 {
+            lock(metrics).alerts(&[], claimed.unrenderable);
+        }
         return match errors.pop() {
             Some(e) => Err(e),
             None => Ok(()),
         };
     }
-    // The kept messages first, then the new ones with the alerts they render.
-    let (kept_slots, mut messages): (Vec<usize>, Vec<Outgoing>) = kept.into_iter().unzip();
-    let mut fresh = Vec::with_capacity(alerts.len());
-    let mut unrenderable = 0;
-    for alert in alerts {
-        match Outgoing::new(&alert.finding) {
-            Ok(message) => {
-                messages.push(message);
-                fresh.push(alert);
-            }
-            // It can never be sent: a redelivery would not help.
-            Err(e) => {
-                unrenderable += 1;
-                tracing::error!(detection = alert.finding.detection, error = %e, "An alert cannot be sent");
-            }
-        }
-    }
+    // The kept messages first, then the new ones.
+    let (mut slots, mut messages): (Vec<usize>, Vec<Outgoing>) = kept.into_iter().unzip();
+    let k = slots.len();
+    let (new_messages, new_alerts): (Vec<Outgoing>, Vec<Alert>) = claimed.new.into_iter().unzip();
+    messages.extend(new_messages);
+    let ahead = claimed.ahead.is_ok();
+    slots.extend(claimed.ahead.unwrap_or_default());
+
     let failed = svc.alerts.publish(&messages).await;
     let is_failed = |i: usize| failed.binary_search_by_key(&i, |f| f.index).is_ok();
     let sent: Vec<Severity> = (0..messages.len())
         .filter(|&i| !is_failed(i))
         .map(|i| messages[i].severity)
         .collect();
-    lock(metrics).alerts(&sent, failed.len() + unrenderable);
+    lock(metrics).alerts(&sent, failed.len() + claimed.unrenderable);
     tracing::info!(alerts = sent.len(), failed = failed.len(), "Alerts published");
     errors.extend(failed.iter().map(ToString::to_string));
 
-    // Kept alerts that went out leave their slots; new ones that did not are kept.
-    let k = kept_slots.len();
-    let sent_slots: Vec<usize> = (0..k).filter(|&i| !is_failed(i)).map(|i| kept_slots[i]).collect();
-    let unsent_new = || failed.iter().map(|f| f.index).filter(|&i| i >= k);
+    // Alerts that went out leave their slots; new ones that did not stay in theirs, or,
+    // when they could not be kept before, are kept now.
+    let sent_slots: Vec<usize> = (0..slots.len())
+        .filter(|&i| !is_failed(i))
+        .map(|i| slots[i])
+        .collect();
+    let unsent_new = || failed.iter().map(|f| f.index).filter(|&i| i >= k && !ahead);
     let unsent: Vec<Outgoing> = unsent_new().map(|i| messages[i].clone()).collect();
-    let unsent_alerts: Vec<Alert> = unsent_new().map(|i| fresh[i - k].clone()).collect();
+    let unsent_alerts: Vec<Alert> = unsent_new().map(|i| new_alerts[i - k].clone()).collect();
     let task_svc = Arc::clone(svc);
     let task_outbox = outbox.clone();
     let lost = tokio::task::spawn_blocking(move || {
         let store = task_svc.store.as_ref();
-        let written = task_outbox
-            .sent(store, &sent_slots)
-            .and_then(|()| task_outbox.keep(store, &unsent, now()))
-            .and_then(|()| store.flush());
-        let error = written.err()?;
+        if let Err(e) = task_outbox.sent(store, &sent_slots).and_then(|()| store.flush()) {
+            // Only a redelivery of this input reads them, and sends them twice.
+            tracing::warn!(error = %e, "Could not empty the outbox slots of published alerts");
+        }
+        let error = task_outbox
+            .keep(store, &unsent, now())
+            .and_then(|_| store.flush())
+            .err()?;
         // The outbox may not hold them: give up the new alerts' claims instead, so a
         // redelivery that finds them again sends them (stateless detections do).
         for alert in &unsent_alerts {

@@ -1,16 +1,19 @@
-//! The outbox: alerts SNS did not take, kept in the state table under the input they
-//! came from, and published first when that input is processed again.
+//! The outbox: alerts on their way to SNS, kept in the state table under the input they
+//! came from until SNS has taken them, and published first when that input is processed
+//! again.
 //!
 //! An alert is claimed before it is published, and the state that decided it (a crossed
 //! threshold, a first-seen marker) is written before that. Processing its input again
-//! would therefore not find it again, so what SNS did not take has to be kept. The outbox
-//! keeps the rendered messages under `outbox/<digest of the input>`; the redelivery of
-//! the same input (SQS delivers the message again, Lambda retries the event) publishes
-//! them with its own alerts.
+//! would therefore not find it again, so what SNS has not taken has to be kept: each new
+//! alert is written here as soon as it is claimed, before it is published, and leaves when
+//! SNS takes it. A run stopped in between (Lambda's timeout, a crash, SNS failing) leaves
+//! it here. The outbox keeps the rendered messages under `outbox/<digest of the input>`;
+//! the redelivery of the same input (SQS delivers the message again, Lambda retries the
+//! event) publishes them with its own alerts.
 //!
 //! Each kept alert has a slot of its own, numbered by an atomic counter, and leaves it
-//! only when it is published: two deliveries of one input at once, or a write that fails
-//! half-way, may send an alert twice but do not lose one.
+//! only when it is published: two deliveries of one input at once, a run stopped after
+//! publishing, or a write that fails half-way, may send an alert twice but do not lose one.
 
 use trailwatch::alert::digest;
 use trailwatch::state::{StateError, StateStore};
@@ -111,19 +114,25 @@ impl Outbox {
         Ok(())
     }
 
-    /// Keeps `unsent` in slots of their own. The slots' puts are held until the store's
-    /// flush, which makes them durable.
-    pub fn keep(&self, store: &dyn StateStore, unsent: &[Outgoing], now: i64) -> Result<(), StateError> {
+    /// Keeps `unsent` in slots of their own, and returns the slots, in their order. The
+    /// slots' puts are held until the store's flush, which makes them durable.
+    pub fn keep(
+        &self,
+        store: &dyn StateStore,
+        unsent: &[Outgoing],
+        now: i64,
+    ) -> Result<Vec<usize>, StateError> {
         if unsent.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let expires = now.saturating_add(KEEP_SECS);
         let end = store.increment(&self.counter(), unsent.len() as u64, now, expires)? as usize;
-        let first = end.saturating_sub(unsent.len());
-        for (i, alert) in unsent.iter().enumerate() {
-            store.put(&self.slot(first + i), &encode(alert)?, expires)?;
+        let slots: Vec<usize> = (end.saturating_sub(unsent.len())..end).collect();
+        for (&i, alert) in slots.iter().zip(unsent) {
+            store.put(&self.slot(i), &encode(alert)?, expires)?;
         }
-        store.put(&self.key, b"1", expires)
+        store.put(&self.key, b"1", expires)?;
+        Ok(slots)
     }
 }
 
@@ -178,7 +187,10 @@ mod tests {
         let now = 1_764_000_000;
         assert!(outbox.take(&store, now).unwrap().is_empty());
 
-        outbox.keep(&store, &[alert(1), alert(2), alert(3)], now).unwrap();
+        assert_eq!(
+            outbox.keep(&store, &[alert(1), alert(2), alert(3)], now).unwrap(),
+            [0, 1, 2]
+        );
         let three = outbox.take(&store, now + 60).unwrap();
         assert_eq!(alerts(&three), [alert(1), alert(2), alert(3)]);
         // Another input's outbox is its own.
@@ -191,7 +203,7 @@ mod tests {
 
         // Two were sent, one failed again: it stays in its slot, and a new one joins it.
         outbox.sent(&store, &[0, 1]).unwrap();
-        outbox.keep(&store, &[alert(4)], now + 60).unwrap();
+        assert_eq!(outbox.keep(&store, &[alert(4)], now + 60).unwrap(), [3]);
         let left = outbox.take(&store, now + 120).unwrap();
         assert_eq!(slots(&left), [2, 3]);
         assert_eq!(alerts(&left), [alert(3), alert(4)]);

@@ -1,5 +1,6 @@
 //! Failing dependencies, against moto: an S3 object the function may not read, SNS
-//! taking only part of a PublishBatch, an outbox DynamoDB cannot write or read. Each
+//! taking only part of a PublishBatch or holding a call past the run's end, an outbox
+//! DynamoDB cannot write or read. Each
 //! failure fails exactly its own SQS message; the redelivery finishes the job without
 //! repeating what was done. A state flush that fails keeps what it held.
 
@@ -357,8 +358,8 @@ async fn first_delivery_withholding_one(env: &Env, sns: &SnsFaultProxy) -> (Stri
     (key, event, withheld)
 }
 
-/// SNS withholds one alert and the outbox cannot be written either: the message fails
-/// and gives up that alert's claims instead, so the redelivery finds the alert again (its
+/// SNS withholds one alert and the outbox cannot be written either (before publishing,
+/// nor after): the message fails and gives up that alert's claims instead, so the redelivery finds the alert again (its
 /// detection is stateless) and sends it, and nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outbox_that_cannot_be_written_leaves_the_alert_to_the_redelivery() {
@@ -367,8 +368,9 @@ async fn an_outbox_that_cannot_be_written_leaves_the_alert_to_the_redelivery() {
     let dynamodb = dynamodb_through_proxy(&mut env).await;
     dynamodb.set_fault(DynamoFault::FailWritesOf("outbox/".into()));
     let (_, event, withheld) = first_delivery_withholding_one(&env, &sns).await;
-    // Taking the slots (an UpdateItem of the outbox's counter) failed, 3 SDK attempts.
-    assert_eq!(dynamodb.failed_calls(), ["UpdateItem"; 3]);
+    // Taking the slots (an UpdateItem of the outbox's counter) failed, 3 SDK attempts,
+    // before publishing (for every new alert) and after (for the withheld one).
+    assert_eq!(dynamodb.failed_calls(), ["UpdateItem"; 6]);
 
     sns.set_fault(SnsFault::None);
     dynamodb.set_fault(DynamoFault::None);
@@ -425,6 +427,42 @@ async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() 
         withheld,
         "the kept alert, once"
     );
+}
+
+/// The invocation stops while SNS holds its first PublishBatch, as Lambda stops one at
+/// its timeout: its alerts are claimed and none is published. They were kept in the
+/// message's outbox before publishing, so the redelivery sends every one of them, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_before_it_published_leaves_its_alerts_to_the_redelivery() {
+    let mut env = env().await;
+    let sns = through_proxy(&mut env).await;
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    sns.set_fault(SnsFault::Hang);
+    let svc = env.services(&env.topic_arn).await;
+    tokio::select! {
+        response = trailwatch_aws::ingest::handle(svc, event.clone()) => {
+            panic!("the run ended while SNS held its calls: {response:?}")
+        }
+        () = sns.held() => {}
+    }
+    // Dropped here, mid-call: the run is over.
+    assert_eq!(sns.publish_batch_calls().len(), 1);
+    assert!(env.delivered().await.0.is_empty());
+
+    sns.set_fault(SnsFault::None);
+    assert!(invoke(&env, &event).await.is_empty());
+    let (lines, envelopes) = env.delivered().await;
+    assert_eq!(lines, expected(&irsa), "every alert of the stopped run");
+    let per_alert: usize = envelopes
+        .iter()
+        .map(|e| alert_lines(e["Message"].as_str().unwrap()).len())
+        .sum();
+    assert_eq!(per_alert, lines.len(), "each event in one alert, sent once");
+    // Nothing is left for a third delivery.
+    assert!(invoke(&env, &event).await.is_empty());
+    assert!(env.delivered().await.0.is_empty());
 }
 
 /// Twelve alerts make two PublishBatch calls (SNS takes ten entries per call). The first
