@@ -57,12 +57,14 @@ $(VENV_INFRA)/.installed: requirements-infra.txt
 	touch $@
 
 ## Terraform checks that need no provider download: fmt (where terraform exists), checkov,
-## and the Rust test that cross-checks infra/ with the code (IAM, env, metrics).
+## and the Rust test that cross-checks infra/ with the code (IAM, env, metrics). Built for
+## the workspace, as `unit` builds it: for one package, features unify otherwise and every
+## AWS SDK crate would build a second time.
 tf-check: $(VENV_INFRA)/.installed
 	@if command -v terraform >/dev/null 2>&1; then terraform fmt -check -recursive infra; \
 	else echo "terraform not installed: fmt check skipped"; fi
 	$(VENV_INFRA)/bin/checkov -d infra --quiet --compact --skip-download --framework terraform
-	$(CARGO) test --locked --test infra
+	$(CARGO) test --workspace --locked --test infra
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
