@@ -274,10 +274,17 @@ fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Clai
         }
     }
     let messages: Vec<Outgoing> = claimed.new.iter().map(|(m, _)| m.clone()).collect();
-    claimed.ahead = outbox
-        .keep(store, &messages, now())
-        .and_then(|slots| store.flush().map(|()| slots));
-    if let Err(e) = &claimed.ahead {
+    // Slots once taken are this run's: what a failed flush did not write here is written
+    // again after publishing (the puts stay held until a flush takes them).
+    claimed.ahead = outbox.reserve(store, messages.len(), now());
+    let kept = match &claimed.ahead {
+        Ok(slots) => outbox
+            .fill(store, slots, &messages, now())
+            .and_then(|()| store.flush())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = kept {
         tracing::warn!(error = %e, "Could not keep the new alerts before publishing them");
     }
     Ok(claimed)
@@ -330,27 +337,32 @@ pub(crate) async fn send_alerts(
     tracing::info!(alerts = sent.len(), failed = failed.len(), "Alerts published");
     errors.extend(failed.iter().map(ToString::to_string));
 
-    // Alerts that went out leave their slots; new ones that did not stay in theirs, or,
-    // when they could not be kept before, are kept now.
+    // Alerts that went out leave their slots. New ones that did not stay in theirs, written
+    // again in case the write before publishing failed, or, without slots, get some now.
     let sent_slots: Vec<usize> = (0..slots.len())
         .filter(|&i| !is_failed(i))
         .map(|i| slots[i])
         .collect();
-    let unsent_new = || failed.iter().map(|f| f.index).filter(|&i| i >= k && !ahead);
-    let unsent: Vec<Outgoing> = unsent_new().map(|i| messages[i].clone()).collect();
-    let unsent_alerts: Vec<Alert> = unsent_new().map(|i| new_alerts[i - k].clone()).collect();
+    let unsent_new: Vec<usize> = failed.iter().map(|f| f.index).filter(|&i| i >= k).collect();
+    let unsent: Vec<Outgoing> = unsent_new.iter().map(|&i| messages[i].clone()).collect();
+    let unsent_slots: Option<Vec<usize>> = ahead.then(|| unsent_new.iter().map(|&i| slots[i]).collect());
+    let unsent_alerts: Vec<Alert> = unsent_new.iter().map(|&i| new_alerts[i - k].clone()).collect();
     let task_svc = Arc::clone(svc);
     let task_outbox = outbox.clone();
     let lost = tokio::task::spawn_blocking(move || {
         let store = task_svc.store.as_ref();
-        if let Err(e) = task_outbox.sent(store, &sent_slots).and_then(|()| store.flush()) {
-            // Only a redelivery of this input reads them, and sends them twice.
-            tracing::warn!(error = %e, "Could not empty the outbox slots of published alerts");
+        let marked = task_outbox.sent(store, &sent_slots);
+        let kept = match &unsent_slots {
+            Some(slots) => task_outbox.fill(store, slots, &unsent, now()),
+            None => task_outbox.keep(store, &unsent, now()).map(drop),
+        };
+        let error = marked.and(kept).and_then(|()| store.flush()).err()?;
+        if unsent.is_empty() {
+            // Everything went out. Only a redelivery of this input reads the slots left
+            // full, and sends their alerts twice.
+            tracing::warn!(error = %error, "Could not empty the outbox slots of published alerts");
+            return None;
         }
-        let error = task_outbox
-            .keep(store, &unsent, now())
-            .and_then(|_| store.flush())
-            .err()?;
         // The outbox may not hold them: give up the new alerts' claims instead, so a
         // redelivery that finds them again sends them (stateless detections do).
         for alert in &unsent_alerts {

@@ -114,25 +114,45 @@ impl Outbox {
         Ok(())
     }
 
-    /// Keeps `unsent` in slots of their own, and returns the slots, in their order. The
-    /// slots' puts are held until the store's flush, which makes them durable.
+    /// Keeps `unsent` in slots of their own ([`Outbox::reserve`], then [`Outbox::fill`]),
+    /// and returns the slots, in their order.
     pub fn keep(
         &self,
         store: &dyn StateStore,
         unsent: &[Outgoing],
         now: i64,
     ) -> Result<Vec<usize>, StateError> {
-        if unsent.is_empty() {
+        let slots = self.reserve(store, unsent.len(), now)?;
+        self.fill(store, &slots, unsent, now)?;
+        Ok(slots)
+    }
+
+    /// Takes `n` slots (an atomic increment of the counter).
+    pub fn reserve(&self, store: &dyn StateStore, n: usize, now: i64) -> Result<Vec<usize>, StateError> {
+        if n == 0 {
             return Ok(Vec::new());
         }
+        let end = store.increment(&self.counter(), n as u64, now, now.saturating_add(KEEP_SECS))? as usize;
+        Ok((end.saturating_sub(n)..end).collect())
+    }
+
+    /// Writes each alert to its slot, and the marker. The puts are held until the store's
+    /// flush, which makes them durable; writing a slot again writes the same alert.
+    pub fn fill(
+        &self,
+        store: &dyn StateStore,
+        slots: &[usize],
+        alerts: &[Outgoing],
+        now: i64,
+    ) -> Result<(), StateError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
         let expires = now.saturating_add(KEEP_SECS);
-        let end = store.increment(&self.counter(), unsent.len() as u64, now, expires)? as usize;
-        let slots: Vec<usize> = (end.saturating_sub(unsent.len())..end).collect();
-        for (&i, alert) in slots.iter().zip(unsent) {
+        for (&i, alert) in slots.iter().zip(alerts) {
             store.put(&self.slot(i), &encode(alert)?, expires)?;
         }
-        store.put(&self.key, b"1", expires)?;
-        Ok(slots)
+        store.put(&self.key, b"1", expires)
     }
 }
 

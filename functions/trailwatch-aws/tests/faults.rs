@@ -465,6 +465,42 @@ async fn a_run_stopped_before_it_published_leaves_its_alerts_to_the_redelivery()
     assert!(env.delivered().await.0.is_empty());
 }
 
+/// The outbox's first slot cannot be written (every write naming it fails; taking the
+/// slots, an UpdateItem of the counter, goes through), before publishing nor after. Every
+/// alert is published, once, and the message succeeds; the slots the store still holds
+/// are emptied, so the same input delivered again to this warm function sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_slots_that_cannot_be_written_do_not_send_alerts_twice() {
+    let mut env = env().await;
+    let dynamodb = dynamodb_through_proxy(&mut env).await;
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    dynamodb.set_fault(DynamoFault::FailWritesOf("/0\"".into()));
+    let svc = env.services(&env.topic_arn).await;
+    let response = trailwatch_aws::ingest::handle(Arc::clone(&svc), event.clone())
+        .await
+        .unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    let failed = dynamodb.failed_calls();
+    assert!(
+        !failed.is_empty() && failed.iter().all(|c| c == "BatchWriteItem"),
+        "{failed:?}"
+    );
+    let (lines, envelopes) = env.delivered().await;
+    assert_eq!(lines, expected(&irsa));
+    let per_alert: usize = envelopes
+        .iter()
+        .map(|e| alert_lines(e["Message"].as_str().unwrap()).len())
+        .sum();
+    assert_eq!(per_alert, lines.len(), "each event in one alert, sent once");
+
+    dynamodb.set_fault(DynamoFault::None);
+    let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
+    assert!(failures(&response).is_empty(), "{response}");
+    assert!(env.delivered().await.0.is_empty(), "nothing sent again");
+}
+
 /// Twelve alerts make two PublishBatch calls (SNS takes ten entries per call). The first
 /// call goes through, then SNS answers every call with 500: the SDK's and the publisher's
 /// retries fail, the message fails, and the redelivery sends the two alerts of the second
