@@ -429,6 +429,25 @@ async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() 
     );
 }
 
+/// `0905Z` uploaded, and one message naming it.
+async fn irsa_message(env: &Env) -> (std::path::PathBuf, Value) {
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    (irsa, sqs_event(&[("m", env.s3_event(&key))]))
+}
+
+/// What the topic delivered since the last look, asserted to hold each event in one
+/// alert only: its lines.
+async fn delivered_once(env: &Env) -> BTreeSet<String> {
+    let (lines, envelopes) = env.delivered().await;
+    let per_alert: usize = envelopes
+        .iter()
+        .map(|e| alert_lines(e["Message"].as_str().unwrap()).len())
+        .sum();
+    assert_eq!(per_alert, lines.len(), "each event in one alert, sent once");
+    lines
+}
+
 /// The invocation stops while SNS holds its first PublishBatch, as Lambda stops one at
 /// its timeout: its alerts are claimed and none is published. They were kept in the
 /// message's outbox before publishing, so the redelivery sends every one of them, once.
@@ -436,9 +455,7 @@ async fn an_outbox_that_cannot_be_read_fails_the_message_and_keeps_its_alerts() 
 async fn a_run_stopped_before_it_published_leaves_its_alerts_to_the_redelivery() {
     let mut env = env().await;
     let sns = through_proxy(&mut env).await;
-    let irsa = sample("0905Z");
-    let key = env.upload(&irsa).await;
-    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    let (irsa, event) = irsa_message(&env).await;
     sns.set_fault(SnsFault::Hang);
     let svc = env.services(&env.topic_arn).await;
     tokio::select! {
@@ -453,13 +470,11 @@ async fn a_run_stopped_before_it_published_leaves_its_alerts_to_the_redelivery()
 
     sns.set_fault(SnsFault::None);
     assert!(invoke(&env, &event).await.is_empty());
-    let (lines, envelopes) = env.delivered().await;
-    assert_eq!(lines, expected(&irsa), "every alert of the stopped run");
-    let per_alert: usize = envelopes
-        .iter()
-        .map(|e| alert_lines(e["Message"].as_str().unwrap()).len())
-        .sum();
-    assert_eq!(per_alert, lines.len(), "each event in one alert, sent once");
+    assert_eq!(
+        delivered_once(&env).await,
+        expected(&irsa),
+        "every alert of the stopped run"
+    );
     // Nothing is left for a third delivery.
     assert!(invoke(&env, &event).await.is_empty());
     assert!(env.delivered().await.0.is_empty());
@@ -473,9 +488,7 @@ async fn a_run_stopped_before_it_published_leaves_its_alerts_to_the_redelivery()
 async fn outbox_slots_that_cannot_be_written_do_not_send_alerts_twice() {
     let mut env = env().await;
     let dynamodb = dynamodb_through_proxy(&mut env).await;
-    let irsa = sample("0905Z");
-    let key = env.upload(&irsa).await;
-    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    let (irsa, event) = irsa_message(&env).await;
     dynamodb.set_fault(DynamoFault::FailWritesOf("/0\"".into()));
     let svc = env.services(&env.topic_arn).await;
     let response = trailwatch_aws::ingest::handle(Arc::clone(&svc), event.clone())
@@ -487,13 +500,7 @@ async fn outbox_slots_that_cannot_be_written_do_not_send_alerts_twice() {
         !failed.is_empty() && failed.iter().all(|c| c == "BatchWriteItem"),
         "{failed:?}"
     );
-    let (lines, envelopes) = env.delivered().await;
-    assert_eq!(lines, expected(&irsa));
-    let per_alert: usize = envelopes
-        .iter()
-        .map(|e| alert_lines(e["Message"].as_str().unwrap()).len())
-        .sum();
-    assert_eq!(per_alert, lines.len(), "each event in one alert, sent once");
+    assert_eq!(delivered_once(&env).await, expected(&irsa));
 
     dynamodb.set_fault(DynamoFault::None);
     let response = trailwatch_aws::ingest::handle(svc, event).await.unwrap();
