@@ -6,7 +6,7 @@
 //! the state store make this hold across files, runs and concurrent invocations: one
 //! alert per key and window, and an event that was alerted on never alerts again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -212,6 +212,7 @@ impl AlertPolicy {
             pending: Vec::new(),
             by_key: HashMap::new(),
             waiting: Vec::new(),
+            listed: HashMap::new(),
             suppressed: 0,
             fresh: Vec::new(),
         }
@@ -239,6 +240,19 @@ struct Pending {
 }
 
 impl AlertPolicy {
+    /// The rule of `finding` and the start of its window at `time`.
+    fn window_of(&self, finding: &Finding, time: i64) -> (&Rule, i64) {
+        let rule = self.rules.get(finding.detection).unwrap_or(&self.fallback);
+        (rule, time.div_euclid(rule.window) * rule.window)
+    }
+
+    /// The dedup key of the alert `finding` at `time` belongs to ([`alert_key`]).
+    fn alert_key_of(&self, finding: &Finding, time: i64) -> String {
+        let (rule, start) = self.window_of(finding, time);
+        let fields: Vec<&str> = rule.dedup_by.iter().map(|f| f.of(finding)).collect();
+        alert_key(finding.detection, &fields, start)
+    }
+
     /// Gives up the claims of an alert that could not be delivered, so that processing
     /// its input again (a redelivered message) alerts again.
     pub fn release(&self, alert: &Alert, store: &dyn StateStore) -> Result<(), StateError> {
@@ -310,6 +324,8 @@ pub struct AlertBatch<'p> {
     by_key: HashMap<String, usize>,
     /// Findings whose events are claimed together, [`WAITING_LIMIT`] at a time.
     waiting: Vec<(Finding, i64)>,
+    /// The events of each alert key so far ([`Listed`]).
+    listed: HashMap<String, Listed>,
     suppressed: u64,
     /// The findings counted as new so far ([`AlertBatch::fresh`]).
     fresh: Vec<Fresh>,
@@ -340,6 +356,21 @@ impl From<&Finding> for Fresh {
 
 /// Findings whose event claims go to the store in one batch.
 const WAITING_LIMIT: usize = 256;
+
+/// The events of one alert key in a batch. The events its alert lists are claimed one by
+/// one, the first `max_event_ids` of them; the others are covered by those claims: new
+/// when one of them was won, alerted before when none was (the same input processed
+/// again). So a caller who makes a hundred thousand findings of one kind costs the store
+/// twenty claims, not a hundred thousand.
+#[derive(Debug, Default)]
+struct Listed {
+    /// Every event id of the key so far: an event given twice counts once.
+    seen: HashSet<String>,
+    /// How many of them were claimed.
+    claimed: usize,
+    /// Whether one of those claims was won.
+    won: bool,
+}
 
 impl AlertBatch<'_> {
     /// Findings dropped so far (below the floor, already alerted, under the threshold).
@@ -373,35 +404,59 @@ impl AlertBatch<'_> {
         Ok(())
     }
 
-    /// Claims the events of the waiting findings: an event already alerted on (a
-    /// redelivered or re-processed file) is dropped, and a finding left without events.
+    /// Claims the events of the waiting findings ([`Listed`]): an event already alerted on
+    /// (a redelivered or re-processed file) is dropped, and a finding left without events.
     fn claim_events(&mut self, store: &dyn StateStore) -> Result<(), StateError> {
         let waiting = std::mem::take(&mut self.waiting);
-        let memory = self.policy.event_memory;
-        let claims: Vec<NewEntry> = waiting
-            .iter()
-            .flat_map(|(f, time)| {
-                f.event_ids.iter().map(move |id| NewEntry {
-                    key: format!("event/{}/{id}", f.detection),
-                    value: Vec::new(),
-                    now: *time,
-                    expires: time + memory,
-                })
-            })
-            .collect();
+        let policy = self.policy;
+        let mut claims: Vec<NewEntry> = Vec::new();
+        let mut keyed = Vec::with_capacity(waiting.len());
+        for (mut finding, time) in waiting {
+            let key = policy.alert_key_of(&finding, time);
+            let listed = self.listed.entry(key.clone()).or_default();
+            let (mut claimed, mut covered) = (Vec::new(), Vec::new());
+            for id in finding.event_ids.drain(..) {
+                if !listed.seen.insert(id.clone()) {
+                    continue;
+                }
+                if listed.claimed < policy.max_event_ids {
+                    listed.claimed += 1;
+                    claims.push(NewEntry {
+                        key: format!("event/{}/{id}", finding.detection),
+                        value: Vec::new(),
+                        now: time,
+                        expires: time + policy.event_memory,
+                    });
+                    claimed.push(id);
+                } else {
+                    covered.push(id);
+                }
+            }
+            keyed.push((finding, time, key, claimed, covered));
+        }
         let won = store.put_if_absent_many(&claims).inspect_err(|_| {
             self.abandon(store, claims.iter().map(|c| c.key.as_str()));
         })?;
         let mut won = won.into_iter();
         let mut claims = claims.into_iter();
-        for (mut finding, time) in waiting {
-            let mut fresh = Vec::with_capacity(finding.event_ids.len());
-            let mut events = Vec::with_capacity(finding.event_ids.len());
-            for (id, (claim, won)) in finding.event_ids.drain(..).zip(claims.by_ref().zip(won.by_ref())) {
+        // Claims go in the order of the findings, so a finding's covered events come after
+        // every claim of its key that could cover them.
+        for (mut finding, time, key, claimed, covered) in keyed {
+            let mut fresh = Vec::with_capacity(claimed.len());
+            let mut events = Vec::with_capacity(claimed.len());
+            for (id, (claim, won)) in claimed.into_iter().zip(claims.by_ref().zip(won.by_ref())) {
                 if won {
                     fresh.push(id);
                     events.push(claim.key);
                 }
+            }
+            let won = !fresh.is_empty();
+            let key_won = self.listed.get_mut(&key).map_or(won, |listed| {
+                listed.won |= won;
+                listed.won
+            });
+            if key_won {
+                fresh.extend(covered);
             }
             if fresh.is_empty() && finding.count > 0 {
                 self.suppressed += 1;
@@ -409,18 +464,15 @@ impl AlertBatch<'_> {
             }
             self.fresh.push(Fresh::from(&finding));
             finding.event_ids = fresh;
-            self.gather(finding, time, events);
+            self.gather(finding, time, key, events);
         }
         Ok(())
     }
 
     /// Adds a finding with fresh events to the alert of its key.
-    fn gather(&mut self, finding: Finding, time: i64, events: Vec<String>) {
+    fn gather(&mut self, finding: Finding, time: i64, key: String, events: Vec<String>) {
         let policy = self.policy;
-        let rule = policy.rules.get(finding.detection).unwrap_or(&policy.fallback);
-        let start = time.div_euclid(rule.window) * rule.window;
-        let fields: Vec<&str> = rule.dedup_by.iter().map(|f| f.of(&finding)).collect();
-        let key = alert_key(finding.detection, &fields, start);
+        let (rule, start) = policy.window_of(&finding, time);
         match self.by_key.get(&key) {
             Some(&i) => {
                 self.pending[i].events.extend(events);

@@ -1138,6 +1138,67 @@ fn alert_policy_dedups_thresholds_floors_and_reprocessing() {
     );
 }
 
+/// A caller who makes thousands of findings of one kind costs the store the claims of the
+/// events its alert lists, not one claim per event; the same file again still alerts
+/// nothing, and another caller's alert claims its own events.
+#[test]
+fn an_alert_claims_the_events_it_lists_and_covers_the_rest() {
+    let e = engine("");
+    let akia = |user: &str, id: String, t: i64| {
+        record(
+            &id,
+            t,
+            "s3.amazonaws.com",
+            "ListBuckets",
+            "198.51.100.7",
+            json!({"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{user}"),
+                "accessKeyId": "AKIAEXAMPLE"}),
+        )
+    };
+    let mut records: Vec<Value> = (0..3000)
+        .map(|i| akia("flood", format!("f{i}"), T0 + i % 60))
+        .collect();
+    records.extend((0..5).map(|i| akia("other", format!("o{i}"), T0 + i)));
+    let input = serde_json::to_vec(&json!({"Records": records})).unwrap();
+    let store = MemoryStore::new();
+    let alerts = |store: &MemoryStore| {
+        let mut findings: Vec<Finding> = Vec::new();
+        e.process_with_state(&input[..], store, &mut findings).unwrap();
+        let mut batch = e.policy().batch();
+        for f in findings {
+            batch.add(f, store).unwrap();
+        }
+        let mut alerts: Vec<(String, u64, usize)> = batch
+            .finish(store)
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                let f = a.finding;
+                (f.principal_arn.unwrap_or_default(), f.count, f.event_ids.len())
+            })
+            .collect();
+        alerts.sort();
+        alerts
+    };
+    assert_eq!(
+        alerts(&store),
+        [
+            ("arn:aws:iam::111122223333:user/flood".to_string(), 3000, 20),
+            ("arn:aws:iam::111122223333:user/other".to_string(), 5, 5)
+        ]
+    );
+    let claimed = |prefix: &str, n: i64| {
+        (0..n)
+            .filter(|i| {
+                let key = format!("event/long-term-access-key/{prefix}{i}");
+                store.get(&key, T0 + 60).unwrap().is_some()
+            })
+            .count()
+    };
+    assert_eq!((claimed("f", 3000), claimed("o", 5)), (20, 5));
+    assert!(alerts(&store).is_empty(), "the same file again alerts nothing");
+}
+
 #[test]
 fn alert_config_errors_name_the_key() {
     let cases = [
