@@ -357,11 +357,14 @@ impl From<&Finding> for Fresh {
 /// Findings whose event claims go to the store in one batch.
 const WAITING_LIMIT: usize = 256;
 
-/// The events of one alert key in a batch. The events its alert lists are claimed one by
-/// one, the first `max_event_ids` of them; the others are covered by those claims: new
-/// when one of them was won, alerted before when none was (the same input processed
-/// again). So a caller who makes a hundred thousand findings of one kind costs the store
-/// twenty claims, not a hundred thousand.
+/// The events of one alert key in a batch. Under a rule without a threshold, the key's
+/// first `max_event_ids` distinct events are claimed one by one and the others are covered
+/// by those claims: new when one of them was won, alerted before when none was (the same
+/// input processed again). So a caller who makes a hundred thousand findings of one kind
+/// costs the store twenty claims, not a hundred thousand. Covered events decide no alert
+/// while the key's alert claim lives, which keeps one alert per key and window whatever
+/// they are taken for. A threshold rule claims every event: its counts must take each
+/// event once, also across deliveries.
 #[derive(Debug, Default)]
 struct Listed {
     /// Every event id of the key so far: an event given twice counts once.
@@ -413,13 +416,17 @@ impl AlertBatch<'_> {
         let mut keyed = Vec::with_capacity(waiting.len());
         for (mut finding, time) in waiting {
             let key = policy.alert_key_of(&finding, time);
+            let cap = match policy.window_of(&finding, time).0.threshold {
+                1 => policy.max_event_ids,
+                _ => usize::MAX,
+            };
             let listed = self.listed.entry(key.clone()).or_default();
             let (mut claimed, mut covered) = (Vec::new(), Vec::new());
             for id in finding.event_ids.drain(..) {
                 if !listed.seen.insert(id.clone()) {
                     continue;
                 }
-                if listed.claimed < policy.max_event_ids {
+                if listed.claimed < cap {
                     listed.claimed += 1;
                     claims.push(NewEntry {
                         key: format!("event/{}/{id}", finding.detection),

@@ -1139,11 +1139,11 @@ fn alert_policy_dedups_thresholds_floors_and_reprocessing() {
 }
 
 /// A caller who makes thousands of findings of one kind costs the store the claims of the
-/// events its alert lists, not one claim per event; the same file again still alerts
-/// nothing, and another caller's alert claims its own events.
+/// first events of its alert, not one claim per event; the same file again alerts nothing
+/// and counts nothing new, also once the alert's own claim is gone; another caller's
+/// alert claims its own events; and under a threshold rule every event is claimed.
 #[test]
-fn an_alert_claims_the_events_it_lists_and_covers_the_rest() {
-    let e = engine("");
+fn an_alert_claims_its_first_events_and_covers_the_rest() {
     let akia = |user: &str, id: String, t: i64| {
         record(
             &id,
@@ -1155,48 +1155,75 @@ fn an_alert_claims_the_events_it_lists_and_covers_the_rest() {
                 "accessKeyId": "AKIAEXAMPLE"}),
         )
     };
-    let mut records: Vec<Value> = (0..3000)
-        .map(|i| akia("flood", format!("f{i}"), T0 + i % 60))
+    // Interleaved, so both keys run past one batch of event claims.
+    let records: Vec<Value> = (0..3000)
+        .map(|i| match i % 3 {
+            0 => akia("other", format!("o{i}"), T0 + i % 60),
+            _ => akia("flood", format!("f{i}"), T0 + i % 60),
+        })
         .collect();
-    records.extend((0..5).map(|i| akia("other", format!("o{i}"), T0 + i)));
     let input = serde_json::to_vec(&json!({"Records": records})).unwrap();
-    let store = MemoryStore::new();
-    let alerts = |store: &MemoryStore| {
+    let run = |e: &Engine, store: &MemoryStore| {
         let mut findings: Vec<Finding> = Vec::new();
         e.process_with_state(&input[..], store, &mut findings).unwrap();
         let mut batch = e.policy().batch();
         for f in findings {
             batch.add(f, store).unwrap();
         }
-        let mut alerts: Vec<(String, u64, usize)> = batch
-            .finish(store)
-            .unwrap()
-            .into_iter()
-            .map(|a| {
-                let f = a.finding;
-                (f.principal_arn.unwrap_or_default(), f.count, f.event_ids.len())
-            })
-            .collect();
-        alerts.sort();
-        alerts
+        let alerts = batch.finish(store).unwrap();
+        (alerts, batch.fresh().len())
     };
-    assert_eq!(
-        alerts(&store),
-        [
-            ("arn:aws:iam::111122223333:user/flood".to_string(), 3000, 20),
-            ("arn:aws:iam::111122223333:user/other".to_string(), 5, 5)
-        ]
-    );
-    let claimed = |prefix: &str, n: i64| {
-        (0..n)
+    let claimed = |store: &MemoryStore| {
+        (0..3000)
             .filter(|i| {
-                let key = format!("event/long-term-access-key/{prefix}{i}");
+                let user = if i % 3 == 0 { "o" } else { "f" };
+                let key = format!("event/long-term-access-key/{user}{i}");
                 store.get(&key, T0 + 60).unwrap().is_some()
             })
             .count()
     };
-    assert_eq!((claimed("f", 3000), claimed("o", 5)), (20, 5));
-    assert!(alerts(&store).is_empty(), "the same file again alerts nothing");
+
+    let e = engine("");
+    let store = MemoryStore::new();
+    let (alerts, fresh) = run(&e, &store);
+    let mut seen: Vec<(String, u64, usize)> = alerts
+        .iter()
+        .map(|a| {
+            let f = &a.finding;
+            (
+                f.principal_arn.clone().unwrap_or_default(),
+                f.count,
+                f.event_ids.len(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("arn:aws:iam::111122223333:user/flood".to_string(), 2000, 20),
+            ("arn:aws:iam::111122223333:user/other".to_string(), 1000, 20)
+        ]
+    );
+    assert_eq!(fresh, 3000);
+    assert_eq!(claimed(&store), 40, "twenty per alert");
+    // The alerts' own claims gone (their window over), the same file again is dropped by
+    // its events' claims alone.
+    for a in &alerts {
+        store.put(&a.claim, b"", i64::MIN).unwrap();
+    }
+    let (again, fresh) = run(&e, &store);
+    assert!(
+        again.is_empty() && fresh == 0,
+        "{} alerts, {fresh} new findings",
+        again.len()
+    );
+
+    // long-term-access-key with threshold 3: every event claimed, counted once.
+    let e = engine(CONFIG);
+    let store = MemoryStore::new();
+    assert_eq!(run(&e, &store).0.len(), 2);
+    assert_eq!(claimed(&store), 3000);
 }
 
 #[test]
