@@ -43,6 +43,8 @@ pub enum DynamoFault {
     /// replaced by the 500: a write made whose answer was lost, which the SDK retries.
     /// Later calls go through. Counted in [`DynamoFaultProxy::failed_calls`].
     LoseAnswerOfPutItemOf(String),
+    /// The same for the first `UpdateItem` whose body contains this text.
+    LoseAnswerOfUpdateItemOf(String),
 }
 
 /// A test-only HTTP proxy on 127.0.0.1 for the DynamoDB client, in front of moto.
@@ -108,6 +110,7 @@ fn fails(fault: &DynamoFault, operation: &str, body: &[u8]) -> bool {
         DynamoFault::FailReadsOf(text) => (&READS, text),
         DynamoFault::FailWritesOf(text) => (&WRITES, text),
         DynamoFault::FailPutItemsOf(text) | DynamoFault::LoseAnswerOfPutItemOf(text) => (&["PutItem"], text),
+        DynamoFault::LoseAnswerOfUpdateItemOf(text) => (&["UpdateItem"], text),
     };
     operations.contains(&operation) && String::from_utf8_lossy(body).contains(text)
 }
@@ -128,7 +131,10 @@ async fn handle(
     let (failed, lose_answer) = {
         let mut state = lock(&state);
         let failed = fails(&state.fault, &operation, &body);
-        let lose_answer = matches!(state.fault, DynamoFault::LoseAnswerOfPutItemOf(_));
+        let lose_answer = matches!(
+            state.fault,
+            DynamoFault::LoseAnswerOfPutItemOf(_) | DynamoFault::LoseAnswerOfUpdateItemOf(_)
+        );
         if failed {
             state.failed.push(operation);
             if lose_answer {

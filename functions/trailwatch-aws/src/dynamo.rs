@@ -28,6 +28,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
     WriteRequest,
@@ -394,6 +395,11 @@ where
     }
 }
 
+/// A counter item's total (`n`).
+fn counter_value(item: Option<&Attributes>) -> Option<u64> {
+    item?.get("n")?.as_n().ok()?.parse().ok()
+}
+
 /// 64 random bits (std's hasher keys are random per process and change on every use).
 fn random() -> u64 {
     use std::hash::{BuildHasher, RandomState};
@@ -610,6 +616,15 @@ impl StateStore for DynamoStore {
 
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError> {
         self.write_held_of(std::iter::once(key))?;
+        // The SDK retries a write whose answer was lost, and an addition made twice counts
+        // twice. Each write of this call carries its token, and a write refused on finding
+        // that token was made by an earlier attempt: its total stands (unless another
+        // caller wrote in between, whose token is then the one there).
+        let token = version();
+        let own_total = |item: Option<&Attributes>| {
+            let item = item?;
+            (item.get(WRITER)?.as_s().ok()? == &token).then(|| counter_value(Some(item)))?
+        };
         for _ in 0..RESET_ATTEMPTS {
             // A live (or new) counter: add atomically, keeping its first expiry.
             let updated = self.block_on(
@@ -618,28 +633,35 @@ impl StateStore for DynamoStore {
                     .table_name(&self.table)
                     .key("pk", s(key))
                     .update_expression(
-                        "ADD #n :by SET #exp = if_not_exists(#exp, :exp), #ttl = if_not_exists(#ttl, :ttl)",
+                        "ADD #n :by SET #exp = if_not_exists(#exp, :exp), #ttl = if_not_exists(#ttl, :ttl), #w = :w",
                     )
-                    .condition_expression("attribute_not_exists(pk) OR #exp > :now")
+                    .condition_expression("(attribute_not_exists(pk) OR #exp > :now) AND (attribute_not_exists(#w) OR #w <> :w)")
                     .expression_attribute_names("#n", "n")
                     .expression_attribute_names("#exp", "exp")
                     .expression_attribute_names("#ttl", TTL)
+                    .expression_attribute_names("#w", WRITER)
                     .expression_attribute_values(":by", n(by))
                     .expression_attribute_values(":exp", n(expires))
                     .expression_attribute_values(":ttl", ttl(expires))
                     .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(":w", s(&token))
                     .return_values(ReturnValue::AllNew)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .send(),
             );
-            if let Some(out) = conditional("increment", updated)? {
-                let total = out
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get("n"))
-                    .and_then(|v| v.as_n().ok());
-                return total
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .ok_or_else(|| StateError::backend("increment", "no counter value returned"));
+            match updated {
+                Ok(out) => {
+                    return counter_value(out.attributes.as_ref())
+                        .ok_or_else(|| StateError::backend("increment", "no counter value returned"));
+                }
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        if let Some(total) = own_total(failed.item()) {
+                            return Ok(total);
+                        }
+                    }
+                    _ => return Err(StateError::backend("increment", error_chain(&e))),
+                },
             }
             // Expired: restart it, unless another caller just did (then add to theirs).
             let reset = self.block_on(
@@ -650,13 +672,23 @@ impl StateStore for DynamoStore {
                     .item("n", n(by))
                     .item("exp", n(expires))
                     .item(TTL, ttl(expires))
+                    .item(WRITER, s(&token))
                     .condition_expression("#exp <= :now")
                     .expression_attribute_names("#exp", "exp")
                     .expression_attribute_values(":now", n(now))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .send(),
             );
-            if conditional("increment", reset)?.is_some() {
-                return Ok(by);
+            match reset {
+                Ok(_) => return Ok(by),
+                Err(e) => match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                        if let Some(total) = own_total(failed.item()) {
+                            return Ok(total);
+                        }
+                    }
+                    _ => return Err(StateError::backend("increment", error_chain(&e))),
+                },
             }
         }
         Err(StateError::backend(

@@ -789,3 +789,28 @@ async fn a_claim_whose_answer_was_lost_is_still_won() {
         "the alert of the won claim"
     );
 }
+
+/// A counter's addition is written but its answer is lost: the SDK retries, and the retry
+/// finds the call's own token on the counter, so the addition counts once. Counted twice,
+/// a threshold would be crossed by events that never happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_increment_whose_answer_was_lost_counts_once() {
+    let mut env = env().await;
+    let dynamodb = dynamodb_through_proxy(&mut env).await;
+    let store = DynamoStore::new(env.clients.dynamodb.clone(), env.table.clone());
+    let key = unique_name("count/lost-answer");
+    let t0 = 1_800_000_000;
+    let (proxy, counter) = (Arc::new(dynamodb), key.clone());
+    let faults = Arc::clone(&proxy);
+    let totals = tokio::task::spawn_blocking(move || {
+        let first = store.increment(&counter, 2, t0, t0 + 900).unwrap();
+        faults.set_fault(DynamoFault::LoseAnswerOfUpdateItemOf(counter.clone()));
+        let lost = store.increment(&counter, 3, t0 + 1, t0 + 900).unwrap();
+        let read = store.increment(&counter, 0, t0 + 2, t0 + 900).unwrap();
+        (first, lost, read)
+    })
+    .await
+    .unwrap();
+    assert_eq!(proxy.failed_calls(), ["UpdateItem"], "one answer lost");
+    assert_eq!(totals, (2, 5, 5), "the lost answer's addition counted once");
+}
