@@ -3,7 +3,7 @@
 //!
 //! Table: partition key `pk` (S); attributes `v` (B, the value), `n` (N, counters),
 //! `exp` (N, epoch seconds of event time) and [`TTL`] (N), the table's TTL attribute;
-//! a conditional put also writes [`WRITER`] (S), its own token.
+//! a conditional put and a counter's addition also write [`WRITER`] (S), their token.
 //! Expiry is in event time and DynamoDB's TTL runs on the wall clock, so they are two
 //! attributes: records arrive minutes after their events (hours when a queue backs up,
 //! weeks when archived logs are replayed), and an item TTL deleted at its `exp` could be
@@ -57,8 +57,8 @@ const BATCH_ATTEMPTS: u32 = 8;
 
 /// The table's TTL attribute (epoch seconds, wall clock): `infra/` enables TTL on it.
 pub const TTL: &str = "ttl";
-/// The token of the conditional put that made an item: a retry of that put that finds the
-/// item knows it made it.
+/// The token of the last write that made or added to an item (a conditional put, a
+/// counter's addition or reset): a retry of that write that finds it knows it was made.
 pub const WRITER: &str = "w";
 /// How long past its expiry, and past its creation, DynamoDB keeps an item: records
 /// later than this after their events find their state gone.
@@ -625,30 +625,38 @@ impl StateStore for DynamoStore {
             let item = item?;
             (item.get(WRITER)?.as_s().ok()? == &token).then(|| counter_value(Some(item)))?
         };
+        // Adding nothing reads the total and leaves the token of the last addition there.
+        let (set_token, if_not_own) = if by == 0 {
+            ("", "")
+        } else {
+            (", #w = :w", " AND (attribute_not_exists(#w) OR #w <> :w)")
+        };
         for _ in 0..RESET_ATTEMPTS {
             // A live (or new) counter: add atomically, keeping its first expiry.
-            let updated = self.block_on(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key("pk", s(key))
-                    .update_expression(
-                        "ADD #n :by SET #exp = if_not_exists(#exp, :exp), #ttl = if_not_exists(#ttl, :ttl), #w = :w",
-                    )
-                    .condition_expression("(attribute_not_exists(pk) OR #exp > :now) AND (attribute_not_exists(#w) OR #w <> :w)")
-                    .expression_attribute_names("#n", "n")
-                    .expression_attribute_names("#exp", "exp")
-                    .expression_attribute_names("#ttl", TTL)
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(key))
+                .update_expression(format!(
+                    "ADD #n :by SET #exp = if_not_exists(#exp, :exp), #ttl = if_not_exists(#ttl, :ttl){set_token}"
+                ))
+                .condition_expression(format!("(attribute_not_exists(pk) OR #exp > :now){if_not_own}"))
+                .expression_attribute_names("#n", "n")
+                .expression_attribute_names("#exp", "exp")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":by", n(by))
+                .expression_attribute_values(":exp", n(expires))
+                .expression_attribute_values(":ttl", ttl(expires))
+                .expression_attribute_values(":now", n(now))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            if by > 0 {
+                update = update
                     .expression_attribute_names("#w", WRITER)
-                    .expression_attribute_values(":by", n(by))
-                    .expression_attribute_values(":exp", n(expires))
-                    .expression_attribute_values(":ttl", ttl(expires))
-                    .expression_attribute_values(":now", n(now))
-                    .expression_attribute_values(":w", s(&token))
-                    .return_values(ReturnValue::AllNew)
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                    .send(),
-            );
+                    .expression_attribute_values(":w", s(&token));
+            }
+            let updated = self.block_on(update.send());
             match updated {
                 Ok(out) => {
                     return counter_value(out.attributes.as_ref())

@@ -791,8 +791,9 @@ async fn a_claim_whose_answer_was_lost_is_still_won() {
 }
 
 /// A counter's addition is written but its answer is lost: the SDK retries, and the retry
-/// finds the call's own token on the counter, so the addition counts once. Counted twice,
-/// a threshold would be crossed by events that never happened.
+/// finds the call's own token on the counter, so the addition counts once; so does the
+/// restart of an expired counter. Counted twice, a threshold would be crossed by events
+/// that never happened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_increment_whose_answer_was_lost_counts_once() {
     let mut env = env().await;
@@ -807,10 +808,22 @@ async fn an_increment_whose_answer_was_lost_counts_once() {
         faults.set_fault(DynamoFault::LoseAnswerOfUpdateItemOf(counter.clone()));
         let lost = store.increment(&counter, 3, t0 + 1, t0 + 900).unwrap();
         let read = store.increment(&counter, 0, t0 + 2, t0 + 900).unwrap();
-        (first, lost, read)
+        // Past its expiry the counter restarts (a PutItem), whose answer is lost too.
+        faults.set_fault(DynamoFault::LoseAnswerOfPutItemOf(counter.clone()));
+        let restarted = store.increment(&counter, 4, t0 + 900, t0 + 1800).unwrap();
+        let reread = store.increment(&counter, 0, t0 + 901, t0 + 1800).unwrap();
+        (first, lost, read, restarted, reread)
     })
     .await
     .unwrap();
-    assert_eq!(proxy.failed_calls(), ["UpdateItem"], "one answer lost");
-    assert_eq!(totals, (2, 5, 5), "the lost answer's addition counted once");
+    assert_eq!(
+        proxy.failed_calls(),
+        ["UpdateItem", "PutItem"],
+        "two answers lost"
+    );
+    assert_eq!(
+        totals,
+        (2, 5, 5, 4, 4),
+        "each lost answer's addition counted once"
+    );
 }
