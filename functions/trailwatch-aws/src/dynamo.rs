@@ -625,38 +625,42 @@ impl StateStore for DynamoStore {
             let item = item?;
             (item.get(WRITER)?.as_s().ok()? == &token).then(|| counter_value(Some(item)))?
         };
-        // Adding nothing reads the total and leaves the token of the last addition there.
+        // Adding nothing reads the total and leaves the token of the last addition there
+        // (DynamoDB refuses names and values an expression does not use).
+        let mut names: HashMap<String, String> = [("#n", "n"), ("#exp", "exp"), ("#ttl", TTL)]
+            .into_iter()
+            .map(|(name, attribute)| (name.to_string(), attribute.to_string()))
+            .collect();
+        let mut values = HashMap::from([
+            (":by".to_string(), n(by)),
+            (":exp".to_string(), n(expires)),
+            (":ttl".to_string(), ttl(expires)),
+            (":now".to_string(), n(now)),
+        ]);
         let (set_token, if_not_own) = if by == 0 {
             ("", "")
         } else {
+            names.insert("#w".into(), WRITER.into());
+            values.insert(":w".into(), s(&token));
             (", #w = :w", " AND (attribute_not_exists(#w) OR #w <> :w)")
         };
         for _ in 0..RESET_ATTEMPTS {
             // A live (or new) counter: add atomically, keeping its first expiry.
-            let mut update = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(key))
-                .update_expression(format!(
-                    "ADD #n :by SET #exp = if_not_exists(#exp, :exp), #ttl = if_not_exists(#ttl, :ttl){set_token}"
-                ))
-                .condition_expression(format!("(attribute_not_exists(pk) OR #exp > :now){if_not_own}"))
-                .expression_attribute_names("#n", "n")
-                .expression_attribute_names("#exp", "exp")
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_values(":by", n(by))
-                .expression_attribute_values(":exp", n(expires))
-                .expression_attribute_values(":ttl", ttl(expires))
-                .expression_attribute_values(":now", n(now))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-            if by > 0 {
-                update = update
-                    .expression_attribute_names("#w", WRITER)
-                    .expression_attribute_values(":w", s(&token));
-            }
-            let updated = self.block_on(update.send());
+            let updated = self.block_on(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(key))
+                    .update_expression(format!(
+                        "ADD #n :by SET #exp = if_not_exists(#exp, :exp), #ttl = if_not_exists(#ttl, :ttl){set_token}"
+                    ))
+                    .condition_expression(format!("(attribute_not_exists(pk) OR #exp > :now){if_not_own}"))
+                    .set_expression_attribute_names(Some(names.clone()))
+                    .set_expression_attribute_values(Some(values.clone()))
+                    .return_values(ReturnValue::AllNew)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .send(),
+            );
             match updated {
                 Ok(out) => {
                     return counter_value(out.attributes.as_ref())
