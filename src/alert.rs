@@ -246,11 +246,12 @@ impl AlertPolicy {
         (rule, time.div_euclid(rule.window) * rule.window)
     }
 
-    /// The dedup key of the alert `finding` at `time` belongs to ([`alert_key`]).
-    fn alert_key_of(&self, finding: &Finding, time: i64) -> String {
+    /// The dedup key of the alert `finding` at `time` belongs to ([`alert_key`]), and its
+    /// rule.
+    fn alert_key_of(&self, finding: &Finding, time: i64) -> (String, &Rule) {
         let (rule, start) = self.window_of(finding, time);
         let fields: Vec<&str> = rule.dedup_by.iter().map(|f| f.of(finding)).collect();
-        alert_key(finding.detection, &fields, start)
+        (alert_key(finding.detection, &fields, start), rule)
     }
 
     /// Gives up the claims of an alert that could not be delivered, so that processing
@@ -415,8 +416,8 @@ impl AlertBatch<'_> {
         let mut claims: Vec<NewEntry> = Vec::new();
         let mut keyed = Vec::with_capacity(waiting.len());
         for (mut finding, time) in waiting {
-            let key = policy.alert_key_of(&finding, time);
-            let cap = match policy.window_of(&finding, time).0.threshold {
+            let (key, rule) = policy.alert_key_of(&finding, time);
+            let cap = match rule.threshold {
                 1 => policy.max_event_ids,
                 _ => usize::MAX,
             };

@@ -39,12 +39,11 @@ pub enum DynamoFault {
     /// The same for `PutItem` alone (the single-item writes, conditional claims among
     /// them): a batch of plain puts of the same key still goes through.
     FailPutItemsOf(String),
-    /// The first `PutItem` whose body contains this text reaches moto, and its answer is
-    /// replaced by the 500: a write made whose answer was lost, which the SDK retries.
-    /// Later calls go through. Counted in [`DynamoFaultProxy::failed_calls`].
-    LoseAnswerOfPutItemOf(String),
-    /// The same for the first `UpdateItem` whose body contains this text.
-    LoseAnswerOfUpdateItemOf(String),
+    /// The first call of this operation (`PutItem`, `UpdateItem`) whose body contains the
+    /// text reaches moto, and its answer is replaced by the 500: a write made whose answer
+    /// was lost, which the SDK retries. Later calls go through. Counted in
+    /// [`DynamoFaultProxy::failed_calls`].
+    LoseAnswerOf(&'static str, String),
 }
 
 /// A test-only HTTP proxy on 127.0.0.1 for the DynamoDB client, in front of moto.
@@ -109,8 +108,8 @@ fn fails(fault: &DynamoFault, operation: &str, body: &[u8]) -> bool {
         DynamoFault::None => return false,
         DynamoFault::FailReadsOf(text) => (&READS, text),
         DynamoFault::FailWritesOf(text) => (&WRITES, text),
-        DynamoFault::FailPutItemsOf(text) | DynamoFault::LoseAnswerOfPutItemOf(text) => (&["PutItem"], text),
-        DynamoFault::LoseAnswerOfUpdateItemOf(text) => (&["UpdateItem"], text),
+        DynamoFault::FailPutItemsOf(text) => (&["PutItem"], text),
+        DynamoFault::LoseAnswerOf(operation, text) => (std::slice::from_ref(operation), text),
     };
     operations.contains(&operation) && String::from_utf8_lossy(body).contains(text)
 }
@@ -131,10 +130,7 @@ async fn handle(
     let (failed, lose_answer) = {
         let mut state = lock(&state);
         let failed = fails(&state.fault, &operation, &body);
-        let lose_answer = matches!(
-            state.fault,
-            DynamoFault::LoseAnswerOfPutItemOf(_) | DynamoFault::LoseAnswerOfUpdateItemOf(_)
-        );
+        let lose_answer = matches!(state.fault, DynamoFault::LoseAnswerOf(..));
         if failed {
             state.failed.push(operation);
             if lose_answer {

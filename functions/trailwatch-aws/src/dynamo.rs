@@ -154,16 +154,10 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let writer = failed.item().and_then(|item| item.get(WRITER)?.as_s().ok());
-                    Ok(writer == Some(&token))
-                }
-                _ => Err(StateError::backend("put_if_absent", error_chain(&e))),
-            },
-        }
+        Ok(!matches!(
+            written("put_if_absent", result, &token)?,
+            Written::Refused
+        ))
     }
 
     /// A distinct counter as it stands at `now` (a consistent read).
@@ -395,6 +389,65 @@ where
     }
 }
 
+/// What a conditional write that carried a token came to.
+enum Written<O> {
+    /// Made now.
+    Now(O),
+    /// Refused on the item an earlier attempt of the same write made (the SDK retried a
+    /// write whose answer was lost), which [`WRITER`] tells: made then. The item as found.
+    Before(Attributes),
+    /// Refused on another writer's item.
+    Refused,
+}
+
+/// The item a failed condition returned (`ReturnValuesOnConditionCheckFailure::AllOld`):
+/// `None` when the error is not a failed condition.
+trait RefusedItem {
+    fn refused_item(&self) -> Option<Option<&Attributes>>;
+}
+
+impl RefusedItem for PutItemError {
+    fn refused_item(&self) -> Option<Option<&Attributes>> {
+        match self {
+            PutItemError::ConditionalCheckFailedException(failed) => Some(failed.item()),
+            _ => None,
+        }
+    }
+}
+
+impl RefusedItem for UpdateItemError {
+    fn refused_item(&self) -> Option<Option<&Attributes>> {
+        match self {
+            UpdateItemError::ConditionalCheckFailedException(failed) => Some(failed.item()),
+            _ => None,
+        }
+    }
+}
+
+/// A conditional write of `token` ([`Written`]); any other error is the store's.
+fn written<O, E>(
+    op: &'static str,
+    result: Result<O, SdkError<E, HttpResponse>>,
+    token: &str,
+) -> Result<Written<O>, StateError>
+where
+    E: RefusedItem + ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let e = match result {
+        Ok(out) => return Ok(Written::Now(out)),
+        Err(e) => e,
+    };
+    match e.as_service_error().and_then(RefusedItem::refused_item) {
+        Some(Some(item))
+            if item.get(WRITER).and_then(|w| w.as_s().ok()).map(String::as_str) == Some(token) =>
+        {
+            Ok(Written::Before(item.clone()))
+        }
+        Some(_) => Ok(Written::Refused),
+        None => Err(StateError::backend(op, error_chain(&e))),
+    }
+}
+
 /// A counter item's total (`n`).
 fn counter_value(item: Option<&Attributes>) -> Option<u64> {
     item?.get("n")?.as_n().ok()?.parse().ok()
@@ -621,9 +674,8 @@ impl StateStore for DynamoStore {
         // that token was made by an earlier attempt: its total stands (unless another
         // caller wrote in between, whose token is then the one there).
         let token = version();
-        let own_total = |item: Option<&Attributes>| {
-            let item = item?;
-            (item.get(WRITER)?.as_s().ok()? == &token).then(|| counter_value(Some(item)))?
+        let total = |item: Option<&Attributes>| {
+            counter_value(item).ok_or_else(|| StateError::backend("increment", "no counter value returned"))
         };
         // Adding nothing reads the total and leaves the token of the last addition there
         // (DynamoDB refuses names and values an expression does not use).
@@ -661,19 +713,10 @@ impl StateStore for DynamoStore {
                     .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .send(),
             );
-            match updated {
-                Ok(out) => {
-                    return counter_value(out.attributes.as_ref())
-                        .ok_or_else(|| StateError::backend("increment", "no counter value returned"));
-                }
-                Err(e) => match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                        if let Some(total) = own_total(failed.item()) {
-                            return Ok(total);
-                        }
-                    }
-                    _ => return Err(StateError::backend("increment", error_chain(&e))),
-                },
+            match written("increment", updated, &token)? {
+                Written::Now(out) => return total(out.attributes.as_ref()),
+                Written::Before(item) => return total(Some(&item)),
+                Written::Refused => {}
             }
             // Expired: restart it, unless another caller just did (then add to theirs).
             let reset = self.block_on(
@@ -691,16 +734,10 @@ impl StateStore for DynamoStore {
                     .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .send(),
             );
-            match reset {
-                Ok(_) => return Ok(by),
-                Err(e) => match e.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                        if let Some(total) = own_total(failed.item()) {
-                            return Ok(total);
-                        }
-                    }
-                    _ => return Err(StateError::backend("increment", error_chain(&e))),
-                },
+            match written("increment", reset, &token)? {
+                Written::Now(_) => return Ok(by),
+                Written::Before(item) => return total(Some(&item)),
+                Written::Refused => {}
             }
         }
         Err(StateError::backend(

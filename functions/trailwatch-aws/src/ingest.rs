@@ -221,8 +221,10 @@ struct Claimed {
     /// The alerts an earlier run of this input kept, with their slots (or why they could
     /// not be read).
     kept: Result<Vec<Kept>, StateError>,
-    /// The new alerts, rendered.
-    new: Vec<(Outgoing, Alert)>,
+    /// The new alerts, rendered…
+    messages: Vec<Outgoing>,
+    /// …and as claimed, in the same order.
+    alerts: Vec<Alert>,
     /// The outbox slots the new alerts were written to before they are published, in
     /// their order (or why they could not be).
     ahead: Result<Vec<usize>, StateError>,
@@ -242,7 +244,8 @@ fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Clai
     let kept = outbox.take(store, now());
     let mut claimed = Claimed {
         kept,
-        new: Vec::new(),
+        messages: Vec::new(),
+        alerts: Vec::new(),
         ahead: Ok(Vec::new()),
         fresh: Vec::new(),
         unrenderable: 0,
@@ -265,7 +268,10 @@ fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Clai
     claimed.fresh = batch.fresh().to_vec();
     for alert in alerts? {
         match Outgoing::new(&alert.finding) {
-            Ok(message) => claimed.new.push((message, alert)),
+            Ok(message) => {
+                claimed.messages.push(message);
+                claimed.alerts.push(alert);
+            }
             // It can never be sent: a redelivery would not help.
             Err(e) => {
                 claimed.unrenderable += 1;
@@ -273,18 +279,17 @@ fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Clai
             }
         }
     }
-    let messages: Vec<Outgoing> = claimed.new.iter().map(|(m, _)| m.clone()).collect();
     // Slots once taken are this run's: what a failed flush did not write here is written
     // again after publishing (the puts stay held until a flush takes them).
-    claimed.ahead = outbox.reserve(store, messages.len(), now());
-    let kept = match &claimed.ahead {
+    claimed.ahead = outbox.reserve(store, claimed.messages.len(), now());
+    let written = match &claimed.ahead {
         Ok(slots) => outbox
-            .fill(store, slots, &messages, now())
+            .fill(store, slots, &claimed.messages, now())
             .and_then(|()| store.flush())
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    if let Err(e) = kept {
+    if let Err(e) = written {
         tracing::warn!(error = %e, "Could not keep the new alerts before publishing them");
     }
     Ok(claimed)
@@ -310,7 +315,7 @@ pub(crate) async fn send_alerts(
         errors.push(format!("could not read the outbox: {e}"));
         Vec::new()
     });
-    if kept.is_empty() && claimed.new.is_empty() {
+    if kept.is_empty() && claimed.messages.is_empty() {
         if claimed.unrenderable > 0 {
             lock(metrics).alerts(&[], claimed.unrenderable);
         }
@@ -322,8 +327,8 @@ pub(crate) async fn send_alerts(
     // The kept messages first, then the new ones.
     let (mut slots, mut messages): (Vec<usize>, Vec<Outgoing>) = kept.into_iter().unzip();
     let k = slots.len();
-    let (new_messages, new_alerts): (Vec<Outgoing>, Vec<Alert>) = claimed.new.into_iter().unzip();
-    messages.extend(new_messages);
+    messages.extend(claimed.messages);
+    let new_alerts = claimed.alerts;
     let ahead = claimed.ahead.is_ok();
     slots.extend(claimed.ahead.unwrap_or_default());
 

@@ -778,9 +778,10 @@ async fn a_claim_whose_answer_was_lost_is_still_won() {
     let dynamodb = dynamodb_through_proxy(&mut env).await;
     let id = unique_name("lost-answer");
     let event = message_of(&env, &id, &[access_key_call(&id, "ci", "2026-11-30T10:00:00Z")]).await;
-    dynamodb.set_fault(DynamoFault::LoseAnswerOfPutItemOf(format!(
-        "event/long-term-access-key/{id}"
-    )));
+    dynamodb.set_fault(DynamoFault::LoseAnswerOf(
+        "PutItem",
+        format!("event/long-term-access-key/{id}"),
+    ));
     assert!(invoke(&env, &event).await.is_empty());
     assert_eq!(dynamodb.failed_calls(), ["PutItem"], "one answer lost");
     assert_eq!(
@@ -805,11 +806,11 @@ async fn an_increment_whose_answer_was_lost_counts_once() {
     let faults = Arc::clone(&proxy);
     let totals = tokio::task::spawn_blocking(move || {
         let first = store.increment(&counter, 2, t0, t0 + 900).unwrap();
-        faults.set_fault(DynamoFault::LoseAnswerOfUpdateItemOf(counter.clone()));
+        faults.set_fault(DynamoFault::LoseAnswerOf("UpdateItem", counter.clone()));
         let lost = store.increment(&counter, 3, t0 + 1, t0 + 900).unwrap();
         let read = store.increment(&counter, 0, t0 + 2, t0 + 900).unwrap();
         // Past its expiry the counter restarts (a PutItem), whose answer is lost too.
-        faults.set_fault(DynamoFault::LoseAnswerOfPutItemOf(counter.clone()));
+        faults.set_fault(DynamoFault::LoseAnswerOf("PutItem", counter.clone()));
         let restarted = store.increment(&counter, 4, t0 + 900, t0 + 1800).unwrap();
         let reread = store.increment(&counter, 0, t0 + 901, t0 + 1800).unwrap();
         (first, lost, read, restarted, reread)
