@@ -7,6 +7,7 @@
 //! alert per key and window, and an event that was alerted on never alerts again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -206,15 +207,17 @@ impl AlertPolicy {
     }
 
     /// Starts collecting the findings of one run (a file, an invocation, a replay).
-    pub fn batch(&self) -> AlertBatch<'_> {
+    pub fn batch(&self) -> AlertBatch {
         AlertBatch {
-            policy: self,
+            policy: self.clone(),
+            keys: Vec::new(),
+            key_index: HashMap::new(),
+            unclaimed: Vec::new(),
+            held: 0,
+            ids: RandomState::new(),
             pending: Vec::new(),
-            by_key: HashMap::new(),
-            waiting: Vec::new(),
-            listed: HashMap::new(),
             suppressed: 0,
-            fresh: Vec::new(),
+            fresh: BTreeMap::new(),
         }
     }
 }
@@ -230,19 +233,25 @@ pub struct Alert {
     pub events: Vec<String>,
 }
 
+/// An alert of a batch: its first new finding, what the others add, and its claims.
 struct Pending {
     key: String,
     events: Vec<String>,
     window_end: i64,
-    last: i64,
     finding: Finding,
+    part: Part,
     rule: Rule,
 }
 
 impl AlertPolicy {
+    /// The rule of `detection`.
+    fn rule(&self, detection: &str) -> &Rule {
+        self.rules.get(detection).unwrap_or(&self.fallback)
+    }
+
     /// The rule of `finding` and the start of its window at `time`.
     fn window_of(&self, finding: &Finding, time: i64) -> (&Rule, i64) {
-        let rule = self.rules.get(finding.detection).unwrap_or(&self.fallback);
+        let rule = self.rule(finding.detection);
         (rule, time.div_euclid(rule.window) * rule.window)
     }
 
@@ -318,24 +327,34 @@ pub fn digest(bytes: &[u8]) -> String {
     })
 }
 
-/// Findings of one run on their way to becoming alerts.
-pub struct AlertBatch<'p> {
-    policy: &'p AlertPolicy,
+/// Findings of one run on their way to becoming alerts. They are folded by alert key as
+/// they come ([`Gathered`]), and their events are claimed in the store a batch at a time
+/// ([`AlertBatch::add`]) or all at the end ([`AlertBatch::fold`], then
+/// [`AlertBatch::finish`]). A batch keeps its own copy of the policy, so it can move
+/// between threads with the findings it holds.
+pub struct AlertBatch {
+    policy: AlertPolicy,
+    /// Every alert key of the batch so far, in the order they came.
+    keys: Vec<Gathered>,
+    key_index: HashMap<String, usize>,
+    /// The keys with findings waiting for their claims, in the order they came.
+    unclaimed: Vec<usize>,
+    /// How many findings wait with events to claim (`add` claims them [`WAITING_LIMIT`]
+    /// at a time).
+    held: usize,
+    /// Keys the hashes of event ids ([`Gathered::seen`]).
+    ids: RandomState,
+    /// The alerts of findings claimed new, one per key.
     pending: Vec<Pending>,
-    by_key: HashMap<String, usize>,
-    /// Findings whose events are claimed together, [`WAITING_LIMIT`] at a time.
-    waiting: Vec<(Finding, i64)>,
-    /// The events of each alert key so far ([`Listed`]).
-    listed: HashMap<String, Listed>,
     suppressed: u64,
     /// The findings counted as new so far ([`AlertBatch::fresh`]).
-    fresh: Vec<Fresh>,
+    fresh: BTreeMap<Fresh, u64>,
 }
 
 /// A finding an alert batch counted as new: not dropped for events alerted before (a
 /// redelivered or re-processed input). What metrics count, so that a redelivery does not
 /// count the same failures again.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Fresh {
     /// The finding's detection id.
     pub detection: &'static str,
@@ -355,145 +374,304 @@ impl From<&Finding> for Fresh {
     }
 }
 
-/// Findings whose event claims go to the store in one batch.
+/// Findings whose event claims go to the store in one batch under [`AlertBatch::add`].
 const WAITING_LIMIT: usize = 256;
 
-/// The events of one alert key in a batch. Under a rule without a threshold, the key's
-/// first `max_event_ids` distinct events are claimed one by one and the others are covered
-/// by those claims: new when one of them was won, alerted before when none was (the same
+/// One alert key in a batch. Under a rule without a threshold, the key's first
+/// `max_event_ids` distinct events are claimed one by one and the others are covered by
+/// those claims: new when one of them was won, alerted before when none was (the same
 /// input processed again). So a caller who makes a hundred thousand findings of one kind
-/// costs the store twenty claims, not a hundred thousand. Covered events decide no alert
+/// costs the store twenty claims, not a hundred thousand, and the batch twenty findings
+/// held whole: those whose events are all covered wait folded into one ([`Covered`]), and
+/// each costs the batch an 8-byte hash of its event id. Covered events decide no alert
 /// while the key's alert claim lives, which keeps one alert per key and window whatever
-/// they are taken for. A threshold rule claims every event: its counts must take each
-/// event once, also across deliveries.
-#[derive(Debug, Default)]
-struct Listed {
-    /// Every event id of the key so far: an event given twice counts once.
-    seen: HashSet<String>,
-    /// How many of them were claimed.
+/// they are taken for. A threshold rule claims every event, and its findings wait whole
+/// for their claims: its counts must take each event once, also across deliveries.
+struct Gathered {
+    key: String,
+    /// A 64-bit hash (keyed per batch) of every event id of the key so far: an event
+    /// given twice counts once.
+    seen: HashSet<u64>,
+    /// How many of them were claimed or wait to be.
     claimed: usize,
     /// Whether one of those claims was won.
     won: bool,
+    /// Findings with events to claim, in their order.
+    held: Vec<Held>,
+    /// Findings all of whose events are covered, waiting for the claims before them.
+    covered: Covered,
+    /// The key's alert in [`AlertBatch::pending`], once one of its findings was new.
+    pending: Option<usize>,
 }
 
-impl AlertBatch<'_> {
+/// A finding waiting for the claims of its first events; the others are covered.
+struct Held {
+    finding: Finding,
+    time: i64,
+    claimed: Vec<String>,
+    covered: Vec<String>,
+}
+
+/// Findings of one key whose events are all covered, folded together while they wait.
+#[derive(Default)]
+struct Covered {
+    findings: u64,
+    part: Option<Part>,
+    fresh: BTreeMap<Fresh, u64>,
+}
+
+/// What findings add to the alert of their key.
+struct Part {
+    count: u64,
+    severity: Severity,
+    event_ids: Vec<String>,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    /// Event time of the latest finding, whose `last_seen` this is.
+    time: i64,
+}
+
+impl Part {
+    /// Takes `finding`'s share out of it, with `event_ids` as its events.
+    fn take(finding: &mut Finding, event_ids: Vec<String>, time: i64) -> Self {
+        Self {
+            count: finding.count,
+            severity: finding.severity,
+            event_ids,
+            first_seen: finding.first_seen.take(),
+            last_seen: finding.last_seen.take(),
+            time,
+        }
+    }
+
+    /// Adds `other`, listing at most `max_ids` event ids (the first part's own excepted).
+    fn absorb(&mut self, other: Part, max_ids: usize) {
+        self.count += other.count;
+        self.severity = self.severity.max(other.severity);
+        let room = max_ids.saturating_sub(self.event_ids.len());
+        self.event_ids.extend(other.event_ids.into_iter().take(room));
+        let time = |t: &Option<String>| t.as_deref().and_then(parse_time).unwrap_or(i64::MAX);
+        if time(&other.first_seen) < time(&self.first_seen) {
+            self.first_seen = other.first_seen;
+        }
+        if other.time >= self.time {
+            self.time = other.time;
+            self.last_seen = other.last_seen;
+        }
+    }
+
+    /// Writes the sums back into the alert's finding.
+    fn put(self, finding: &mut Finding) {
+        finding.count = self.count;
+        finding.severity = self.severity;
+        finding.event_ids = self.event_ids;
+        finding.first_seen = self.first_seen;
+        finding.last_seen = self.last_seen;
+    }
+}
+
+impl Covered {
+    fn add(&mut self, mut finding: Finding, event_ids: Vec<String>, time: i64, max_ids: usize) {
+        self.findings += 1;
+        *self.fresh.entry(Fresh::from(&finding)).or_default() += 1;
+        let part = Part::take(&mut finding, event_ids, time);
+        match &mut self.part {
+            Some(sum) => sum.absorb(part, max_ids),
+            None => self.part = Some(part),
+        }
+    }
+}
+
+impl crate::engine::Sink for AlertBatch {
+    /// Folds the finding ([`AlertBatch::fold`]): claimed by [`AlertBatch::finish`].
+    fn finding(&mut self, finding: Finding) {
+        self.fold(finding);
+    }
+}
+
+impl AlertBatch {
+    /// Whether no finding was given to the batch.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.fresh.is_empty()
+    }
+
+    /// How many findings wait whole for the claims of their events: under rules without a
+    /// threshold at most `max_event_ids` per alert key ([`Gathered`]); the others wait as
+    /// a count.
+    pub fn waiting(&self) -> usize {
+        self.held
+    }
+
     /// Findings dropped so far (below the floor, already alerted, under the threshold).
     pub fn suppressed(&self) -> u64 {
         self.suppressed
     }
 
-    /// The findings counted as new, once [`AlertBatch::finish`] has claimed them all:
-    /// those whose events were not alerted before, and those below their floor (never
-    /// claimed, so counted as found).
-    pub fn fresh(&self) -> &[Fresh] {
-        &self.fresh
+    /// The findings counted as new, once [`AlertBatch::finish`] has claimed them all, by
+    /// detection, cluster and error code: those whose events were not alerted before, and
+    /// those below their floor (never claimed, so counted as found).
+    pub fn fresh(&self) -> impl Iterator<Item = (&Fresh, u64)> {
+        self.fresh.iter().map(|(f, n)| (f, *n))
     }
 
     /// Adds one finding. Its events are claimed in the store with the next batch of
     /// findings (or by [`AlertBatch::finish`]).
     pub fn add(&mut self, finding: Finding, store: &dyn StateStore) -> Result<(), StateError> {
-        let policy = self.policy;
-        let rule = policy.rules.get(finding.detection).unwrap_or(&policy.fallback);
-        if finding.severity < rule.min_severity {
-            // Not claimed, so not known to be new: counted as found.
-            self.fresh.push(Fresh::from(&finding));
-            self.suppressed += 1;
-            return Ok(());
-        }
-        let time = finding.first_seen.as_deref().and_then(parse_time).unwrap_or(0);
-        self.waiting.push((finding, time));
-        if self.waiting.len() >= WAITING_LIMIT {
+        self.fold(finding);
+        if self.held >= WAITING_LIMIT {
             self.claim_events(store)?;
         }
         Ok(())
     }
 
-    /// Claims the events of the waiting findings ([`Listed`]): an event already alerted on
-    /// (a redelivered or re-processed file) is dropped, and a finding left without events.
-    fn claim_events(&mut self, store: &dyn StateStore) -> Result<(), StateError> {
-        let waiting = std::mem::take(&mut self.waiting);
-        let policy = self.policy;
-        let mut claims: Vec<NewEntry> = Vec::new();
-        let mut keyed = Vec::with_capacity(waiting.len());
-        for (mut finding, time) in waiting {
-            let (key, rule) = policy.alert_key_of(&finding, time);
-            let cap = match rule.threshold {
-                1 => policy.max_event_ids,
-                _ => usize::MAX,
-            };
-            let listed = self.listed.entry(key.clone()).or_default();
-            let (mut claimed, mut covered) = (Vec::new(), Vec::new());
-            for id in finding.event_ids.drain(..) {
-                if !listed.seen.insert(id.clone()) {
-                    continue;
-                }
-                if listed.claimed < cap {
-                    listed.claimed += 1;
-                    claims.push(NewEntry {
-                        key: format!("event/{}/{id}", finding.detection),
-                        value: Vec::new(),
-                        now: time,
-                        expires: time + policy.event_memory,
-                    });
-                    claimed.push(id);
-                } else {
-                    covered.push(id);
-                }
-            }
-            keyed.push((finding, time, key, claimed, covered));
+    /// Adds one finding without a word to the store: its events are claimed by
+    /// [`AlertBatch::finish`], or by an `add` that fills a batch of claims. What waits is
+    /// bounded per alert key under rules without a threshold ([`Gathered`]).
+    pub fn fold(&mut self, mut finding: Finding) {
+        let policy = &self.policy;
+        if finding.severity < policy.rule(finding.detection).min_severity {
+            // Not claimed, so not known to be new: counted as found.
+            *self.fresh.entry(Fresh::from(&finding)).or_default() += 1;
+            self.suppressed += 1;
+            return;
         }
+        let time = finding.first_seen.as_deref().and_then(parse_time).unwrap_or(0);
+        let (key, rule) = policy.alert_key_of(&finding, time);
+        let cap = match rule.threshold {
+            1 => policy.max_event_ids,
+            _ => usize::MAX,
+        };
+        let keys = &mut self.keys;
+        let k = *self.key_index.entry(key).or_insert_with_key(|key| {
+            keys.push(Gathered {
+                key: key.clone(),
+                seen: HashSet::new(),
+                claimed: 0,
+                won: false,
+                held: Vec::new(),
+                covered: Covered::default(),
+                pending: None,
+            });
+            keys.len() - 1
+        });
+        let gathered = &mut self.keys[k];
+        let (mut claimed, mut covered) = (Vec::new(), Vec::new());
+        for id in std::mem::take(&mut finding.event_ids) {
+            if !gathered.seen.insert(self.ids.hash_one(&id)) {
+                continue;
+            }
+            if gathered.claimed < cap {
+                gathered.claimed += 1;
+                claimed.push(id);
+            } else {
+                covered.push(id);
+            }
+        }
+        if claimed.is_empty() && covered.is_empty() {
+            // Its events came before in this batch.
+            self.suppressed += 1;
+            return;
+        }
+        if gathered.held.is_empty() && gathered.covered.findings == 0 {
+            self.unclaimed.push(k);
+        }
+        if claimed.is_empty() {
+            gathered
+                .covered
+                .add(finding, covered, time, self.policy.max_event_ids);
+        } else {
+            gathered.held.push(Held {
+                finding,
+                time,
+                claimed,
+                covered,
+            });
+            self.held += 1;
+        }
+    }
+
+    /// Claims the events of the waiting findings ([`Gathered`]): an event already alerted
+    /// on (a redelivered or re-processed file) is dropped, and a finding left without
+    /// events.
+    fn claim_events(&mut self, store: &dyn StateStore) -> Result<(), StateError> {
+        let unclaimed = std::mem::take(&mut self.unclaimed);
+        self.held = 0;
+        let memory = self.policy.event_memory;
+        // In the order of the keys, and of the findings within a key: a key's covered
+        // findings come after every claim that could cover them.
+        let claims: Vec<NewEntry> = unclaimed
+            .iter()
+            .flat_map(|&k| &self.keys[k].held)
+            .flat_map(|h| {
+                h.claimed.iter().map(move |id| NewEntry {
+                    key: format!("event/{}/{id}", h.finding.detection),
+                    value: Vec::new(),
+                    now: h.time,
+                    expires: h.time + memory,
+                })
+            })
+            .collect();
         let won = store.put_if_absent_many(&claims).inspect_err(|_| {
             self.abandon(store, claims.iter().map(|c| c.key.as_str()));
         })?;
         let mut won = won.into_iter();
         let mut claims = claims.into_iter();
-        // Claims go in the order of the findings, so a finding's covered events come after
-        // every claim of its key that could cover them.
-        for (mut finding, time, key, claimed, covered) in keyed {
-            let mut fresh = Vec::with_capacity(claimed.len());
-            let mut events = Vec::with_capacity(claimed.len());
-            for (id, (claim, won)) in claimed.into_iter().zip(claims.by_ref().zip(won.by_ref())) {
-                if won {
-                    fresh.push(id);
-                    events.push(claim.key);
+        let max_ids = self.policy.max_event_ids;
+        for k in unclaimed {
+            for mut held in std::mem::take(&mut self.keys[k].held) {
+                let mut fresh = Vec::with_capacity(held.claimed.len());
+                let mut events = Vec::with_capacity(held.claimed.len());
+                for (id, (claim, won)) in held.claimed.into_iter().zip(claims.by_ref().zip(won.by_ref())) {
+                    if won {
+                        fresh.push(id);
+                        events.push(claim.key);
+                    }
                 }
+                let gathered = &mut self.keys[k];
+                gathered.won |= !fresh.is_empty();
+                if gathered.won {
+                    fresh.extend(held.covered);
+                }
+                if fresh.is_empty() {
+                    self.suppressed += 1;
+                    continue;
+                }
+                *self.fresh.entry(Fresh::from(&held.finding)).or_default() += 1;
+                let part = Part::take(&mut held.finding, fresh, held.time);
+                self.gather(k, held.finding, part, events);
             }
-            let won = !fresh.is_empty();
-            let key_won = self.listed.get_mut(&key).map_or(won, |listed| {
-                listed.won |= won;
-                listed.won
-            });
-            if key_won {
-                fresh.extend(covered);
+            let covered = std::mem::take(&mut self.keys[k].covered);
+            let Some(part) = covered.part else { continue };
+            match (self.keys[k].won, self.keys[k].pending) {
+                (true, Some(i)) => {
+                    for (f, n) in covered.fresh {
+                        *self.fresh.entry(f).or_default() += n;
+                    }
+                    self.pending[i].part.absorb(part, max_ids);
+                }
+                _ => self.suppressed += covered.findings,
             }
-            if fresh.is_empty() && finding.count > 0 {
-                self.suppressed += 1;
-                continue;
-            }
-            self.fresh.push(Fresh::from(&finding));
-            finding.event_ids = fresh;
-            self.gather(finding, time, key, events);
         }
         Ok(())
     }
 
     /// Adds a finding with fresh events to the alert of its key.
-    fn gather(&mut self, finding: Finding, time: i64, key: String, events: Vec<String>) {
-        let policy = self.policy;
-        let (rule, start) = policy.window_of(&finding, time);
-        match self.by_key.get(&key) {
-            Some(&i) => {
-                self.pending[i].events.extend(events);
-                merge(&mut self.pending[i], finding, time, policy.max_event_ids);
+    fn gather(&mut self, k: usize, finding: Finding, part: Part, events: Vec<String>) {
+        match self.keys[k].pending {
+            Some(i) => {
+                let p = &mut self.pending[i];
+                p.events.extend(events);
+                p.part.absorb(part, self.policy.max_event_ids);
             }
             None => {
-                self.by_key.insert(key.clone(), self.pending.len());
+                let (rule, start) = self.policy.window_of(&finding, part.time);
+                self.keys[k].pending = Some(self.pending.len());
                 self.pending.push(Pending {
-                    key,
+                    key: self.keys[k].key.clone(),
                     events,
                     window_end: start + rule.window,
-                    last: time,
                     finding,
+                    part,
                     rule: rule.clone(),
                 });
             }
@@ -514,7 +692,8 @@ impl AlertBatch<'_> {
         for p in &self.pending {
             let expires = p.window_end + p.rule.window;
             let total = if p.rule.threshold > 1 {
-                let counted = store.increment(&format!("count/{}", p.key), p.finding.count, p.last, expires);
+                let counted =
+                    store.increment(&format!("count/{}", p.key), p.part.count, p.part.time, expires);
                 Some(counted.inspect_err(|_| self.abandon(store, std::iter::empty()))?)
             } else {
                 None
@@ -530,7 +709,7 @@ impl AlertBatch<'_> {
             .map(|(p, (_, expires))| NewEntry {
                 key: p.key.clone(),
                 value: Vec::new(),
-                now: p.last,
+                now: p.part.time,
                 expires: *expires,
             })
             .collect();
@@ -540,11 +719,15 @@ impl AlertBatch<'_> {
         })?;
         let mut won = won.into_iter();
         let mut alerts = Vec::new();
+        for gathered in &mut self.keys {
+            gathered.pending = None;
+        }
         for (mut p, (total, _)) in std::mem::take(&mut self.pending).into_iter().zip(totals) {
             if !due(&p, total) || !won.next().unwrap_or(false) {
-                self.suppressed += p.finding.count;
+                self.suppressed += p.part.count;
                 continue;
             }
+            p.part.put(&mut p.finding);
             if let Some(total) = total {
                 p.finding.count = total;
             }
@@ -576,28 +759,6 @@ impl AlertBatch<'_> {
                 break;
             }
         }
-    }
-}
-
-fn merge(p: &mut Pending, f: Finding, time: i64, max_ids: usize) {
-    let into = &mut p.finding;
-    into.count += f.count;
-    into.severity = into.severity.max(f.severity);
-    for id in f.event_ids {
-        if into.event_ids.len() < max_ids {
-            into.event_ids.push(id);
-        }
-    }
-    let earlier = |a: &Option<String>, b: &Option<String>| {
-        a.as_deref().and_then(parse_time).unwrap_or(i64::MAX)
-            < b.as_deref().and_then(parse_time).unwrap_or(i64::MAX)
-    };
-    if earlier(&f.first_seen, &into.first_seen) {
-        into.first_seen = f.first_seen;
-    }
-    if time >= p.last {
-        p.last = time;
-        into.last_seen = f.last_seen;
     }
 }
 

@@ -891,8 +891,9 @@ impl Code {
             .map(|c| (c[1].to_string(), c[2].to_string()))
             .collect();
         assert!(!names.is_empty(), "metrics.rs: no metric names in `mod names`");
-        // self.add(NAME | names::NAME, vec![("Dim", …), …], …) and add_set(…)
-        let add_re = Regex::new(r"(?s)\.add(?:_set)?\(\s*(?:names::)?([A-Z_]+)\s*,\s*vec!\[(.*?)\]").unwrap();
+        // self.add(NAME | names::NAME, vec![("Dim", …), …], …), add_ones(…) and add_set(…)
+        let add_re =
+            Regex::new(r"(?s)\.add(?:_set|_ones)?\(\s*(?:names::)?([A-Z_]+)\s*,\s*vec!\[(.*?)\]").unwrap();
         let dim_re = Regex::new(r#"\(\s*"(\w+)"\s*,"#).unwrap();
         let mut metrics: BTreeMap<String, BTreeSet<BTreeSet<String>>> = BTreeMap::new();
         for c in add_re.captures_iter(&metrics_rs) {

@@ -1171,7 +1171,7 @@ fn an_alert_claims_its_first_events_and_covers_the_rest() {
             batch.add(f, store).unwrap();
         }
         let alerts = batch.finish(store).unwrap();
-        (alerts, batch.fresh().len())
+        (alerts, batch.fresh().map(|(_, n)| n).sum::<u64>())
     };
     let claimed = |store: &MemoryStore| {
         (0..3000)
@@ -1224,6 +1224,80 @@ fn an_alert_claims_its_first_events_and_covers_the_rest() {
     let store = MemoryStore::new();
     assert_eq!(run(&e, &store).0.len(), 2);
     assert_eq!(claimed(&store), 3000);
+}
+
+/// Folded without claims, as the ingest function gathers a message's findings, a flood of
+/// one kind waits as its first twenty findings whole and a count of the rest, and alerts,
+/// counts and claims what claiming along the way does; an event given twice counts once.
+/// Under a threshold rule every finding waits whole for its claim.
+#[test]
+fn a_folded_flood_waits_as_twenty_findings_and_a_count() {
+    let akia = |user: &str, id: String, t: i64| {
+        record(
+            &id,
+            t,
+            "s3.amazonaws.com",
+            "GetObject",
+            "198.51.100.7",
+            json!({"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{user}"),
+                "accessKeyId": "AKIAEXAMPLE"}),
+        )
+    };
+    let mut records: Vec<Value> = (0..3000)
+        .map(|i| match i % 3 {
+            0 => akia("other", format!("o{i}"), T0 + i % 60),
+            _ => akia("flood", format!("f{i}"), T0 + i % 60),
+        })
+        .collect();
+    // A tenth of the file again, later in it.
+    records.extend(records[1000..1300].to_vec());
+    let input = serde_json::to_vec(&json!({"Records": records})).unwrap();
+    let by_principal = |mut alerts: Vec<trailwatch::alert::Alert>| {
+        alerts.sort_by(|a, b| a.finding.principal_arn.cmp(&b.finding.principal_arn));
+        alerts.into_iter().map(|a| a.finding).collect::<Vec<Finding>>()
+    };
+    let folded = |e: &Engine, store: &MemoryStore| {
+        let mut batch = e.policy().batch();
+        e.process_with_state(&input[..], store, &mut batch).unwrap();
+        let waiting = batch.waiting();
+        let alerts = by_principal(batch.finish(store).unwrap());
+        let fresh: u64 = batch.fresh().map(|(_, n)| n).sum();
+        (waiting, alerts, fresh, batch.suppressed())
+    };
+    let added = |e: &Engine, store: &MemoryStore| {
+        let mut findings: Vec<Finding> = Vec::new();
+        e.process_with_state(&input[..], store, &mut findings).unwrap();
+        let mut batch = e.policy().batch();
+        for f in findings {
+            batch.add(f, store).unwrap();
+        }
+        by_principal(batch.finish(store).unwrap())
+    };
+
+    let e = engine("");
+    let store = MemoryStore::new();
+    let (waiting, alerts, fresh, suppressed) = folded(&e, &store);
+    assert_eq!(waiting, 40, "twenty findings of each key whole");
+    let seen: Vec<(Option<String>, u64, usize)> = alerts
+        .iter()
+        .map(|f| (f.principal_arn.clone(), f.count, f.event_ids.len()))
+        .collect();
+    let user = |name: &str| Some(format!("arn:aws:iam::111122223333:user/{name}"));
+    assert_eq!(seen, [(user("flood"), 2000, 20), (user("other"), 1000, 20)]);
+    assert_eq!(
+        (alerts[0].first_seen.clone(), alerts[0].last_seen.clone()),
+        (Some(at(T0 + 1)), Some(at(T0 + 59))),
+        "the flood's first and last event"
+    );
+    assert_eq!((fresh, suppressed), (3000, 300), "each event once");
+    assert_eq!(alerts, added(&e, &MemoryStore::new()), "as claimed along the way");
+    let (_, again, fresh, _) = folded(&e, &store);
+    assert!(again.is_empty() && fresh == 0, "the same file again");
+
+    // long-term-access-key with threshold 3: every distinct event claimed.
+    let e = engine(CONFIG);
+    let (waiting, alerts, _, _) = folded(&e, &MemoryStore::new());
+    assert_eq!((waiting, alerts.len()), (3000, 2));
 }
 
 #[test]

@@ -209,15 +209,15 @@ fn discover(paths: &[PathBuf], totals: &mut Totals) -> Vec<Input> {
 }
 
 /// Hands findings to the alert policy and reports skipped records of one input.
-struct ReplaySink<'o, 'p> {
+struct ReplaySink<'o> {
     output: &'o mut Output,
-    batch: &'o mut AlertBatch<'p>,
+    batch: &'o mut AlertBatch,
     store: &'o dyn StateStore,
     input: String,
     state_error: Option<StateError>,
 }
 
-impl Sink for ReplaySink<'_, '_> {
+impl Sink for ReplaySink<'_> {
     fn finding(&mut self, finding: Finding) {
         if let Err(e) = self.batch.add(finding, self.store) {
             self.state_error.get_or_insert(e);
@@ -299,9 +299,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     }
     progress.finish_and_clear();
     totals.files = inputs.len() as u64;
-    totals.suppressed = batch.suppressed();
     let alerts = batch.finish(store).context("state store failed")?;
     store.flush().context("state store failed")?;
+    totals.suppressed = batch.suppressed();
     totals.alerts = alerts.len() as u64;
     for alert in alerts {
         worst = worst.max(Some(alert.finding.severity));

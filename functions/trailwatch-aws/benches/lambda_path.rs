@@ -19,7 +19,8 @@
 //!
 //! - `local_s`: the local replay: the file's bytes from memory through the engine
 //!   (`process_pipelined` with two cores, as `trailwatch replay` and the handler choose)
-//!   with a [`MemoryStore`], then the alert policy on its findings.
+//!   with a [`MemoryStore`], its findings folded into an alert batch as the handler folds
+//!   them, then claimed.
 //! - `lambda_s`: `ingest::handle` on a direct S3 event for the uploaded object: GetObject
 //!   streamed through `SyncIoBridge` into the engine, state in DynamoDB, alerts published
 //!   to SNS (a topic with an SQS queue subscribed), metrics to CloudWatch. Every run gets a
@@ -54,9 +55,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use tokio_util::io::SyncIoBridge;
+use trailwatch::alert::AlertBatch;
 use trailwatch::state::MemoryStore;
 use trailwatch::synth::{SynthOptions, write_gzip};
-use trailwatch::{Config, Engine, FileStats, Finding, Inventory};
+use trailwatch::{Config, Engine, FileStats, Inventory};
 use trailwatch_aws::Services;
 use trailwatch_aws::services::{Clients, Settings};
 use trailwatch_aws_test_support::{
@@ -285,31 +287,28 @@ fn two_cores() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
-/// The engine on `reader` with fresh memory state, mode as the handler chooses it.
+/// The engine on `reader` with fresh memory state, mode as the handler chooses it, its
+/// findings folded into an alert batch as the handler folds them.
 fn run_engine<R: io::Read + Send>(
     engine: &Engine,
     reader: R,
     store: &MemoryStore,
-) -> (FileStats, Vec<Finding>) {
-    let mut findings = Vec::new();
+) -> (FileStats, AlertBatch) {
+    let mut batch = engine.policy().batch();
     let stats = if two_cores() {
-        engine.process_pipelined(reader, store, &mut findings)
+        engine.process_pipelined(reader, store, &mut batch)
     } else {
-        engine.process_with_state(reader, store, &mut findings)
+        engine.process_with_state(reader, store, &mut batch)
     }
     .unwrap_or_else(|e| panic!("engine failed: {e}"));
-    (stats, findings)
+    (stats, batch)
 }
 
 /// One local replay: (seconds, stats, alerts after the policy).
 fn local_run(engine: &Engine, data: &[u8]) -> (f64, FileStats, usize) {
     let store = MemoryStore::new();
     let started = Instant::now();
-    let (stats, findings) = run_engine(engine, data, &store);
-    let mut batch = engine.policy().batch();
-    for f in findings {
-        batch.add(f, &store).unwrap();
-    }
+    let (stats, mut batch) = run_engine(engine, data, &store);
     let alerts = batch.finish(&store).unwrap().len();
     (started.elapsed().as_secs_f64(), stats, alerts)
 }

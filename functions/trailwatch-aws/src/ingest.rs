@@ -17,11 +17,11 @@ use serde_json::Value;
 use tokio_util::io::SyncIoBridge;
 use tracing::Instrument;
 
-use trailwatch::alert::{Alert, Fresh};
+use trailwatch::Severity;
+use trailwatch::alert::{Alert, AlertBatch, Fresh};
 use trailwatch::engine::FileStats;
 use trailwatch::finding::clean;
 use trailwatch::state::{StateError, StateStore};
-use trailwatch::{Finding, Severity};
 
 use crate::Services;
 use crate::metrics::Metrics;
@@ -98,21 +98,17 @@ async fn process_message(
     objects: Objects,
     metrics: &Arc<Mutex<Metrics>>,
 ) -> Result<(), String> {
-    let mut findings = Vec::new();
+    let mut batch = svc.engine.policy().batch();
     let mut errors = Vec::new();
     for object in &objects.objects {
         // Whoever can write to the bucket chooses key names: escaped in logs and errors.
         let key = clean(&object.key, MAX_KEY_CHARS);
         let span = tracing::info_span!("object", bucket = %object.bucket, key = %key);
-        match process_object(svc, object).instrument(span).await {
-            Ok((stats, found)) => {
-                lock(metrics).file(&stats, now());
-                findings.extend(found);
-            }
-            Err(failed) => {
-                errors.push(format!("s3://{}/{key}: {}", object.bucket, failed.error));
-                findings.extend(failed.findings);
-            }
+        let (folded, result) = process_object(svc, object, batch).instrument(span).await;
+        batch = folded;
+        match result {
+            Ok(stats) => lock(metrics).file(&stats, now()),
+            Err(error) => errors.push(format!("s3://{}/{key}: {error}", object.bucket)),
         }
     }
     lock(metrics).objects(objects.skipped, errors.len() as u64);
@@ -120,7 +116,7 @@ async fn process_message(
     // they are claimed, so the redelivery will not send them twice, and the state that
     // decided them (a first-seen marker, a crossed threshold) will not decide them again.
     // What SNS does not take waits in this message's outbox for the redelivery.
-    if let Err(e) = send_alerts(svc, findings, metrics, &Outbox::for_objects(&objects.objects)).await {
+    if let Err(e) = send_alerts(svc, batch, metrics, &Outbox::for_objects(&objects.objects)).await {
         errors.push(e);
     }
     if errors.is_empty() {
@@ -141,79 +137,70 @@ pub(crate) fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// An input that failed: why, and the findings made before it failed.
-#[derive(Debug)]
-pub(crate) struct Failed {
-    pub error: String,
-    pub findings: Vec<Finding>,
-}
-
-impl From<String> for Failed {
-    fn from(error: String) -> Self {
-        Self {
-            error,
-            findings: Vec::new(),
-        }
-    }
-}
-
-/// Streams one object from S3 through the engine, never holding it whole.
+/// Streams one object from S3 through the engine, never holding it whole; its findings
+/// are folded into `batch` ([`run_engine`]).
 async fn process_object(
     svc: &Arc<Services>,
     object: &ObjectRef,
-) -> Result<(FileStats, Vec<Finding>), Failed> {
+    batch: AlertBatch,
+) -> (AlertBatch, Result<FileStats, String>) {
     let response = svc
         .s3
         .get_object()
         .bucket(&object.bucket)
         .key(&object.key)
         .send()
-        .await
-        .map_err(|e| error_chain(&e))?;
-    let reader = SyncIoBridge::new(response.body.into_async_read());
-    run_engine(svc, reader).await
+        .await;
+    match response {
+        Ok(response) => run_engine(svc, SyncIoBridge::new(response.body.into_async_read()), batch).await,
+        Err(e) => (batch, Err(error_chain(&e))),
+    }
 }
 
 /// Runs the engine on a blocking thread (decoding is CPU work, the state store blocks).
+/// Its findings are folded into `batch`, unclaimed until the alerts are sent: a run
+/// stopped before then (Lambda's timeout) has claimed nothing, so the redelivery alerts
+/// them. The batch comes back also when the input fails, with what was found before.
 pub(crate) async fn run_engine<R: Read + Send + 'static>(
     svc: &Arc<Services>,
     reader: R,
-) -> Result<(FileStats, Vec<Finding>), Failed> {
-    let svc = Arc::clone(svc);
-    tokio::task::spawn_blocking(move || {
-        let mut findings: Vec<Finding> = Vec::new();
+    mut batch: AlertBatch,
+) -> (AlertBatch, Result<FileStats, String>) {
+    let task_svc = Arc::clone(svc);
+    let task = tokio::task::spawn_blocking(move || {
+        let svc = task_svc;
         // Above ~1.8 GB of memory a Lambda has two vCPUs, and decoding runs on the
         // second. On one vCPU the decode thread still pays: it reads the records' keys
         // ahead, so their state comes in a few batch reads instead of a round trip each.
         let stats = svc
             .engine
-            .process_pipelined(reader, svc.store.as_ref(), &mut findings);
+            .process_pipelined(reader, svc.store.as_ref(), &mut batch);
         // The state this input wrote is durable before its alerts are claimed. When the
         // flush fails the input fails, and its findings are alerted all the same: their
         // claims keep the redelivery, which writes the state again, from sending them twice.
         let flushed = svc.store.flush();
-        match (stats, flushed) {
+        let result = match (stats, flushed) {
             (Ok(stats), Ok(())) => {
                 if stats.bad_records > 0 {
                     tracing::warn!(bad_records = stats.bad_records, "Skipped unusable records");
                 }
-                Ok((stats, findings))
+                Ok(stats)
             }
-            (Err(e), flushed) => Err(Failed {
-                error: match flushed {
-                    Ok(()) => format!("{} (after {} records)", e.source, e.stats.records),
-                    Err(f) => format!("{} (after {} records); {f}", e.source, e.stats.records),
-                },
-                findings,
-            }),
-            (Ok(_), Err(e)) => Err(Failed {
-                error: e.to_string(),
-                findings,
-            }),
-        }
-    })
-    .await
-    .map_err(|e| format!("engine task failed: {e}"))?
+            (Err(e), Ok(())) => Err(format!("{} (after {} records)", e.source, e.stats.records)),
+            (Err(e), Err(f)) => Err(format!("{} (after {} records); {f}", e.source, e.stats.records)),
+            (Ok(_), Err(e)) => Err(e.to_string()),
+        };
+        (batch, result)
+    });
+    match task.await {
+        Ok(done) => done,
+        // Only where panics unwind (tests; release builds abort): what the task held is
+        // gone, unclaimed, and the failed input's redelivery finds it again.
+        Err(e) => (
+            svc.engine.policy().batch(),
+            Err(format!("engine task failed: {e}")),
+        ),
+    }
 }
 
 /// What the claiming step hands the publisher.
@@ -228,8 +215,8 @@ struct Claimed {
     /// The outbox slots the new alerts were written to before they are published, in
     /// their order (or why they could not be).
     ahead: Result<Vec<usize>, StateError>,
-    /// The findings counted as new.
-    fresh: Vec<Fresh>,
+    /// The findings counted as new, by what metrics tell apart.
+    fresh: Vec<(Fresh, u64)>,
     /// Alerts that can never be sent (too large for SNS).
     unrenderable: usize,
 }
@@ -237,7 +224,7 @@ struct Claimed {
 /// Reads what the outbox kept, claims the new alerts and writes them to the outbox before
 /// they go out: a run stopped between its claims and its publishing (Lambda's timeout,
 /// a crash) leaves them to the redelivery, which would not find them again.
-fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Claimed, StateError> {
+fn claim(svc: &Services, outbox: &Outbox, mut batch: AlertBatch) -> Result<Claimed, StateError> {
     let store = svc.store.as_ref();
     // The new alerts go out also when the outbox cannot be read; what it keeps waits for
     // the redelivery, as the input fails.
@@ -250,14 +237,10 @@ fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Clai
         fresh: Vec::new(),
         unrenderable: 0,
     };
-    if findings.is_empty() {
+    if batch.is_empty() {
         return Ok(claimed);
     }
-    let mut batch = svc.engine.policy().batch();
-    let alerts = findings
-        .into_iter()
-        .try_for_each(|f| batch.add(f, store))
-        .and_then(|()| batch.finish(store));
+    let alerts = batch.finish(store);
     if alerts.is_err()
         && let Err(e) = store.flush()
     {
@@ -265,7 +248,7 @@ fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Clai
         tracing::error!(error = %e, "Could not give up the claims of unsent alerts");
     }
     // Counted only once claimed: a redelivery that finds them again does not count them.
-    claimed.fresh = batch.fresh().to_vec();
+    claimed.fresh = batch.fresh().map(|(f, n)| (f.clone(), n)).collect();
     for alert in alerts? {
         match Outgoing::new(&alert.finding) {
             Ok(message) => {
@@ -295,17 +278,18 @@ fn claim(svc: &Services, outbox: &Outbox, findings: Vec<Finding>) -> Result<Clai
     Ok(claimed)
 }
 
-/// Findings → alert policy → SNS, with what the outbox kept for this input. Alerts SNS
+/// The findings of an input (folded in `batch`) → alert policy → SNS, with what the
+/// outbox kept for this input. Alerts SNS
 /// does not take stay in the outbox and fail the input, so its redelivery sends them.
 pub(crate) async fn send_alerts(
     svc: &Arc<Services>,
-    findings: Vec<Finding>,
+    batch: AlertBatch,
     metrics: &Arc<Mutex<Metrics>>,
     outbox: &Outbox,
 ) -> Result<(), String> {
     let task_svc = Arc::clone(svc);
     let task_outbox = outbox.clone();
-    let claimed = tokio::task::spawn_blocking(move || claim(&task_svc, &task_outbox, findings))
+    let claimed = tokio::task::spawn_blocking(move || claim(&task_svc, &task_outbox, batch))
         .await
         .map_err(|e| format!("alert task failed: {e}"))?
         .map_err(|e| e.to_string())?;

@@ -24,23 +24,20 @@ pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError>
     let bytes = serde_json::to_vec(&event).map_err(|e| IngestError(e.to_string()))?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let result = async {
-        let (stats, findings) = match run_engine(&svc, Cursor::new(bytes)).await {
-            Ok(done) => done,
-            // What was found before the failure is alerted (and claimed) all the same.
-            Err(failed) => {
-                return Err(
-                    match send_alerts(&svc, failed.findings, &metrics, &outbox).await {
-                        Ok(()) => failed.error,
-                        Err(e) => format!("{}; {e}", failed.error),
-                    },
-                );
-            }
-        };
-        metrics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .file(&stats, now());
-        send_alerts(&svc, findings, &metrics, &outbox).await
+        let (batch, result) = run_engine(&svc, Cursor::new(bytes), svc.engine.policy().batch()).await;
+        if let Ok(stats) = &result {
+            metrics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .file(stats, now());
+        }
+        // What was found before a failure is alerted (and claimed) all the same.
+        let sent = send_alerts(&svc, batch, &metrics, &outbox).await;
+        match (result, sent) {
+            (Ok(_), sent) => sent,
+            (Err(error), Ok(())) => Err(error),
+            (Err(error), Err(e)) => Err(format!("{error}; {e}")),
+        }
     }
     .await;
     let metrics = std::mem::take(&mut *metrics.lock().unwrap_or_else(|e| e.into_inner()));

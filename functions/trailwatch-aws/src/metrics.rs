@@ -104,6 +104,18 @@ impl Metrics {
         );
     }
 
+    /// `n` values of 1: as many findings.
+    fn add_ones(&mut self, name: &'static str, dims: Vec<(&'static str, String)>, n: f64) {
+        let ones = Stats {
+            count: n,
+            sum: n,
+            min: 1.0,
+            max: 1.0,
+            unit: Unit::Count,
+        };
+        self.add_set(name, dims, ones);
+    }
+
     fn add_set(&mut self, name: &'static str, dims: Vec<(&'static str, String)>, s: Stats) {
         self.values
             .entry((name, dims))
@@ -168,34 +180,24 @@ impl Metrics {
     /// re-processed input does not count the same failures again.
     ///
     /// [`AlertBatch::fresh`]: trailwatch::alert::AlertBatch::fresh
-    pub fn findings(&mut self, findings: &[Fresh], inventory: &Inventory) {
-        for f in findings {
-            self.add(
-                names::FINDINGS,
-                vec![("Detection", f.detection.to_string())],
-                1.0,
-                Unit::Count,
-            );
+    pub fn findings(&mut self, findings: &[(Fresh, u64)], inventory: &Inventory) {
+        for (f, n) in findings {
+            let n = *n as f64;
+            self.add_ones(names::FINDINGS, vec![("Detection", f.detection.to_string())], n);
             let cluster = cluster_dimension(f.cluster.as_deref(), inventory);
             match f.detection {
                 detect::IRSA_ASSUME_FAILURE => {
-                    self.add(names::IRSA_FAILURES, vec![], 1.0, Unit::Count);
+                    self.add_ones(names::IRSA_FAILURES, vec![], n);
                     let code = error_code_dimension(f.error_code.as_deref());
-                    self.add(
+                    self.add_ones(
                         names::IRSA_FAILURES,
                         vec![("Cluster", cluster), ("ErrorCode", code)],
-                        1.0,
-                        Unit::Count,
+                        n,
                     );
                 }
                 detect::POD_IDENTITY_FAILURE => {
-                    self.add(names::POD_IDENTITY_FAILURES, vec![], 1.0, Unit::Count);
-                    self.add(
-                        names::POD_IDENTITY_FAILURES,
-                        vec![("Cluster", cluster)],
-                        1.0,
-                        Unit::Count,
-                    );
+                    self.add_ones(names::POD_IDENTITY_FAILURES, vec![], n);
+                    self.add_ones(names::POD_IDENTITY_FAILURES, vec![("Cluster", cluster)], n);
                 }
                 _ => {}
             }
@@ -379,7 +381,7 @@ mod tests {
             });
             findings.push(f);
         }
-        let fresh: Vec<Fresh> = findings.iter().map(Fresh::from).collect();
+        let fresh: Vec<(Fresh, u64)> = findings.iter().map(|f| (Fresh::from(f), 1)).collect();
         m.findings(&fresh, &inv);
         let distinct: Vec<_> = m
             .values
@@ -388,6 +390,13 @@ mod tests {
             .collect();
         assert_eq!(distinct.len(), 4, "{distinct:?}"); // {prod, unconfigured} × {AccessDenied, Other}
         assert_eq!(m.sum(names::IRSA_FAILURES, &[]), 500.0);
+        // Three findings alike count as three ones, as three findings apart would.
+        m.findings(&[(fresh[0].0.clone(), 3)], &inv);
+        let total = m.values.get(&(names::IRSA_FAILURES, vec![])).copied().unwrap();
+        assert_eq!(
+            (total.count, total.sum, total.min, total.max),
+            (503.0, 503.0, 1.0, 1.0)
+        );
     }
 
     #[test]
