@@ -13,10 +13,12 @@ ratios), peak RSS of each process by GNU time:
     python        benches/baseline.py (gzip + json.load + the stateless rules)
     zcat | jq     failed AssumeRoleWithWebIdentity (benches/failed_web_identity.jq)
 
-then the memory check (replay of a 1 GB file: peak RSS must not grow with the file) and,
-with --lambda, the Lambda path against moto (functions/trailwatch-aws/benches).
+then the memory check (replay of a 1 GB file: peak RSS must not grow with the file), the
+replay of a flood of findings (benches/flood.py: every record one finding of one alert
+key; not a target of the issue, a check that what the alert batch holds stays small)
+and, with --lambda, the Lambda path against moto (functions/trailwatch-aws/benches).
 
-    python3 benches/compare.py [--size 100MB] [--big 1GB] [--runs 7] [--lambda]
+    python3 benches/compare.py [--size 100MB] [--big 1GB] [--flood 200000] [--runs 7] [--lambda]
 
 Standard library only; absolute times depend on the machine, the ratios are the result.
 """
@@ -131,6 +133,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="100MB", help="the compared file (uncompressed size)")
     ap.add_argument("--big", default="1GB", help="the memory-check file; 'none' skips it")
+    ap.add_argument("--flood", type=int, default=200_000, help="records of the flood file; 0 skips it")
     ap.add_argument("--runs", type=int, default=7, help="runs per contender (best time wins)")
     ap.add_argument("--lambda", dest="lambda_", action="store_true", help="also the Lambda path")
     ap.add_argument("--json", type=Path, help="write the results here too")
@@ -206,6 +209,19 @@ def main():
               f"({big_size / 1e6 / wall:.0f} MB/s): peak RSS {peak / MIB:.1f} MiB "
               f"(the {size / 1e6:.0f} MB file: {small_peak / MIB:.1f} MiB)")
         targets.append(("peak RSS <= 32 MiB on the big file", 32 * MIB / peak, 1.0, None))
+
+    if args.flood > 0:
+        flood = WORK / f"flood-{args.flood}.json.gz"
+        if not flood.exists():
+            tmp = flood.with_suffix(".tmp.gz")
+            subprocess.run([sys.executable, ROOT / "benches" / "flood.py", str(args.flood), tmp], check=True)
+            tmp.rename(flood)
+        wall, peak, out = best([replay + [flood]], 1)
+        m = re.search(rb'"findings":(\d+)', out)
+        findings = int(m.group(1)) if m else 0
+        results["flood"] = {"seconds": wall, "peak_rss": peak, "findings": findings}
+        print(f"\nFlood: replay of {findings} findings of one alert key in {wall:.2f} s: "
+              f"peak RSS {peak / MIB:.1f} MiB")
 
     if args.lambda_:
         lp = lambda_path(file)
