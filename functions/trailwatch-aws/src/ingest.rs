@@ -9,7 +9,7 @@
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
@@ -30,6 +30,10 @@ use crate::outbox::{Kept, Outbox};
 use crate::services::error_chain;
 use crate::sns::Outgoing;
 
+/// Why a message was not started, or not finished, within its invocation's time.
+const NOT_STARTED: &str = "not started: the invocation's time was running out";
+const GIVEN_UP: &str = "still running when the invocation's time ran out";
+
 /// S3 keys are at most 1024 bytes; one that escaping makes longer is cut.
 const MAX_KEY_CHARS: usize = 1024;
 /// The longest error logged for one message.
@@ -40,15 +44,86 @@ const MAX_ERROR_CHARS: usize = 8192;
 #[error("{0}")]
 pub struct IngestError(pub String);
 
+/// Time an SQS batch keeps, at the end of its invocation, to answer and send its metrics.
+const ANSWER_RESERVE: Duration = Duration::from_secs(3);
+
+/// When an SQS batch stops starting messages (in the last quarter of its time), and stops
+/// waiting for them ([`ANSWER_RESERVE`] before the end), from Lambda's deadline for the
+/// invocation. Answered in time, a batch's failures are the messages it
+/// did not finish; cut off by the timeout, the whole batch comes again, those it finished
+/// too, and a message stopped mid-way leaves the state it wrote behind (a stateful
+/// detection's marker, with no alert).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    end: Instant,
+    /// No message starts with less than this left: the last quarter of the invocation.
+    start_reserve: Duration,
+}
+
+impl Deadline {
+    /// The deadline `remaining` from now, the invocation's whole time.
+    pub fn after(remaining: Duration) -> Self {
+        Self {
+            end: Instant::now() + remaining,
+            start_reserve: remaining / 4,
+        }
+    }
+
+    /// Lambda's deadline for an invocation (`Context::deadline`), read as it starts. None
+    /// when it has passed already: not Lambda's (`cargo lambda watch` sends 600 000 ms
+    /// after the epoch).
+    pub fn at(deadline: SystemTime) -> Option<Self> {
+        let remaining = deadline.duration_since(SystemTime::now()).ok()?;
+        Some(Self::after(remaining))
+    }
+
+    /// Messages start only while more than `reserve` is left.
+    pub fn starting_until(self, reserve: Duration) -> Self {
+        Self {
+            start_reserve: reserve,
+            ..self
+        }
+    }
+
+    fn may_start(&self) -> bool {
+        Instant::now() + self.start_reserve.max(ANSWER_RESERVE) < self.end
+    }
+
+    /// When the messages still running are given up.
+    fn answer_by(&self) -> Instant {
+        self.end.checked_sub(ANSWER_RESERVE).unwrap_or(self.end)
+    }
+}
+
 /// Handles one invocation: an SQS batch (answered with the failed message ids), or a
-/// direct S3 / EventBridge event (an error makes Lambda retry it).
+/// direct S3 / EventBridge event (an error makes Lambda retry it). With no deadline, as
+/// tests and benchmarks call it: [`handle_within`] is the function's.
 pub async fn handle(svc: Arc<Services>, event: Value) -> Result<Value, IngestError> {
+    handle_event(svc, event, None).await
+}
+
+/// [`handle`] within Lambda's deadline, if it has one: an SQS batch starts no message in
+/// the last quarter of its time, and answers before the end with what it could not finish
+/// as failures.
+pub async fn handle_within(
+    svc: Arc<Services>,
+    event: Value,
+    deadline: Option<Deadline>,
+) -> Result<Value, IngestError> {
+    handle_event(svc, event, deadline).await
+}
+
+async fn handle_event(
+    svc: Arc<Services>,
+    event: Value,
+    deadline: Option<Deadline>,
+) -> Result<Value, IngestError> {
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let is_sqs = event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:sqs");
     let result = if is_sqs {
         let batch: SqsEvent =
             serde_json::from_value(event).map_err(|e| IngestError(format!("bad SQS event: {e}")))?;
-        let response = handle_sqs(&svc, batch, &metrics).await;
+        let response = handle_sqs(&svc, batch, &metrics, deadline).await;
         serde_json::to_value(response).map_err(|e| IngestError(e.to_string()))
     } else {
         let objects = objects::from_message(&event.to_string()).map_err(|e| IngestError(e.to_string()))?;
@@ -62,12 +137,25 @@ pub async fn handle(svc: Arc<Services>, event: Value) -> Result<Value, IngestErr
     result
 }
 
-async fn handle_sqs(svc: &Arc<Services>, batch: SqsEvent, metrics: &Arc<Mutex<Metrics>>) -> SqsBatchResponse {
-    let outcomes: Vec<(String, Result<(), String>)> = futures::stream::iter(batch.records)
+async fn handle_sqs(
+    svc: &Arc<Services>,
+    batch: SqsEvent,
+    metrics: &Arc<Mutex<Metrics>>,
+    deadline: Option<Deadline>,
+) -> SqsBatchResponse {
+    let ids: Vec<String> = batch
+        .records
+        .iter()
+        .map(|m| m.message_id.clone().unwrap_or_default())
+        .collect();
+    let running = futures::stream::iter(batch.records)
         .map(|message| {
             let id = message.message_id.clone().unwrap_or_default();
             let span = tracing::info_span!("message", id = %id);
             async move {
+                if deadline.is_some_and(|d| !d.may_start()) {
+                    return (id, Err(NOT_STARTED.to_string()));
+                }
                 let result = match objects::from_message(message.body.as_deref().unwrap_or_default()) {
                     Ok(objects) => process_message(svc, objects, metrics).await,
                     Err(e) => Err(e.to_string()),
@@ -76,9 +164,28 @@ async fn handle_sqs(svc: &Arc<Services>, batch: SqsEvent, metrics: &Arc<Mutex<Me
             }
             .instrument(span)
         })
-        .buffer_unordered(svc.concurrency)
-        .collect()
-        .await;
+        .buffer_unordered(svc.concurrency);
+    let mut outcomes: Vec<(String, Result<(), String>)> = Vec::with_capacity(ids.len());
+    let collect = running.for_each(|outcome| {
+        outcomes.push(outcome);
+        std::future::ready(())
+    });
+    match deadline {
+        Some(d) => {
+            if tokio::time::timeout_at(d.answer_by().into(), collect)
+                .await
+                .is_err()
+            {
+                // Given up mid-way, as a timeout would stop them, but the others are answered.
+                for id in &ids {
+                    if !outcomes.iter().any(|(done, _)| done == id) {
+                        outcomes.push((id.clone(), Err(GIVEN_UP.to_string())));
+                    }
+                }
+            }
+        }
+        None => collect.await,
+    }
     let mut response = SqsBatchResponse::default();
     for (id, result) in outcomes {
         if let Err(error) = result {

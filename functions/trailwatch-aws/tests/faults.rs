@@ -480,6 +480,56 @@ async fn a_run_stopped_before_it_published_leaves_its_alerts_to_the_redelivery()
     assert!(env.delivered().await.0.is_empty());
 }
 
+/// An SQS batch answers within its invocation's time. With too little of it left (a
+/// quarter, in Lambda) no message starts: each fails untouched, nothing published and no
+/// state written. Near the
+/// end, a message still running (SNS holds its PublishBatch) is given up and fails while
+/// the one that finished does not, and the redelivery sends every alert of the given-up
+/// message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answers_within_its_deadline_with_what_it_did_not_finish() {
+    use trailwatch_aws::ingest::{Deadline, handle_within};
+    let mut env = env().await;
+    let sns = through_proxy(&mut env).await;
+    let irsa = sample("0905Z");
+    let key = env.upload(&irsa).await;
+    let quiet = "AWSLogs/111122223333/CloudTrail/ap-southeast-1/2026/11/30/quiet.json";
+    put(&env.clients, &env.bucket, quiet, br#"{"Records":[]}"#.to_vec()).await;
+    let items = || async {
+        let scan = env.clients.dynamodb.scan().table_name(&env.table);
+        scan.send().await.unwrap().count()
+    };
+
+    let event = sqs_event(&[("m", env.s3_event(&key))]);
+    let svc = env.services(&env.topic_arn).await;
+    let late = Deadline::after(Duration::from_secs(60)).starting_until(Duration::from_secs(60));
+    let response = handle_within(svc, event.clone(), Some(late)).await.unwrap();
+    assert_eq!(failures(&response), BTreeSet::from(["m".to_string()]));
+    assert!(sns.publish_batch_calls().is_empty());
+    assert_eq!(items().await, 0, "nothing written");
+    // A deadline passed already is no deadline: `cargo lambda watch` sends one.
+    assert!(Deadline::at(std::time::SystemTime::UNIX_EPOCH).is_none());
+
+    sns.set_fault(SnsFault::Hang);
+    let batch = sqs_event(&[("m", env.s3_event(&key)), ("quiet", env.s3_event(quiet))]);
+    let svc = env.services(&env.topic_arn).await;
+    let within = handle_within(svc, batch, Some(Deadline::after(Duration::from_secs(8))));
+    let response = tokio::time::timeout(Duration::from_secs(60), within)
+        .await
+        .expect("answered while SNS held a call")
+        .unwrap();
+    assert_eq!(failures(&response), BTreeSet::from(["m".to_string()]));
+    assert!(env.delivered().await.0.is_empty());
+
+    sns.set_fault(SnsFault::None);
+    assert!(invoke(&env, &event).await.is_empty());
+    assert_eq!(
+        delivered_once(&env).await,
+        expected(&irsa),
+        "every alert of the given-up message"
+    );
+}
+
 /// The outbox's first slot cannot be written (every write naming it fails; taking the
 /// slots, an UpdateItem of the counter, goes through), before publishing nor after. Every
 /// alert is published, once, and the message succeeds; the slots the store still holds

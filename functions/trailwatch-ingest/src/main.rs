@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use serde_json::Value;
+use trailwatch_aws::ingest::{Deadline, handle_within};
 use trailwatch_aws::services::{Clients, Services, Settings};
 
 #[tokio::main]
@@ -16,7 +17,8 @@ async fn main() -> Result<(), Error> {
     let services = Arc::new(Services::new(Clients::new(&sdk), Settings::from_env()?).await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let services = Arc::clone(&services);
-        async move { Ok::<Value, Error>(trailwatch_aws::ingest::handle(services, event.payload).await?) }
+        let deadline = Deadline::at(event.context.deadline());
+        async move { Ok::<Value, Error>(handle_within(services, event.payload, deadline).await?) }
     }))
     .await
 }
