@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
+use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::config::ConfigError;
@@ -210,10 +211,9 @@ impl AlertPolicy {
     pub fn batch(&self) -> AlertBatch {
         AlertBatch {
             policy: self.clone(),
-            keys: Vec::new(),
-            key_index: HashMap::new(),
-            unclaimed: Vec::new(),
-            held: 0,
+            keys: IndexMap::new(),
+            held: Vec::new(),
+            covered: Vec::new(),
             ids: RandomState::new(),
             pending: Vec::new(),
             suppressed: 0,
@@ -328,20 +328,19 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 /// Findings of one run on their way to becoming alerts. They are folded by alert key as
-/// they come ([`Gathered`]), and their events are claimed in the store a batch at a time
-/// ([`AlertBatch::add`]) or all at the end ([`AlertBatch::fold`], then
-/// [`AlertBatch::finish`]). A batch keeps its own copy of the policy, so it can move
+/// they come ([`Gathered`]), and their events are claimed in the store [`WAITING_LIMIT`]
+/// findings at a time, as they come ([`AlertBatch::add`]) or once they are all there
+/// ([`AlertBatch::fold`], then [`AlertBatch::finish`]). Alerts are made in the order of
+/// their first new finding. A batch keeps its own copy of the policy, so it can move
 /// between threads with the findings it holds.
 pub struct AlertBatch {
     policy: AlertPolicy,
     /// Every alert key of the batch so far, in the order they came.
-    keys: Vec<Gathered>,
-    key_index: HashMap<String, usize>,
-    /// The keys with findings waiting for their claims, in the order they came.
-    unclaimed: Vec<usize>,
-    /// How many findings wait with events to claim (`add` claims them [`WAITING_LIMIT`]
-    /// at a time).
-    held: usize,
+    keys: IndexMap<String, Gathered>,
+    /// Findings waiting whole for the claims of their events, in the order they came.
+    held: Vec<Held>,
+    /// The keys with findings in their [`Covered`].
+    covered: Vec<usize>,
     /// Keys the hashes of event ids ([`Gathered::seen`]).
     ids: RandomState,
     /// The alerts of findings claimed new, one per key.
@@ -386,9 +385,10 @@ const WAITING_LIMIT: usize = 256;
 /// each costs the batch an 8-byte hash of its event id. Covered events decide no alert
 /// while the key's alert claim lives, which keeps one alert per key and window whatever
 /// they are taken for. A threshold rule claims every event, and its findings wait whole
-/// for their claims: its counts must take each event once, also across deliveries.
+/// for their claims: its counts must take each event once, also across deliveries. Each
+/// key is an alert to be: what a batch holds grows with its keys.
+#[derive(Default)]
 struct Gathered {
-    key: String,
     /// A 64-bit hash (keyed per batch) of every event id of the key so far: an event
     /// given twice counts once.
     seen: HashSet<u64>,
@@ -396,16 +396,17 @@ struct Gathered {
     claimed: usize,
     /// Whether one of those claims was won.
     won: bool,
-    /// Findings with events to claim, in their order.
-    held: Vec<Held>,
-    /// Findings all of whose events are covered, waiting for the claims before them.
-    covered: Covered,
+    /// Findings all of whose events are covered, waiting for the claims before them (boxed:
+    /// most keys have none).
+    covered: Option<Box<Covered>>,
     /// The key's alert in [`AlertBatch::pending`], once one of its findings was new.
     pending: Option<usize>,
 }
 
 /// A finding waiting for the claims of its first events; the others are covered.
 struct Held {
+    /// Its alert key in [`AlertBatch::keys`].
+    key: usize,
     finding: Finding,
     time: i64,
     claimed: Vec<String>,
@@ -499,7 +500,7 @@ impl AlertBatch {
     /// threshold at most `max_event_ids` per alert key ([`Gathered`]); the others wait as
     /// a count.
     pub fn waiting(&self) -> usize {
-        self.held
+        self.held.len()
     }
 
     /// Findings dropped so far (below the floor, already alerted, under the threshold).
@@ -518,7 +519,7 @@ impl AlertBatch {
     /// findings (or by [`AlertBatch::finish`]).
     pub fn add(&mut self, finding: Finding, store: &dyn StateStore) -> Result<(), StateError> {
         self.fold(finding);
-        if self.held >= WAITING_LIMIT {
+        if self.held.len() >= WAITING_LIMIT {
             self.claim_events(store)?;
         }
         Ok(())
@@ -541,20 +542,9 @@ impl AlertBatch {
             1 => policy.max_event_ids,
             _ => usize::MAX,
         };
-        let keys = &mut self.keys;
-        let k = *self.key_index.entry(key).or_insert_with_key(|key| {
-            keys.push(Gathered {
-                key: key.clone(),
-                seen: HashSet::new(),
-                claimed: 0,
-                won: false,
-                held: Vec::new(),
-                covered: Covered::default(),
-                pending: None,
-            });
-            keys.len() - 1
-        });
-        let gathered = &mut self.keys[k];
+        let entry = self.keys.entry(key);
+        let k = entry.index();
+        let gathered = entry.or_default();
         let (mut claimed, mut covered) = (Vec::new(), Vec::new());
         for id in std::mem::take(&mut finding.event_ids) {
             if !gathered.seen.insert(self.ids.hash_one(&id)) {
@@ -567,41 +557,66 @@ impl AlertBatch {
                 covered.push(id);
             }
         }
-        if claimed.is_empty() && covered.is_empty() {
-            // Its events came before in this batch.
-            self.suppressed += 1;
-            return;
-        }
-        if gathered.held.is_empty() && gathered.covered.findings == 0 {
-            self.unclaimed.push(k);
-        }
-        if claimed.is_empty() {
-            gathered
-                .covered
-                .add(finding, covered, time, self.policy.max_event_ids);
-        } else {
-            gathered.held.push(Held {
+        if !claimed.is_empty() {
+            self.held.push(Held {
+                key: k,
                 finding,
                 time,
                 claimed,
                 covered,
             });
-            self.held += 1;
+        } else if !covered.is_empty() {
+            let waiting = gathered.covered.get_or_insert_with(|| {
+                self.covered.push(k);
+                Box::default()
+            });
+            waiting.add(finding, covered, time, self.policy.max_event_ids);
+        } else {
+            // Its events came before in this batch.
+            self.suppressed += 1;
         }
     }
 
-    /// Claims the events of the waiting findings ([`Gathered`]): an event already alerted
-    /// on (a redelivered or re-processed file) is dropped, and a finding left without
-    /// events.
+    /// Claims the events of the waiting findings, [`WAITING_LIMIT`] findings at a time,
+    /// then decides the covered ones ([`Gathered`]): an event already alerted on (a
+    /// redelivered or re-processed file) is dropped, and a finding left without events.
     fn claim_events(&mut self, store: &dyn StateStore) -> Result<(), StateError> {
-        let unclaimed = std::mem::take(&mut self.unclaimed);
-        self.held = 0;
+        let mut held = std::mem::take(&mut self.held).into_iter();
+        loop {
+            let round: Vec<Held> = held.by_ref().take(WAITING_LIMIT).collect();
+            if round.is_empty() {
+                break;
+            }
+            self.claim_round(round, store)?;
+        }
+        let max_ids = self.policy.max_event_ids;
+        for k in std::mem::take(&mut self.covered) {
+            let Some((_, gathered)) = self.keys.get_index_mut(k) else {
+                continue;
+            };
+            let Some(covered) = gathered.covered.take() else {
+                continue;
+            };
+            let Some(part) = covered.part else { continue };
+            match (gathered.won, gathered.pending) {
+                (true, Some(i)) => {
+                    for (f, n) in covered.fresh {
+                        *self.fresh.entry(f).or_default() += n;
+                    }
+                    self.pending[i].part.absorb(part, max_ids);
+                }
+                _ => self.suppressed += covered.findings,
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims the events of `round` in one write, in the order of the findings (which
+    /// puts a key's covered findings after every claim that could cover them).
+    fn claim_round(&mut self, round: Vec<Held>, store: &dyn StateStore) -> Result<(), StateError> {
         let memory = self.policy.event_memory;
-        // In the order of the keys, and of the findings within a key: a key's covered
-        // findings come after every claim that could cover them.
-        let claims: Vec<NewEntry> = unclaimed
+        let claims: Vec<NewEntry> = round
             .iter()
-            .flat_map(|&k| &self.keys[k].held)
             .flat_map(|h| {
                 h.claimed.iter().map(move |id| NewEntry {
                     key: format!("event/{}/{id}", h.finding.detection),
@@ -616,48 +631,39 @@ impl AlertBatch {
         })?;
         let mut won = won.into_iter();
         let mut claims = claims.into_iter();
-        let max_ids = self.policy.max_event_ids;
-        for k in unclaimed {
-            for mut held in std::mem::take(&mut self.keys[k].held) {
-                let mut fresh = Vec::with_capacity(held.claimed.len());
-                let mut events = Vec::with_capacity(held.claimed.len());
-                for (id, (claim, won)) in held.claimed.into_iter().zip(claims.by_ref().zip(won.by_ref())) {
-                    if won {
-                        fresh.push(id);
-                        events.push(claim.key);
-                    }
+        for mut held in round {
+            let mut fresh = Vec::with_capacity(held.claimed.len());
+            let mut events = Vec::with_capacity(held.claimed.len());
+            for (id, (claim, won)) in held.claimed.into_iter().zip(claims.by_ref().zip(won.by_ref())) {
+                if won {
+                    fresh.push(id);
+                    events.push(claim.key);
                 }
-                let gathered = &mut self.keys[k];
-                gathered.won |= !fresh.is_empty();
-                if gathered.won {
-                    fresh.extend(held.covered);
-                }
-                if fresh.is_empty() {
-                    self.suppressed += 1;
-                    continue;
-                }
-                *self.fresh.entry(Fresh::from(&held.finding)).or_default() += 1;
-                let part = Part::take(&mut held.finding, fresh, held.time);
-                self.gather(k, held.finding, part, events);
             }
-            let covered = std::mem::take(&mut self.keys[k].covered);
-            let Some(part) = covered.part else { continue };
-            match (self.keys[k].won, self.keys[k].pending) {
-                (true, Some(i)) => {
-                    for (f, n) in covered.fresh {
-                        *self.fresh.entry(f).or_default() += n;
-                    }
-                    self.pending[i].part.absorb(part, max_ids);
-                }
-                _ => self.suppressed += covered.findings,
+            let Some((_, gathered)) = self.keys.get_index_mut(held.key) else {
+                continue;
+            };
+            gathered.won |= !fresh.is_empty();
+            if gathered.won {
+                fresh.extend(held.covered);
             }
+            if fresh.is_empty() {
+                self.suppressed += 1;
+                continue;
+            }
+            *self.fresh.entry(Fresh::from(&held.finding)).or_default() += 1;
+            let part = Part::take(&mut held.finding, fresh, held.time);
+            self.gather(held.key, held.finding, part, events);
         }
         Ok(())
     }
 
-    /// Adds a finding with fresh events to the alert of its key.
+    /// Adds a finding with fresh events to the alert of its key `k`.
     fn gather(&mut self, k: usize, finding: Finding, part: Part, events: Vec<String>) {
-        match self.keys[k].pending {
+        let Some((key, gathered)) = self.keys.get_index_mut(k) else {
+            return;
+        };
+        match gathered.pending {
             Some(i) => {
                 let p = &mut self.pending[i];
                 p.events.extend(events);
@@ -665,9 +671,9 @@ impl AlertBatch {
             }
             None => {
                 let (rule, start) = self.policy.window_of(&finding, part.time);
-                self.keys[k].pending = Some(self.pending.len());
+                gathered.pending = Some(self.pending.len());
                 self.pending.push(Pending {
-                    key: self.keys[k].key.clone(),
+                    key: key.clone(),
                     events,
                     window_end: start + rule.window,
                     finding,
@@ -719,7 +725,7 @@ impl AlertBatch {
         })?;
         let mut won = won.into_iter();
         let mut alerts = Vec::new();
-        for gathered in &mut self.keys {
+        for gathered in self.keys.values_mut() {
             gathered.pending = None;
         }
         for (mut p, (total, _)) in std::mem::take(&mut self.pending).into_iter().zip(totals) {

@@ -1300,6 +1300,62 @@ fn a_folded_flood_waits_as_twenty_findings_and_a_count() {
     assert_eq!((waiting, alerts.len()), (3000, 2));
 }
 
+/// Alerts come in the order of their first new finding, folded or claimed along the way:
+/// a key whose first finding was alerted before comes after one whose first is new.
+#[test]
+fn alerts_come_in_the_order_of_their_first_new_finding() {
+    let akia = |user: &str, id: &str, t: i64| {
+        record(
+            id,
+            t,
+            "s3.amazonaws.com",
+            "ListBuckets",
+            "198.51.100.7",
+            json!({"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{user}"),
+                "accessKeyId": "AKIAEXAMPLE"}),
+        )
+    };
+    let records = [
+        akia("a", "e1", T0),
+        akia("b", "e2", T0 + 1),
+        akia("a", "e3", T0 + 2),
+    ];
+    let input = serde_json::to_vec(&json!({ "Records": records })).unwrap();
+    let e = engine("");
+    for fold in [false, true] {
+        let store = MemoryStore::new();
+        // e1 was alerted on before.
+        store
+            .put("event/long-term-access-key/e1", b"", T0 + 86_400)
+            .unwrap();
+        let mut findings: Vec<Finding> = Vec::new();
+        e.process_with_state(&input[..], &store, &mut findings).unwrap();
+        let mut batch = e.policy().batch();
+        for f in findings {
+            if fold {
+                batch.fold(f);
+            } else {
+                batch.add(f, &store).unwrap();
+            }
+        }
+        let got: Vec<(String, Vec<String>)> = batch
+            .finish(&store)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.finding.principal_arn.unwrap_or_default(), a.finding.event_ids))
+            .collect();
+        let user = |name: &str| format!("arn:aws:iam::111122223333:user/{name}");
+        assert_eq!(
+            got,
+            [
+                (user("b"), vec!["e2".to_string()]),
+                (user("a"), vec!["e3".to_string()])
+            ],
+            "fold: {fold}"
+        );
+    }
+}
+
 #[test]
 fn alert_config_errors_name_the_key() {
     let cases = [
