@@ -287,3 +287,49 @@ fn state_carries_between_runs_and_rerun_does_not_realert() {
     // Without --state the second day alone knows nothing.
     assert!(replay("day2.json", false).is_empty());
 }
+
+/// Ctrl-C in the middle of a replay: it stops reading, reports the alerts of what it read
+/// and exits 130. With `--state` they count as sent, so the same record again alerts
+/// nothing (killed instead, a replay would have printed nothing).
+#[test]
+fn an_interrupted_replay_reports_what_it_read() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["replay", "--format", "json", "--state", "state", "-"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
+        .args(args)
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    writeln!(input, "{}", akia("first")).unwrap();
+    // Records of a session key (no finding), more than any pipe holds: once they are
+    // written, the replay has read the first record.
+    let mut quiet = akia("");
+    quiet["userIdentity"]["accessKeyId"] = json!("ASIAIOSFODNN7EXAMPLE");
+    let filler: String = (0..6000)
+        .map(|i| {
+            quiet["eventID"] = json!(format!("q{i}"));
+            format!("{quiet}\n")
+        })
+        .collect();
+    input.write_all(filler.as_bytes()).unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let alerts = lines(&out.stdout);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["event_ids"], json!(["first"]));
+    assert!(stderr.contains("interrupted"), "{stderr}");
+
+    let again = format!("{}\n", akia("first"));
+    let out = trailwatch(&args, dir.path(), Some(again.as_bytes()));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(lines(&out.stdout).is_empty(), "alerted before");
+}

@@ -6,6 +6,8 @@ mod output;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -28,6 +30,8 @@ pub const EXIT_USAGE: u8 = 1;
 pub const EXIT_INPUT: u8 = 2;
 /// Exit code: a finding at or above `--fail-on`.
 pub const EXIT_FAIL_ON: u8 = 3;
+/// Exit code: interrupted (Ctrl-C, SIGTERM); what was read before is reported.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// How many skipped records of one input are reported one by one.
 const BAD_RECORD_REPORTS: u64 = 5;
@@ -258,7 +262,11 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pipelined = args.threads.map_or(cores >= 2, |t| t == 2);
     let mut worst = None;
+    let stop = interrupt_flag();
     for input in &inputs {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
         let name = input.name();
         let reader: Box<dyn Read + Send> = match input {
             Input::Stdin => Box::new(io::stdin()),
@@ -272,6 +280,10 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
                     continue;
                 }
             },
+        };
+        let reader = Interruptible {
+            inner: reader,
+            stop: Arc::clone(&stop),
         };
         let mut sink = ReplaySink {
             output: &mut output,
@@ -288,6 +300,13 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         let state_error = sink.state_error.take();
         match result {
             Ok(stats) => totals.add(&stats),
+            Err(e) if stop.load(Ordering::SeqCst) => {
+                totals.add(&e.stats);
+                eprintln!(
+                    "trailwatch: {name}: interrupted after {} records",
+                    e.stats.records
+                );
+            }
             Err(e) => {
                 totals.add(&e.stats);
                 progress.suspend(|| totals.fail(&name, &e));
@@ -309,7 +328,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     }
     output.finish(&totals, started.elapsed());
 
-    let code = if args.fail_on.is_some_and(|floor| worst >= Some(floor)) {
+    let code = if stop.load(Ordering::SeqCst) {
+        EXIT_INTERRUPTED
+    } else if args.fail_on.is_some_and(|floor| worst >= Some(floor)) {
         EXIT_FAIL_ON
     } else if totals.failed_files > 0 {
         EXIT_INPUT
@@ -317,6 +338,39 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         EXIT_OK
     };
     Ok(code)
+}
+
+/// Set by the first Ctrl-C or SIGTERM: the replay stops reading, then claims and reports
+/// what it found (with `--state`, alerts claimed and never printed would be lost to the
+/// next run). A second one ends the process at once.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let handler = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("trailwatch: interrupted: reporting what was read (again to quit at once)");
+    });
+    if let Err(e) = handler {
+        eprintln!("trailwatch: Ctrl-C will end the replay without a report: {e}");
+    }
+    stop
+}
+
+/// An input that ends in an error once the replay is interrupted.
+struct Interruptible<R> {
+    inner: R,
+    stop: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Interruptible<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other("interrupted"));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// `replay --decode-only`: decompression alone, with the same decoder and limits.
