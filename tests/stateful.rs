@@ -68,6 +68,12 @@ fn irsa_exchange(id: &str, t: i64, key: &str, error: Option<&str>) -> Value {
     r
 }
 
+/// `exchange` with its credentials expiring at `t`.
+fn expiring(mut exchange: Value, t: i64) -> Value {
+    exchange["responseElements"]["credentials"]["expiration"] = json!(at(t));
+    exchange
+}
+
 fn workload_call(id: &str, t: i64, key: &str, ip: &str) -> Value {
     record(
         id,
@@ -843,7 +849,9 @@ fn access_denied_burst_edges() {
         ["access-denied-burst n09"]
     );
     // A settle that fails while counting loses no count: the first principal's denials
-    // were counted, the second's were not, and the redelivery counts only the second's.
+    // were counted, the second's were not, and the redelivery counts only the second's;
+    // the failed run alerted nothing, and the redelivery finds the first burst again at
+    // the denial that crossed it.
     // (The second's burst is whole only in its aligned window, whose count fails: the
     // windows half a window later split it 5 and 5.)
     let store = FailOnce::new("prober-b", MemoryStore::new().read_grace());
@@ -860,12 +868,15 @@ fn access_denied_burst_edges() {
     );
     assert_eq!(
         only("access-denied-burst", run(&e, &store, &two)),
-        ["access-denied-burst b09"],
-        "the redelivery finds the burst whose count failed, and only it"
+        ["access-denied-burst b09", "access-denied-burst d09"],
+        "the redelivery finds the burst whose count failed, and the one counted"
+    );
+    assert!(
+        only("access-denied-burst", run(&e, &store, &two)).is_empty(),
+        "alerted once"
     );
     // A burst whole in both its windows, one of whose counts fails: the other window
-    // finds it in the same settle, and the redelivery, counting the first, does not find
-    // it again.
+    // finds it in the same settle, and the redelivery finds it once, in one window.
     let store = FailOnce::new("prober-b", MemoryStore::new().read_grace());
     let both: Vec<Value> = (0..10).map(|i| prober_b(&format!("b{i:02}"), T0 + i)).collect();
     let input = serde_json::to_vec(&json!({ "Records": both })).unwrap();
@@ -873,6 +884,10 @@ fn access_denied_burst_edges() {
     assert!(e.process_with_state(&input[..], &store, &mut findings).is_err());
     let first: Vec<String> = findings.iter().map(|f| f.detection.to_string()).collect();
     assert_eq!(first, ["access-denied-burst"], "found by the window that counted");
+    assert_eq!(
+        only("access-denied-burst", run(&e, &store, &both)),
+        ["access-denied-burst b09"]
+    );
     assert!(only("access-denied-burst", run(&e, &store, &both)).is_empty());
     // Event ids too long to keep are counted by their hash: distinct ones count, and a
     // redelivery adds nothing.
@@ -1036,6 +1051,79 @@ fn first_seen_remembers_what_stays_in_use() {
             ]
         );
     }
+}
+
+/// A run stopped after the detections wrote their state and before its alerts were
+/// claimed (a Lambda timeout, a crash, a message given up at the deadline) leaves markers
+/// and counts that say "seen": the input's redelivery must find what they stand for
+/// again, every stateful detection included, and alert as the first run would have.
+#[test]
+fn a_redelivery_finds_again_what_a_stopped_run_marked() {
+    let e = engine(CONFIG);
+    let day = 86_400;
+    let t = T0 + day;
+    let learned = [workload_call("l1", T0, "ASIAW", "172.20.5.1")];
+    let mut input = vec![
+        // first-seen-role-source: a new network after the learning day.
+        workload_call("n", t, "ASIAW", "172.20.9.1"),
+        // workload-credential-exfiltration, the use after its exchange and before it.
+        expiring(irsa_exchange("x", t, "ASIAK1", None), t + 3600),
+        workload_call("u", t + 60, "ASIAK1", "198.51.100.9"),
+        workload_call("v", t + 70, "ASIAK2", "198.51.100.9"),
+        expiring(irsa_exchange("y", t + 80, "ASIAK2", None), t + 3600),
+        // sdk-credential-fallback.
+        irsa_exchange("f", t + 100, "", Some("AccessDenied")),
+        node_call("c", t + 120, "GetSecretValue", "10.0.1.1"),
+    ];
+    // access-denied-burst.
+    input.extend((0..10).map(|i| denied(&format!("d{i:02}"), t + 200 + i)));
+    let whole = MemoryStore::new();
+    run(&e, &whole, &learned);
+    let want = run(&e, &whole, &input);
+    for detection in [
+        "first-seen-role-source",
+        "workload-credential-exfiltration",
+        "sdk-credential-fallback",
+        "access-denied-burst",
+    ] {
+        assert!(
+            want.iter().any(|a| a.starts_with(detection)),
+            "{detection} fires on the whole run: {want:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for store in [
+        Box::new(MemoryStore::new()) as Box<dyn StateStore>,
+        Box::new(trailwatch::state::RedbStore::open(dir.path()).unwrap()),
+    ] {
+        run(&e, store.as_ref(), &learned);
+        let bytes = serde_json::to_vec(&json!({ "Records": input })).unwrap();
+        let mut stopped = Vec::new();
+        e.process_with_state(&bytes[..], store.as_ref(), &mut stopped)
+            .unwrap();
+        assert_eq!(run(&e, store.as_ref(), &input), want);
+        assert!(
+            run(&e, store.as_ref(), &input).is_empty(),
+            "a third delivery alerts nothing"
+        );
+    }
+}
+
+/// A use that refreshes a marker another event wrote did not write it: its redelivery
+/// finds the network as known as the first delivery did.
+#[test]
+fn a_redelivered_refresh_is_not_new() {
+    let e = engine(CONFIG);
+    let day = 86_400;
+    let store = MemoryStore::new();
+    run(&e, &store, &[workload_call("l1", T0, "ASIAW", "172.20.5.1")]);
+    // Two days on, a day after the marker was written: this use refreshes it.
+    let again = [workload_call("r", T0 + 2 * day, "ASIAW", "172.20.5.1")];
+    assert!(run(&e, &store, &again).is_empty());
+    assert!(run(&e, &store, &again).is_empty(), "the redelivery finds it new");
+    // What it guards against is there: a new network is found.
+    let new = [workload_call("n", T0 + 2 * day, "ASIAW", "172.20.9.1")];
+    assert!(run(&e, &store, &new)[0].starts_with("first-seen-role-source"));
 }
 
 #[test]

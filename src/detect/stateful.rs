@@ -183,10 +183,19 @@ impl Fallback {
     }
 }
 
-/// Longest event id a denial counter keeps as it is (CloudTrail's are 36-byte UUIDs). A
-/// longer one is kept as its stable hash, so that a crafted file cannot grow a counter
-/// past what its store holds in one entry.
-const MAX_DENIAL_ID_BYTES: usize = 64;
+/// Longest event id the store keeps as it is (CloudTrail's are 36-byte UUIDs). A longer
+/// one is kept as its stable hash, so that a crafted file cannot grow a counter past
+/// what its store holds in one entry.
+const MAX_STORED_ID_BYTES: usize = 64;
+
+/// An event id as the store keeps it.
+fn stored_id(id: &str) -> String {
+    if id.len() <= MAX_STORED_ID_BYTES {
+        id.to_string()
+    } else {
+        format!("#{}", digest(id.as_bytes()))
+    }
+}
 
 /// Waiting entries (writes, exchanges, denials, fallbacks) that make the stateful pass
 /// settle.
@@ -471,7 +480,8 @@ impl Context<'_> {
     /// Makes the conditional writes of a batch: whether each stored a new entry. A
     /// first-seen marker that is there already is left, unless it is due for a refresh
     /// ([`due_for_refresh`], by the time it holds): then it is written again, to live
-    /// its retention from this use.
+    /// its retention from this use. One the same event wrote (a run of this input that
+    /// stopped before its alerts) counts as new again: the alert claim dedups.
     fn write_new(
         &self,
         writes: &[NewEntry],
@@ -479,6 +489,7 @@ impl Context<'_> {
     ) -> Result<Vec<bool>, StateError> {
         let markers: Vec<usize> = (0..writes.len()).filter(|&i| marks[i].is_some()).collect();
         let mut there = vec![false; writes.len()];
+        let mut own = vec![false; writes.len()];
         if !markers.is_empty() {
             let lookups: Vec<(String, i64)> = markers
                 .iter()
@@ -486,26 +497,37 @@ impl Context<'_> {
                 .collect();
             for (&i, value) in markers.iter().zip(self.store.get_many(&lookups)?) {
                 let Some(value) = value else { continue };
-                there[i] = true;
                 let w = &writes[i];
-                let written = from_slice::<i64>(&value).unwrap_or(i64::MIN);
+                let (written, by) = match from_slice::<(i64, String)>(&value) {
+                    Some((t, by)) => (t, Some(by)),
+                    None => (from_slice::<i64>(&value).unwrap_or(i64::MIN), None),
+                };
+                let ours = from_slice::<(i64, String)>(&w.value).map(|(_, id)| id);
+                if by.is_some() && by == ours {
+                    own[i] = true; // this event's, from a run that stopped before alerting
+                    continue;
+                }
+                there[i] = true;
                 if due_for_refresh(written, w.now, w.expires - w.now) {
-                    self.store.put(&w.key, &w.value, w.expires)?;
+                    // A refresh keeps who wrote the marker: the refreshing event did not.
+                    let value = match by {
+                        Some(by) => to_vec(&(w.now, by)),
+                        None => to_vec(&w.now),
+                    };
+                    self.store.put(&w.key, &value, w.expires)?;
                 }
             }
         }
-        let absent: Vec<NewEntry> = writes
-            .iter()
-            .zip(&there)
-            .filter(|(_, there)| !**there)
-            .map(|(w, _)| w.clone())
+        let skip = |i: usize| there[i] || own[i];
+        let absent: Vec<NewEntry> = (0..writes.len())
+            .filter(|&i| !skip(i))
+            .map(|i| writes[i].clone())
             .collect();
         let won = self.store.put_if_absent_many(&absent)?;
         debug_assert_eq!(won.len(), absent.len(), "put_if_absent_many answers every entry");
         let mut won = won.into_iter();
-        Ok(there
-            .iter()
-            .map(|&there| !there && won.next().unwrap_or(false))
+        Ok((0..writes.len())
+            .map(|i| own[i] || (!there[i] && won.next().unwrap_or(false)))
             .collect())
     }
 
@@ -555,7 +577,8 @@ impl Context<'_> {
     /// ([`Denial::windows`]), each counter in one call. A counter remembers the ids it
     /// counted with its total, so a redelivered denial counts nothing, and a settle that
     /// fails halfway loses no count. The call that crosses the threshold reports,
-    /// whichever process makes it; but a burst whole in two overlapping windows is one
+    /// whichever process makes it, and so does a redelivery of the denial that crossed it
+    /// (its alert is claimed once); but a burst whole in two overlapping windows is one
     /// burst, so a crossing is not reported when the crossing denial's other window had
     /// crossed by then (at the same denial, the aligned window reports).
     fn count_denials(&self, mut denials: Vec<Denial>, findings: &mut Vec<Finding>) -> Result<(), StateError> {
@@ -606,9 +629,9 @@ impl Context<'_> {
         drop(asks);
         #[derive(Clone, Copy)]
         enum Crossing {
-            /// In an earlier call: it was full.
+            /// In an earlier call, at another denial: it was full.
             Before,
-            /// At this denial.
+            /// At this denial (now, or in a run of it before).
             At(usize),
             /// Not (or not known: the count failed, and the other window reports).
             Not,
@@ -622,14 +645,17 @@ impl Context<'_> {
                     failed.get_or_insert(e);
                     Crossing::Not
                 }
-                Ok(counted) if counted.before >= threshold => Crossing::Before,
-                Ok(counted) => c
-                    .members
-                    .iter()
-                    .zip(&counted.new)
-                    .filter_map(|(&i, &new)| new.then_some(i))
-                    .nth((threshold - counted.before - 1) as usize)
-                    .map_or(Crossing::Not, Crossing::At),
+                // The crossing denial is this call's, or one redelivered: a run stopped
+                // before its alerts (a timeout) counted it, and reports it again here.
+                Ok(counted) => match counted
+                    .crossed
+                    .as_deref()
+                    .and_then(|id| c.members.iter().find(|&&i| denials[i].id == id))
+                {
+                    Some(&i) => Crossing::At(i),
+                    None if counted.before >= threshold => Crossing::Before,
+                    None => Crossing::Not,
+                },
             })
             .collect();
         // The crossings of the counts that were made are reported before a failure is.
@@ -958,8 +984,7 @@ impl Context<'_> {
         let principal = clean(principal, 1024);
         let later = &mut self.cache.later;
         let id = match record.event_id {
-            Some(id) if id.len() <= MAX_DENIAL_ID_BYTES => id.to_string(),
-            Some(id) => format!("#{}", digest(id.as_bytes())),
+            Some(id) => stored_id(id),
             None => {
                 self.cache.unnamed += 1;
                 format!("~{:016x}", self.cache.hasher.hash_one(self.cache.unnamed))
@@ -1119,12 +1144,17 @@ impl Context<'_> {
         }
         let later = &mut self.cache.later;
         let candidate = later.candidates.len();
+        // The value is when the marker was written, for its refresh, and by which event:
+        // a redelivery of the event finds its own marker and decides again.
+        let value = match record.event_id {
+            Some(id) => to_vec(&(now, stored_id(id))),
+            None => to_vec(&now),
+        };
         for (what, key) in markers {
             self.cache.present.insert(key.clone());
-            // The value is when the marker was written, for its refresh.
             later.writes.push(NewEntry {
                 key,
-                value: to_vec(&now),
+                value: value.clone(),
                 now,
                 expires: now + retention,
             });

@@ -192,7 +192,8 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         count("d", &["a", "b", "a"], 10, t0, t0 + 100),
         Counted {
             before: 0,
-            new: vec![true, true, false]
+            new: vec![true, true, false],
+            crossed: None,
         },
         "a distinct counter starts at zero and counts a repeated id once"
     );
@@ -200,7 +201,8 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         count("d", &["b", "c"], 10, t0 + 1, t0 + 999),
         Counted {
             before: 2,
-            new: vec![false, true]
+            new: vec![false, true],
+            crossed: None,
         },
         "an id counted before counts nothing (a redelivery)"
     );
@@ -209,12 +211,10 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         3,
         "asking with no ids reads the total"
     );
+    let at_cap = count("d", &["x", "y"], 3, t0 + 2, t0 + 999);
     assert_eq!(
-        count("d", &["x", "y"], 3, t0 + 2, t0 + 999),
-        Counted {
-            before: 3,
-            new: vec![false, false]
-        },
+        (at_cap.before, at_cap.new),
+        (3, vec![false, false]),
         "a counter at its cap counts nothing more"
     );
     assert_eq!(
@@ -222,6 +222,36 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         6,
         "below its cap, a call counts all its new ids"
     );
+    // the id that reached the cap (a counter's cap is the same on every call)
+    assert_eq!(
+        count("dc", &["a", "b"], 3, t0, t0 + 100).crossed,
+        None,
+        "below its cap, a counter names no id"
+    );
+    assert_eq!(
+        count("dc", &["b", "c", "d"], 3, t0 + 1, t0 + 100),
+        Counted {
+            before: 2,
+            new: vec![false, true, true],
+            crossed: Some("c".to_string()),
+        },
+        "the call that reaches the cap names the id that reached it"
+    );
+    assert_eq!(
+        count("dc", &["c", "e"], 3, t0 + 2, t0 + 100),
+        Counted {
+            before: 4,
+            new: vec![false, false],
+            crossed: Some("c".to_string()),
+        },
+        "a counter past its cap names the id that reached it (to a redelivery of it)"
+    );
+    assert_eq!(
+        count("dc1", &["a", "b", "c"], 2, t0, t0 + 100).crossed.as_deref(),
+        Some("b"),
+        "a new counter's first call can reach its cap"
+    );
+
     assert_eq!(
         count("d2", &["a"], 10, t0, t0 + 100).before,
         0,
@@ -231,7 +261,8 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         count("d", &["a"], 10, t0 + 100, t0 + 200),
         Counted {
             before: 0,
-            new: vec![true]
+            new: vec![true],
+            crossed: None,
         },
         "a distinct counter keeps its first expiry and restarts after it"
     );
@@ -262,7 +293,8 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         out[1],
         Counted {
             before: 0,
-            new: vec![true]
+            new: vec![true],
+            crossed: None,
         },
         "a batch's counters are independent"
     );
@@ -279,11 +311,13 @@ pub fn check(store: &dyn StateStore, prefix: &str) {
         [
             Counted {
                 before: 3,
-                new: vec![false, false]
+                new: vec![false, false],
+                crossed: None,
             },
             Counted {
                 before: 1,
-                new: vec![false]
+                new: vec![false],
+                crossed: None,
             }
         ],
         "a redelivered batch counts nothing"

@@ -4,8 +4,8 @@ use foldhash::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    Counted, DistinctCount, StateError, StateStore, count_into, counter_bytes, counter_value, ids_bytes,
-    ids_value,
+    Counted, DistinctCount, StateError, StateStore, count_into, counter_bytes, counter_value, crossed_of,
+    ids_bytes, ids_value,
 };
 
 /// A map behind a mutex; entries expire lazily and on [`StateStore::flush`].
@@ -110,7 +110,7 @@ impl StateStore for MemoryStore {
             Some((v, exp)) if *exp > ask.now => (ids_value(v), *exp),
             _ => (Vec::new(), ask.expires),
         };
-        let (counted, added) = count_into(&known, &ask.ids, ask.cap);
+        let (counted, added) = count_into(&known, crossed_of(&known, ask.cap), &ask.ids, ask.cap);
         if !added.is_empty() {
             known.extend(added);
             inner.insert(&ask.key, ids_bytes(&known), exp);

@@ -56,7 +56,8 @@ pub trait StateStore: Send + Sync {
     fn increment(&self, key: &str, by: u64, now: i64, expires: i64) -> Result<u64, StateError>;
 
     /// Counts each of `ask.ids` that the counter under `ask.key` has not counted before,
-    /// once (also when the ids repeat it), and returns the counter's total before the call.
+    /// once (also when the ids repeat it), and returns the counter's total before the call
+    /// and the id that brought it to `ask.cap`, if one has.
     ///
     /// The counter remembers the ids it counted, in the same entry as its total, and
     /// changes both at once: a redelivered id counts nothing, and of concurrent callers
@@ -118,7 +119,8 @@ pub struct DistinctCount<'a> {
     pub key: String,
     /// The ids to count.
     pub ids: Vec<&'a str>,
-    /// The total past which the counter counts nothing.
+    /// The total past which the counter counts nothing (the same on every call of a
+    /// counter).
     pub cap: u64,
     /// The event time of the call.
     pub now: i64,
@@ -133,6 +135,10 @@ pub struct Counted {
     pub before: u64,
     /// For each id asked, whether this call counted it.
     pub new: Vec<bool>,
+    /// The id whose count brought the total to the cap, in this call or an earlier one
+    /// (None while below it, and for a counter that reached it before the store kept
+    /// this): a redelivery of that id learns that it crossed.
+    pub crossed: Option<String>,
 }
 
 impl Counted {
@@ -143,12 +149,14 @@ impl Counted {
 }
 
 /// Counts `ids` against `known`, the ids a counter has counted (its total is their
-/// number): what was counted, and the ids to add to `known`. [`StateStore::count_distinct`]
-/// for a backend that holds the whole entry while it changes it.
-pub fn count_into(known: &[String], ids: &[&str], cap: u64) -> (Counted, Vec<String>) {
+/// number), of which `crossed` brought it to `cap`: what was counted, and the ids to add
+/// to `known`. [`StateStore::count_distinct`] for a backend that holds the whole entry
+/// while it changes it.
+pub fn count_into(known: &[String], crossed: Option<&str>, ids: &[&str], cap: u64) -> (Counted, Vec<String>) {
     let before = known.len() as u64;
     let mut new = vec![false; ids.len()];
     let mut added = Vec::new();
+    let mut crossed = crossed.filter(|_| before >= cap).map(str::to_string);
     if before < cap {
         let mut seen: foldhash::HashSet<&str> = known.iter().map(String::as_str).collect();
         for (&id, new) in ids.iter().zip(&mut new) {
@@ -157,8 +165,18 @@ pub fn count_into(known: &[String], ids: &[&str], cap: u64) -> (Counted, Vec<Str
                 *new = true;
             }
         }
+        crossed = usize::try_from(cap - before)
+            .ok()
+            .and_then(|n| added.get(n.checked_sub(1)?))
+            .cloned();
     }
-    (Counted { before, new }, added)
+    (Counted { before, new, crossed }, added)
+}
+
+/// The id that brought a counter to `cap`, of the ids it counted in order.
+fn crossed_of(known: &[String], cap: u64) -> Option<&str> {
+    let n = usize::try_from(cap).ok()?.checked_sub(1)?;
+    known.get(n).map(String::as_str)
 }
 
 /// Encodes the ids a counter has counted.

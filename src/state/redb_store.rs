@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
-    Counted, DistinctCount, StateError, StateStore, count_into, counter_bytes, counter_value, ids_bytes,
-    ids_value,
+    Counted, DistinctCount, StateError, StateStore, count_into, counter_bytes, counter_value, crossed_of,
+    ids_bytes, ids_value,
 };
 
 /// key → (expires, value)
@@ -123,7 +123,7 @@ impl StateStore for RedbStore {
                 (exp > ask.now).then(|| (exp, ids_value(v)))
             });
             let (exp, mut known) = current.unwrap_or((ask.expires, Vec::new()));
-            let (counted, added) = count_into(&known, &ask.ids, ask.cap);
+            let (counted, added) = count_into(&known, crossed_of(&known, ask.cap), &ask.ids, ask.cap);
             if !added.is_empty() {
                 known.extend(added);
                 t.insert(ask.key.as_str(), (exp, &ids_bytes(&known)[..]))?;

@@ -181,48 +181,68 @@ impl DynamoStore {
         e: &DistinctCount<'_>,
         read: Distinct,
     ) -> Result<Option<Counted>, StateError> {
-        let (counted, new) = count_into(&read.ids, &e.ids, e.cap);
+        let (counted, new) = count_into(&read.ids, read.crossed.as_deref(), &e.ids, e.cap);
         if new.is_empty() {
             return Ok(Some(counted));
         }
         let key = e.key.as_str();
+        // The set of ids keeps no order: the id that reaches the cap is kept beside it.
+        let crossing = counted.crossed.as_deref().filter(|_| counted.before < e.cap);
         // Each write sets a new random version, and holds only if the version is still
         // the one read: a counter that TTL deleted and someone recreated in between has
         // another. An absent or expired entry starts over.
         let version = version();
         let written = if read.live {
+            let mut names = HashMap::from([
+                ("#ids".to_string(), "ids".to_string()),
+                ("#ver".to_string(), "ver".to_string()),
+                ("#exp".to_string(), "exp".to_string()),
+                ("#ttl".to_string(), TTL.to_string()),
+            ]);
+            let mut values = HashMap::from([
+                (":new".to_string(), AttributeValue::Ss(new)),
+                (":ttl".to_string(), ttl(e.expires)),
+                (":ver".to_string(), s(&version)),
+                (":old".to_string(), s(read.version.as_deref().unwrap_or_default())),
+                (":now".to_string(), n(e.now)),
+            ]);
+            let mut update = "ADD #ids :new SET #ver = :ver, #ttl = if_not_exists(#ttl, :ttl)".to_string();
+            if let Some(id) = crossing {
+                update.push_str(", #cross = :cross");
+                names.insert("#cross".to_string(), "cross".to_string());
+                values.insert(":cross".to_string(), s(id));
+            }
             conditional(
                 "count_distinct",
                 self.client
                     .update_item()
                     .table_name(&self.table)
                     .key("pk", s(key))
-                    .update_expression("ADD #ids :new SET #ver = :ver, #ttl = if_not_exists(#ttl, :ttl)")
+                    .update_expression(update)
                     .condition_expression("(attribute_not_exists(#ver) OR #ver = :old) AND #exp > :now")
-                    .expression_attribute_names("#ids", "ids")
-                    .expression_attribute_names("#ver", "ver")
-                    .expression_attribute_names("#exp", "exp")
-                    .expression_attribute_names("#ttl", TTL)
-                    .expression_attribute_values(":new", AttributeValue::Ss(new))
-                    .expression_attribute_values(":ttl", ttl(e.expires))
-                    .expression_attribute_values(":ver", s(&version))
-                    .expression_attribute_values(":old", s(read.version.as_deref().unwrap_or_default()))
-                    .expression_attribute_values(":now", n(e.now))
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
                     .send()
                     .await,
             )?
             .is_some()
         } else {
+            let mut item = HashMap::from([
+                ("pk".to_string(), s(key)),
+                ("ids".to_string(), AttributeValue::Ss(new)),
+                ("ver".to_string(), s(&version)),
+                ("exp".to_string(), n(e.expires)),
+                (TTL.to_string(), ttl(e.expires)),
+            ]);
+            if let Some(id) = crossing {
+                item.insert("cross".to_string(), s(id));
+            }
             conditional(
                 "count_distinct",
                 self.client
                     .put_item()
                     .table_name(&self.table)
-                    .item("pk", s(key))
-                    .item("ids", AttributeValue::Ss(new))
-                    .item("ver", s(&version))
-                    .item("exp", n(e.expires))
-                    .item(TTL, ttl(e.expires))
+                    .set_item(Some(item))
                     .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
                     .expression_attribute_names("#exp", "exp")
                     .expression_attribute_values(":now", n(e.now))
@@ -343,6 +363,8 @@ struct Distinct {
     live: bool,
     /// The version its last write set.
     version: Option<String>,
+    /// The id that brought it to its cap.
+    crossed: Option<String>,
 }
 
 /// A distinct counter item as it stands at `now`.
@@ -360,7 +382,16 @@ fn distinct_state(item: Option<&Attributes>, now: i64) -> Distinct {
         Some(AttributeValue::Ss(ids)) if live => ids.clone(),
         _ => Vec::new(),
     };
-    Distinct { ids, live, version }
+    let crossed = match item.get("cross") {
+        Some(AttributeValue::S(id)) if live => Some(id.clone()),
+        _ => None,
+    };
+    Distinct {
+        ids,
+        live,
+        version,
+        crossed,
+    }
 }
 
 /// A fresh random version for a distinct counter's write.

@@ -818,6 +818,55 @@ async fn a_claim_that_cannot_be_written_gives_up_the_others_for_the_redelivery()
     assert_eq!((lines, messages.len()), (both, 2), "both alerts, once");
 }
 
+/// A call at `time` by a session of role `role` that IAM denied.
+fn denied_call(event_id: &str, role: &str, time: &str) -> Value {
+    json!({"eventVersion": "1.09", "eventTime": time,
+        "userIdentity": {"type": "AssumedRole", "principalId": format!("AROA:{role}"),
+            "arn": format!("arn:aws:sts::111122223333:assumed-role/{role}/probe"),
+            "accountId": "111122223333", "accessKeyId": "ASIAPROBE",
+            "sessionContext": {"sessionIssuer": {"type": "Role",
+                "arn": format!("arn:aws:iam::111122223333:role/{role}")}}},
+        "eventSource": "iam.amazonaws.com", "eventName": "ListUsers", "awsRegion": "ap-southeast-1",
+        "sourceIPAddress": "10.0.1.9", "userAgent": "aws-cli/2.15.0", "errorCode": "AccessDenied",
+        "eventID": event_id, "readOnly": true, "eventType": "AwsApiCall",
+        "managementEvent": true, "recipientAccountId": "111122223333"})
+}
+
+/// The alert claims of a message cannot be written after its detections wrote their
+/// state (ten denials counted, the tenth crossing the threshold): nothing is published
+/// and the message fails. The redelivery counts nothing new, finds the burst again at
+/// the denial that crossed it, and sends its alert once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_counted_by_a_run_that_failed_is_alerted_by_the_redelivery() {
+    let mut env = env().await;
+    let dynamodb = dynamodb_through_proxy(&mut env).await;
+    let run = unique_name("burst");
+    let records: Vec<Value> = (0..10)
+        .map(|i| {
+            denied_call(
+                &format!("{run}-{i:02}"),
+                &run,
+                &format!("2026-11-30T10:00:{i:02}Z"),
+            )
+        })
+        .collect();
+    let event = message_of(&env, &run, &records).await;
+
+    dynamodb.set_fault(DynamoFault::FailPutItemsOf("alert/access-denied-burst".into()));
+    assert_eq!(invoke(&env, &event).await, BTreeSet::from(["m".to_string()]));
+    assert!(!dynamodb.failed_calls().is_empty(), "the alert's claim failed");
+    assert!(env.delivered().await.0.is_empty(), "nothing is published");
+
+    dynamodb.set_fault(DynamoFault::None);
+    assert!(invoke(&env, &event).await.is_empty());
+    assert_eq!(
+        delivered_in_one_message(&env).await,
+        BTreeSet::from([format!("access-denied-burst {run}-09")])
+    );
+    assert!(invoke(&env, &event).await.is_empty());
+    assert!(env.delivered().await.0.is_empty(), "sent once");
+}
+
 /// An event's claim is written but its answer is lost (a 500 after the write): the SDK
 /// retries, and the retry's condition fails on the item the first attempt made. The
 /// claim's own token, returned with the failed condition, shows the claim was won, and the
