@@ -8,6 +8,7 @@
 //! message's [outbox](crate::outbox) for it.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -46,13 +47,48 @@ pub struct IngestError(pub String);
 
 /// Time an SQS batch keeps, at the end of its invocation, to answer and send its metrics.
 const ANSWER_RESERVE: Duration = Duration::from_secs(3);
+/// Of that, how long the messages given up have to stop (their engines at their next read)
+/// and to finish what they were doing: one claiming or publishing its alerts may end.
+const GIVE_UP_GRACE: Duration = Duration::from_secs(1);
+/// The end of the invocation, when sending metrics stops.
+const METRICS_MARGIN: Duration = Duration::from_millis(500);
+
+/// Set when an SQS batch gives up the messages still running: their engines stop at their
+/// next read instead of running on, detached, into the next invocation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GiveUp(Arc<AtomicBool>);
+
+impl GiveUp {
+    fn now(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A reader that fails once its message is given up.
+struct Stoppable<R> {
+    inner: R,
+    give_up: GiveUp,
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.give_up.is_set() {
+            return Err(std::io::Error::other(GIVEN_UP));
+        }
+        self.inner.read(buf)
+    }
+}
 
 /// When an SQS batch stops starting messages (in the last quarter of its time), and stops
 /// waiting for them ([`ANSWER_RESERVE`] before the end), from Lambda's deadline for the
 /// invocation. Answered in time, a batch's failures are the messages it
 /// did not finish; cut off by the timeout, the whole batch comes again, those it finished
-/// too, and a message stopped mid-way leaves the state it wrote behind (a stateful
-/// detection's marker, with no alert).
+/// too; the state a message stopped mid-way wrote (a first-seen marker, a counted denial)
+/// is its own to the redelivery, which finds its alerts again.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     end: Instant,
@@ -93,6 +129,11 @@ impl Deadline {
     fn answer_by(&self) -> Instant {
         self.end.checked_sub(ANSWER_RESERVE).unwrap_or(self.end)
     }
+
+    /// When sending metrics stops.
+    fn metrics_by(&self) -> Instant {
+        self.end.checked_sub(METRICS_MARGIN).unwrap_or(self.end)
+    }
 }
 
 /// Handles one invocation: an SQS batch (answered with the failed message ids), or a
@@ -127,13 +168,27 @@ async fn handle_event(
         serde_json::to_value(response).map_err(|e| IngestError(e.to_string()))
     } else {
         let objects = objects::from_message(&event.to_string()).map_err(|e| IngestError(e.to_string()))?;
-        process_message(&svc, objects, &metrics)
+        process_message(&svc, objects, &metrics, &GiveUp::default())
             .await
             .map(|()| Value::Null)
             .map_err(IngestError)
     };
     let metrics = std::mem::take(&mut *metrics.lock().unwrap_or_else(|e| e.into_inner()));
-    svc.metrics.flush(metrics).await;
+    let flush = svc.metrics.flush(metrics);
+    match deadline {
+        // Metrics never fail the ingest, nor make it miss its deadline.
+        Some(d) => {
+            if tokio::time::timeout_at(d.metrics_by().into(), flush)
+                .await
+                .is_err()
+            {
+                tracing::warn!("Metrics not sent: the invocation's time ran out");
+            }
+        }
+        None => {
+            flush.await;
+        }
+    }
     result
 }
 
@@ -148,16 +203,18 @@ async fn handle_sqs(
         .iter()
         .map(|m| m.message_id.clone().unwrap_or_default())
         .collect();
+    let give_up = GiveUp::default();
     let running = futures::stream::iter(batch.records)
         .map(|message| {
             let id = message.message_id.clone().unwrap_or_default();
             let span = tracing::info_span!("message", id = %id);
+            let give_up = &give_up;
             async move {
                 if deadline.is_some_and(|d| !d.may_start()) {
                     return (id, Err(NOT_STARTED.to_string()));
                 }
                 let result = match objects::from_message(message.body.as_deref().unwrap_or_default()) {
-                    Ok(objects) => process_message(svc, objects, metrics).await,
+                    Ok(objects) => process_message(svc, objects, metrics, give_up).await,
                     Err(e) => Err(e.to_string()),
                 };
                 (id, result)
@@ -166,25 +223,31 @@ async fn handle_sqs(
         })
         .buffer_unordered(svc.concurrency);
     let mut outcomes: Vec<(String, Result<(), String>)> = Vec::with_capacity(ids.len());
-    let collect = running.for_each(|outcome| {
-        outcomes.push(outcome);
-        std::future::ready(())
-    });
-    match deadline {
-        Some(d) => {
-            if tokio::time::timeout_at(d.answer_by().into(), collect)
-                .await
-                .is_err()
-            {
-                // Given up mid-way, as a timeout would stop them, but the others are answered.
-                for id in &ids {
-                    if !outcomes.iter().any(|(done, _)| done == id) {
-                        outcomes.push((id.clone(), Err(GIVEN_UP.to_string())));
-                    }
+    {
+        let mut collect = std::pin::pin!(running.for_each(|outcome| {
+            outcomes.push(outcome);
+            std::future::ready(())
+        }));
+        match deadline {
+            Some(d) => {
+                if tokio::time::timeout_at(d.answer_by().into(), collect.as_mut())
+                    .await
+                    .is_err()
+                {
+                    // The engines still running stop at their next read; what is left
+                    // after the grace is given up, as a timeout would stop it, but the
+                    // others are answered.
+                    give_up.now();
+                    let _ = tokio::time::timeout(GIVE_UP_GRACE, collect).await;
                 }
             }
+            None => collect.await,
         }
-        None => collect.await,
+    }
+    for id in &ids {
+        if !outcomes.iter().any(|(done, _)| done == id) {
+            outcomes.push((id.clone(), Err(GIVEN_UP.to_string())));
+        }
     }
     let mut response = SqsBatchResponse::default();
     for (id, result) in outcomes {
@@ -204,6 +267,7 @@ async fn process_message(
     svc: &Arc<Services>,
     objects: Objects,
     metrics: &Arc<Mutex<Metrics>>,
+    give_up: &GiveUp,
 ) -> Result<(), String> {
     let mut batch = svc.engine.policy().batch();
     let mut errors = Vec::new();
@@ -211,7 +275,7 @@ async fn process_message(
         // Whoever can write to the bucket chooses key names: escaped in logs and errors.
         let key = clean(&object.key, MAX_KEY_CHARS);
         let span = tracing::info_span!("object", bucket = %object.bucket, key = %key);
-        let (folded, result) = process_object(svc, object, batch).instrument(span).await;
+        let (folded, result) = process_object(svc, object, batch, give_up).instrument(span).await;
         batch = folded;
         match result {
             Ok(stats) => lock(metrics).file(&stats, now()),
@@ -250,7 +314,11 @@ async fn process_object(
     svc: &Arc<Services>,
     object: &ObjectRef,
     batch: AlertBatch,
+    give_up: &GiveUp,
 ) -> (AlertBatch, Result<FileStats, String>) {
+    if give_up.is_set() {
+        return (batch, Err(GIVEN_UP.to_string()));
+    }
     let response = svc
         .s3
         .get_object()
@@ -259,7 +327,10 @@ async fn process_object(
         .send()
         .await;
     match response {
-        Ok(response) => run_engine(svc, SyncIoBridge::new(response.body.into_async_read()), batch).await,
+        Ok(response) => {
+            let reader = SyncIoBridge::new(response.body.into_async_read());
+            run_engine(svc, reader, batch, give_up).await
+        }
         Err(e) => (batch, Err(error_chain(&e))),
     }
 }
@@ -267,13 +338,19 @@ async fn process_object(
 /// Runs the engine on a blocking thread (decoding is CPU work, the state store blocks).
 /// Its findings are folded into `batch`, unclaimed until the alerts are sent: a run
 /// stopped before then (Lambda's timeout) has claimed nothing, so the redelivery alerts
-/// them. The batch comes back also when the input fails, with what was found before.
+/// them. The batch comes back also when the input fails, with what was found before. Once
+/// `give_up` is set, the next read fails the input.
 pub(crate) async fn run_engine<R: Read + Send + 'static>(
     svc: &Arc<Services>,
     reader: R,
     mut batch: AlertBatch,
+    give_up: &GiveUp,
 ) -> (AlertBatch, Result<FileStats, String>) {
     let task_svc = Arc::clone(svc);
+    let reader = Stoppable {
+        inner: reader,
+        give_up: give_up.clone(),
+    };
     let task = tokio::task::spawn_blocking(move || {
         let svc = task_svc;
         // Above ~1.8 GB of memory a Lambda has two vCPUs, and decoding runs on the
@@ -481,5 +558,74 @@ pub(crate) async fn send_alerts(
         Ok(())
     } else {
         Err(errors.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::{Clients, Settings};
+    use trailwatch_aws_test_support::{Moto, create_state_table, sdk_config, unique_name};
+
+    /// A CloudTrail file that goes on, a record per read, until twice `at` reads (then it is
+    /// cut off); the `at`th read gives its message up.
+    struct Endless {
+        reads: Arc<Mutex<usize>>,
+        at: usize,
+        give_up: GiveUp,
+        pending: std::io::Cursor<Vec<u8>>,
+    }
+
+    const RECORD: &str = r#"{"eventVersion":"1.09","eventTime":"2026-11-30T10:00:00Z",
+        "eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"ap-southeast-1",
+        "sourceIPAddress":"10.0.5.21","userAgent":"aws-sdk-go-v2/1.30.3",
+        "userIdentity":{"type":"AssumedRole","accountId":"111122223333",
+        "arn":"arn:aws:sts::111122223333:assumed-role/unrelated/s","accessKeyId":"ASIAEXAMPLE"},
+        "eventID":"e","recipientAccountId":"111122223333"},"#;
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.pending.position() as usize == self.pending.get_ref().len() {
+                let mut reads = self.reads.lock().unwrap();
+                *reads += 1;
+                if *reads == self.at {
+                    self.give_up.now();
+                }
+                let next = match *reads {
+                    1 => "{\"Records\":[",
+                    n if n > 2 * self.at => return Ok(0),
+                    _ => RECORD,
+                };
+                self.pending = std::io::Cursor::new(next.as_bytes().to_vec());
+            }
+            self.pending.read(buf)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_given_up_engine_stops_at_its_next_read() {
+        let sdk = sdk_config(Moto::shared().endpoint()).await;
+        let clients = Clients::new(&sdk);
+        let table = unique_name("state");
+        create_state_table(&clients.dynamodb, &table).await;
+        let settings = Settings {
+            config: concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/trailwatch.toml").to_string(),
+            topic_arn: "arn:aws:sns:ap-southeast-1:111122223333:unused".to_string(),
+            table,
+            concurrency: 1,
+        };
+        let svc = Arc::new(Services::new(clients, settings).await.unwrap());
+        let give_up = GiveUp::default();
+        let reads = Arc::new(Mutex::new(0));
+        let endless = Endless {
+            reads: Arc::clone(&reads),
+            at: 5_000,
+            give_up: give_up.clone(),
+            pending: std::io::Cursor::new(Vec::new()),
+        };
+        let (_, result) = run_engine(&svc, endless, svc.engine.policy().batch(), &give_up).await;
+        let error = result.expect_err("a given-up input fails");
+        assert!(error.contains(GIVEN_UP), "{error}");
+        assert_eq!(*reads.lock().unwrap(), 5_000, "no read after the give-up");
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::Services;
-use crate::ingest::{IngestError, now, run_engine, send_alerts};
+use crate::ingest::{GiveUp, IngestError, now, run_engine, send_alerts};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 
@@ -24,7 +24,13 @@ pub async fn handle(svc: Arc<Services>, event: Value) -> Result<(), IngestError>
     let bytes = serde_json::to_vec(&event).map_err(|e| IngestError(e.to_string()))?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let result = async {
-        let (batch, result) = run_engine(&svc, Cursor::new(bytes), svc.engine.policy().batch()).await;
+        let (batch, result) = run_engine(
+            &svc,
+            Cursor::new(bytes),
+            svc.engine.policy().batch(),
+            &GiveUp::default(),
+        )
+        .await;
         if let Ok(stats) = &result {
             metrics
                 .lock()
