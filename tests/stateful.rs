@@ -1126,6 +1126,23 @@ fn a_redelivered_refresh_is_not_new() {
     assert!(run(&e, &store, &new)[0].starts_with("first-seen-role-source"));
 }
 
+/// A record without an eventID (a hand-made or converted file) alerts, once however often
+/// it is processed; one that differs from it is another event.
+#[test]
+fn records_without_an_event_id_alert_once() {
+    let e = engine(CONFIG);
+    let unnamed = |t: i64| {
+        let mut call = node_call("x", t, "GetSecretValue", "10.0.1.1");
+        call.as_object_mut().unwrap().remove("eventID");
+        call
+    };
+    let store = MemoryStore::new();
+    let got = run(&e, &store, &[unnamed(T0), unnamed(T0), unnamed(T0 + 1)]);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|a| a.starts_with("node-role-misuse ~")), "{got:?}");
+    assert!(run(&e, &store, &[unnamed(T0)]).is_empty(), "processed again");
+}
+
 #[test]
 fn alert_policy_dedups_thresholds_floors_and_reprocessing() {
     let e = engine(CONFIG);
