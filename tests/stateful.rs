@@ -1143,6 +1143,29 @@ fn records_without_an_event_id_alert_once() {
     assert!(run(&e, &store, &[unnamed(T0)]).is_empty(), "processed again");
 }
 
+/// Denials without an eventID count once however often their input is delivered, and
+/// each counts: ten of them in the window are a burst.
+#[test]
+fn denials_without_an_event_id_count_once() {
+    let e = engine(CONFIG);
+    let unnamed = |t: i64| {
+        let mut call = denied("x", t);
+        call.as_object_mut().unwrap().remove("eventID");
+        call
+    };
+    let store = MemoryStore::new();
+    let six: Vec<Value> = (0..6).map(|i| unnamed(T0 + i)).collect();
+    assert!(run(&e, &store, &six).is_empty());
+    assert!(
+        run(&e, &store, &six).is_empty(),
+        "the redelivery counts them again"
+    );
+    let four: Vec<Value> = (6..10).map(|i| unnamed(T0 + i)).collect();
+    let got = run(&e, &store, &four);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("access-denied-burst ~"), "{got:?}");
+}
+
 #[test]
 fn alert_policy_dedups_thresholds_floors_and_reprocessing() {
     let e = engine(CONFIG);

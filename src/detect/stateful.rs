@@ -126,7 +126,8 @@ pub struct Cache {
     /// this input, as 64-bit hashes: a repeat costs a hash and no allocation.
     sources: HashSet<u64>,
     hasher: foldhash::fast::RandomState,
-    /// Denials without an event id seen so far (each is given an id of its own).
+    /// Denials without an event id seen so far in this input (each is given an id of its
+    /// own, from its place among them).
     unnamed: u64,
     /// The last event time read, and its epoch second.
     time: (String, Option<i64>),
@@ -985,9 +986,16 @@ impl Context<'_> {
         let later = &mut self.cache.later;
         let id = match record.event_id {
             Some(id) => stored_id(id),
+            // The input's n-th denial without one: the same id on the input's redelivery.
             None => {
                 self.cache.unnamed += 1;
-                format!("~{:016x}", self.cache.hasher.hash_one(self.cache.unnamed))
+                let said = (
+                    record.event_time,
+                    &principal,
+                    record.event_name,
+                    self.cache.unnamed,
+                );
+                format!("~{}", digest(&to_vec(&said)))
             }
         };
         later.denials.push(Denial {
