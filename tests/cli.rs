@@ -289,14 +289,24 @@ fn state_carries_between_runs_and_rerun_does_not_realert() {
 }
 
 /// Ctrl-C in the middle of a replay: it stops reading, reports the alerts of what it read
-/// and exits 130. With `--state` they count as sent, so the same record again alerts
-/// nothing (killed instead, a replay would have printed nothing).
+/// (the inputs after are not read, nor counted) and exits 130. With `--state` they count
+/// as sent, so the same record again alerts nothing (killed instead, a replay would have
+/// printed nothing).
 #[test]
 fn an_interrupted_replay_reports_what_it_read() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let dir = tempfile::tempdir().unwrap();
-    let args = ["replay", "--format", "json", "--state", "state", "-"];
+    std::fs::write(dir.path().join("later.json"), akia("later").to_string()).unwrap();
+    let args = [
+        "replay",
+        "--format",
+        "json",
+        "--state",
+        "state",
+        "-",
+        "later.json",
+    ];
     let mut child = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
         .args(args)
         .current_dir(dir.path())
@@ -327,9 +337,14 @@ fn an_interrupted_replay_reports_what_it_read() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["event_ids"], json!(["first"]));
     assert!(stderr.contains("interrupted"), "{stderr}");
+    let summary: Value = stderr
+        .lines()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    assert_eq!(summary["summary"]["files"], json!(1), "{summary}");
 
     let again = format!("{}\n", akia("first"));
-    let out = trailwatch(&args, dir.path(), Some(again.as_bytes()));
+    let out = trailwatch(&args[..6], dir.path(), Some(again.as_bytes()));
     assert_eq!(out.status.code(), Some(0));
     assert!(lines(&out.stdout).is_empty(), "alerted before");
 }

@@ -267,6 +267,8 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        // Inputs an interruption left unread are not counted.
+        totals.files += 1;
         let name = input.name();
         let reader: Box<dyn Read + Send> = match input {
             Input::Stdin => Box::new(io::stdin()),
@@ -317,7 +319,6 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         }
     }
     progress.finish_and_clear();
-    totals.files = inputs.len() as u64;
     let alerts = batch.finish(store).context("state store failed")?;
     store.flush().context("state store failed")?;
     totals.suppressed = batch.suppressed();
