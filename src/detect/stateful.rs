@@ -217,8 +217,9 @@ impl Later {
 /// An access denial waiting to be counted.
 #[derive(Debug)]
 struct Denial {
-    /// What its counters know it by: the event id (an event counts once), or one made
-    /// up for an event without (which cannot be recognised again).
+    /// What its counters know it by: the event id (an event counts once), or for an
+    /// event without one, an id from its time, principal, action and place among those
+    /// of its input (the same on the input's redelivery).
     id: String,
     now: i64,
     window: i64,

@@ -283,11 +283,36 @@ async fn process_message(
         }
     }
     lock(metrics).objects(objects.skipped, errors.len() as u64);
-    // Alerts go out even when an object failed, also those found in it before it failed:
-    // they are claimed, so the redelivery will not send them twice, and the state that
-    // decided them (a first-seen marker, a crossed threshold) will not decide them again.
-    // What SNS does not take waits in this message's outbox for the redelivery.
-    if let Err(e) = send_alerts(svc, batch, metrics, &Outbox::for_objects(&objects.objects)).await {
+    conclude(
+        svc,
+        batch,
+        metrics,
+        &Outbox::for_objects(&objects.objects),
+        give_up,
+        errors,
+    )
+    .await
+}
+
+/// A message's alerts, once its objects are read (`errors`: those that failed). They go
+/// out even when an object failed, also those found in it before it failed: they are
+/// claimed, so the redelivery will not send them twice. What SNS does not take waits in
+/// the message's outbox for the redelivery. A message given up claims nothing: its
+/// redelivery finds its findings again (the state that decided them is its own), where
+/// claims made in the invocation's last second could be left running, detached, into
+/// the next one (the redelivery itself, which would find the alerts taken and not yet
+/// kept).
+async fn conclude(
+    svc: &Arc<Services>,
+    batch: AlertBatch,
+    metrics: &Arc<Mutex<Metrics>>,
+    outbox: &Outbox,
+    give_up: &GiveUp,
+    mut errors: Vec<String>,
+) -> Result<(), String> {
+    if give_up.is_set() {
+        errors.push(GIVEN_UP.to_string());
+    } else if let Err(e) = send_alerts(svc, batch, metrics, outbox).await {
         errors.push(e);
     }
     if errors.is_empty() {
@@ -576,11 +601,12 @@ mod tests {
         pending: std::io::Cursor<Vec<u8>>,
     }
 
+    /// A call with a long-term access key: a `long-term-access-key` finding.
     const RECORD: &str = r#"{"eventVersion":"1.09","eventTime":"2026-11-30T10:00:00Z",
-        "eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"ap-southeast-1",
-        "sourceIPAddress":"10.0.5.21","userAgent":"aws-sdk-go-v2/1.30.3",
-        "userIdentity":{"type":"AssumedRole","accountId":"111122223333",
-        "arn":"arn:aws:sts::111122223333:assumed-role/unrelated/s","accessKeyId":"ASIAEXAMPLE"},
+        "eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"ap-southeast-1",
+        "sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15.0",
+        "userIdentity":{"type":"IAMUser","accountId":"111122223333",
+        "arn":"arn:aws:iam::111122223333:user/dev","accessKeyId":"AKIAEXAMPLE"},
         "eventID":"e","recipientAccountId":"111122223333"},"#;
 
     impl Read for Endless {
@@ -602,16 +628,19 @@ mod tests {
         }
     }
 
+    /// A message given up while its engine reads (an endless file, which gives it up at
+    /// its 5 000th read) stops reading there and claims none of what it found.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_given_up_engine_stops_at_its_next_read() {
+    async fn a_given_up_message_stops_reading_and_claims_nothing() {
         let sdk = sdk_config(Moto::shared().endpoint()).await;
         let clients = Clients::new(&sdk);
+        let dynamodb = clients.dynamodb.clone();
         let table = unique_name("state");
         create_state_table(&clients.dynamodb, &table).await;
         let settings = Settings {
             config: concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/trailwatch.toml").to_string(),
             topic_arn: "arn:aws:sns:ap-southeast-1:111122223333:unused".to_string(),
-            table,
+            table: table.clone(),
             concurrency: 1,
         };
         let svc = Arc::new(Services::new(clients, settings).await.unwrap());
@@ -623,9 +652,18 @@ mod tests {
             give_up: give_up.clone(),
             pending: std::io::Cursor::new(Vec::new()),
         };
-        let (_, result) = run_engine(&svc, endless, svc.engine.policy().batch(), &give_up).await;
+        let (batch, result) = run_engine(&svc, endless, svc.engine.policy().batch(), &give_up).await;
         let error = result.expect_err("a given-up input fails");
         assert!(error.contains(GIVEN_UP), "{error}");
         assert_eq!(*reads.lock().unwrap(), 5_000, "no read after the give-up");
+
+        assert!(!batch.is_empty(), "it found something before");
+        let metrics = Arc::new(Mutex::new(Metrics::default()));
+        let outbox = Outbox::for_payload(b"given up");
+        let done = conclude(&svc, batch, &metrics, &outbox, &give_up, vec![]).await;
+        assert_eq!(done, Err(GIVEN_UP.to_string()));
+        let items = dynamodb.scan().table_name(&table).send().await.unwrap();
+        let keys: Vec<_> = items.items().iter().filter_map(|i| i.get("pk")).collect();
+        assert!(keys.is_empty(), "nothing claimed nor kept: {keys:?}");
     }
 }

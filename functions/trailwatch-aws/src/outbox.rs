@@ -2,9 +2,9 @@
 //! came from until SNS has taken them, and published first when that input is processed
 //! again.
 //!
-//! An alert is claimed before it is published, and the state that decided it (a crossed
-//! threshold, a first-seen marker) is written before that. Processing its input again
-//! would therefore not find it again, so what SNS has not taken has to be kept: each new
+//! An alert is claimed before it is published. Processing its input again finds it
+//! again, but finds it claimed and does not send it, so what SNS has not taken has to be
+//! kept: each new
 //! alert is written here as soon as it is claimed, before it is published, and leaves when
 //! SNS takes it. A run stopped in between (Lambda's timeout, a crash, SNS failing) leaves
 //! it here. The outbox keeps the rendered messages under `outbox/<digest of the input>`;

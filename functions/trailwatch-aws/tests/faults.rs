@@ -727,9 +727,8 @@ async fn held_puts_stay_readable_and_count_while_another_flush_writes_them() {
 }
 
 /// An object that breaks after its records (its gzip trailer cut off) fails its message,
-/// but what was found in it before the break is alerted: the state that decided those
-/// findings (claims, first-seen markers, counted denials) is written, so the redelivery
-/// would not decide them again. The redelivery sends nothing twice.
+/// but what was found in it before the break is alerted (and claimed). The redelivery,
+/// which finds them again, sends nothing twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn findings_before_a_failure_are_alerted_once() {
     let env = env().await;
