@@ -1077,6 +1077,10 @@ fn a_redelivery_finds_again_what_a_stopped_run_marked() {
     ];
     // access-denied-burst.
     input.extend((0..10).map(|i| denied(&format!("d{i:02}"), t + 200 + i)));
+    // first-seen-role-source of a record without an eventID.
+    let mut unnamed = workload_call("", t + 300, "ASIAW", "172.20.7.1");
+    unnamed.as_object_mut().unwrap().remove("eventID");
+    input.push(unnamed);
     let whole = MemoryStore::new();
     run(&e, &whole, &learned);
     let want = run(&e, &whole, &input);
@@ -1091,6 +1095,10 @@ fn a_redelivery_finds_again_what_a_stopped_run_marked() {
             "{detection} fires on the whole run: {want:?}"
         );
     }
+    assert!(
+        want.iter().any(|a| a.starts_with("first-seen-role-source ~")),
+        "a record without an eventID fires: {want:?}"
+    );
     let dir = tempfile::tempdir().unwrap();
     for store in [
         Box::new(MemoryStore::new()) as Box<dyn StateStore>,

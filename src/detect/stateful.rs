@@ -1157,7 +1157,16 @@ impl Context<'_> {
         // a redelivery of the event finds its own marker and decides again.
         let value = match record.event_id {
             Some(id) => to_vec(&(now, stored_id(id))),
-            None => to_vec(&now),
+            // One without an event id is known by its time, caller, call and address.
+            None => {
+                let said = (
+                    record.event_time,
+                    record.identity.arn,
+                    record.event_name,
+                    record.source_ip,
+                );
+                to_vec(&(now, format!("~{}", digest(&to_vec(&said)))))
+            }
         };
         for (what, key) in markers {
             self.cache.present.insert(key.clone());
