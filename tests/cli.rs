@@ -291,11 +291,10 @@ fn state_carries_between_runs_and_rerun_does_not_realert() {
 /// Ctrl-C in the middle of a replay: it stops reading, reports the alerts of what it read
 /// (the inputs after are not read, nor counted) and exits 130. With `--state` they count
 /// as sent, so the same record again alerts nothing (killed instead, a replay would have
-/// printed nothing).
+/// printed nothing). SIGTERM does the same and exits 143.
 #[test]
 fn an_interrupted_replay_reports_what_it_read() {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
+    use nix::sys::signal::Signal;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("later.json"), akia("later").to_string()).unwrap();
     let args = [
@@ -307,9 +306,38 @@ fn an_interrupted_replay_reports_what_it_read() {
         "-",
         "later.json",
     ];
+    let out = interrupted(&args, dir.path(), Signal::SIGINT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let alerts = lines(&out.stdout);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["event_ids"], json!(["first"]));
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let summary: Value = stderr
+        .lines()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    assert_eq!(summary["summary"]["files"], json!(1), "{summary}");
+
+    let again = format!("{}\n", akia("first"));
+    let out = trailwatch(&args[..6], dir.path(), Some(again.as_bytes()));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(lines(&out.stdout).is_empty(), "alerted before");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = interrupted(&args[..6], dir.path(), Signal::SIGTERM);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert_eq!(lines(&out.stdout).len(), 1, "{stderr}");
+}
+
+/// A replay of `args` in `dir` sent `signal` once it has read a record of an alert from
+/// its standard input (written, with more records after it than any pipe holds).
+fn interrupted(args: &[&str], dir: &Path, signal: nix::sys::signal::Signal) -> Output {
+    use nix::unistd::Pid;
     let mut child = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
         .args(args)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -328,23 +356,7 @@ fn an_interrupted_replay_reports_what_it_read() {
         })
         .collect();
     input.write_all(filler.as_bytes()).unwrap();
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(Pid::from_raw(child.id() as i32), signal).unwrap();
     drop(input);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    let alerts = lines(&out.stdout);
-    assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert_eq!(alerts[0]["event_ids"], json!(["first"]));
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    let summary: Value = stderr
-        .lines()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok())
-        .unwrap_or_else(|| panic!("no summary: {stderr}"));
-    assert_eq!(summary["summary"]["files"], json!(1), "{summary}");
-
-    let again = format!("{}\n", akia("first"));
-    let out = trailwatch(&args[..6], dir.path(), Some(again.as_bytes()));
-    assert_eq!(out.status.code(), Some(0));
-    assert!(lines(&out.stdout).is_empty(), "alerted before");
+    child.wait_with_output().unwrap()
 }

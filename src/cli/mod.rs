@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -30,8 +30,10 @@ pub const EXIT_USAGE: u8 = 1;
 pub const EXIT_INPUT: u8 = 2;
 /// Exit code: a finding at or above `--fail-on`.
 pub const EXIT_FAIL_ON: u8 = 3;
-/// Exit code: interrupted (Ctrl-C, SIGTERM); what was read before is reported.
+/// Exit code: interrupted (Ctrl-C: SIGINT, 128 + 2); what was read before is reported.
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code: terminated (SIGTERM, 128 + 15); what was read before is reported.
+pub const EXIT_TERMINATED: u8 = 143;
 
 /// How many skipped records of one input are reported one by one.
 const BAD_RECORD_REPORTS: u64 = 5;
@@ -264,7 +266,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     let mut worst = None;
     let stop = interrupt_flag();
     for input in &inputs {
-        if stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) != 0 {
             break;
         }
         // Inputs an interruption left unread are not counted.
@@ -302,7 +304,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         let state_error = sink.state_error.take();
         match result {
             Ok(stats) => totals.add(&stats),
-            Err(e) if stop.load(Ordering::SeqCst) => {
+            Err(e) if stop.load(Ordering::SeqCst) != 0 => {
                 totals.add(&e.stats);
                 eprintln!(
                     "trailwatch: {name}: interrupted after {} records",
@@ -329,8 +331,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     }
     output.finish(&totals, started.elapsed());
 
-    let code = if stop.load(Ordering::SeqCst) {
-        EXIT_INTERRUPTED
+    let signal = stop.load(Ordering::SeqCst);
+    let code = if signal != 0 {
+        signal_exit(signal)
     } else if args.fail_on.is_some_and(|floor| worst >= Some(floor)) {
         EXIT_FAIL_ON
     } else if totals.failed_files > 0 {
@@ -341,33 +344,47 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// Set by the first Ctrl-C or SIGTERM: the replay stops reading, then claims and reports
-/// what it found (with `--state`, alerts claimed and never printed would be lost to the
-/// next run). A second one ends the process at once.
-fn interrupt_flag() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
+/// Set, to the signal's number, by the first Ctrl-C (SIGINT) or SIGTERM: the replay stops
+/// reading, then claims and reports what it found (with `--state`, alerts claimed and
+/// never printed would be lost to the next run). A second one ends the process at once.
+fn interrupt_flag() -> Arc<AtomicI32> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicI32::new(0));
     let flag = Arc::clone(&stop);
-    let handler = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
+    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                for signal in signals.forever() {
+                    if flag.swap(signal, Ordering::SeqCst) != 0 {
+                        std::process::exit(i32::from(signal_exit(signal)));
+                    }
+                    eprintln!("trailwatch: interrupted: reporting what was read (again to quit at once)");
+                }
+            });
         }
-        eprintln!("trailwatch: interrupted: reporting what was read (again to quit at once)");
-    });
-    if let Err(e) = handler {
-        eprintln!("trailwatch: Ctrl-C will end the replay without a report: {e}");
+        Err(e) => eprintln!("trailwatch: Ctrl-C will end the replay without a report: {e}"),
     }
     stop
+}
+
+/// The exit code of a replay stopped by `signal`: 128 + its number, as a shell reports it.
+fn signal_exit(signal: i32) -> u8 {
+    if signal == signal_hook::consts::SIGTERM {
+        EXIT_TERMINATED
+    } else {
+        EXIT_INTERRUPTED
+    }
 }
 
 /// An input that ends in an error once the replay is interrupted.
 struct Interruptible<R> {
     inner: R,
-    stop: Arc<AtomicBool>,
+    stop: Arc<AtomicI32>,
 }
 
 impl<R: Read> Read for Interruptible<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stop.load(Ordering::Relaxed) != 0 {
             return Err(io::Error::other("interrupted"));
         }
         self.inner.read(buf)
