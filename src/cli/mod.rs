@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -321,6 +321,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         }
     }
     progress.finish_and_clear();
+    if stop.load(Ordering::SeqCst) != 0 {
+        eprintln!("trailwatch: interrupted: reporting what was read (again to quit at once)");
+    }
     let alerts = batch.finish(store).context("state store failed")?;
     store.flush().context("state store failed")?;
     totals.suppressed = batch.suppressed();
@@ -333,7 +336,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
 
     let signal = stop.load(Ordering::SeqCst);
     let code = if signal != 0 {
-        signal_exit(signal)
+        signal_exit(i32::try_from(signal).unwrap_or_default())
     } else if args.fail_on.is_some_and(|floor| worst >= Some(floor)) {
         EXIT_FAIL_ON
     } else if totals.failed_files > 0 {
@@ -347,22 +350,22 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
 /// Set, to the signal's number, by the first Ctrl-C (SIGINT) or SIGTERM: the replay stops
 /// reading, then claims and reports what it found (with `--state`, alerts claimed and
 /// never printed would be lost to the next run). A second one ends the process at once.
-fn interrupt_flag() -> Arc<AtomicI32> {
+/// The handlers only set flags (and exit), so the flag is set as the signal arrives.
+fn interrupt_flag() -> Arc<AtomicUsize> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let stop = Arc::new(AtomicI32::new(0));
-    let flag = Arc::clone(&stop);
-    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
-        Ok(mut signals) => {
-            std::thread::spawn(move || {
-                for signal in signals.forever() {
-                    if flag.swap(signal, Ordering::SeqCst) != 0 {
-                        std::process::exit(i32::from(signal_exit(signal)));
-                    }
-                    eprintln!("trailwatch: interrupted: reporting what was read (again to quit at once)");
-                }
-            });
+    use signal_hook::flag;
+    let stop = Arc::new(AtomicUsize::new(0));
+    let armed = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // In this order: the first signal finds the process not yet armed, then arms it.
+        let registered =
+            flag::register_conditional_shutdown(signal, signal_exit(signal).into(), Arc::clone(&armed))
+                .and_then(|_| flag::register(signal, Arc::clone(&armed)))
+                .and_then(|_| flag::register_usize(signal, Arc::clone(&stop), signal as usize));
+        if let Err(e) = registered {
+            eprintln!("trailwatch: Ctrl-C and SIGTERM will end the replay without a report: {e}");
+            break;
         }
-        Err(e) => eprintln!("trailwatch: Ctrl-C will end the replay without a report: {e}"),
     }
     stop
 }
@@ -379,7 +382,7 @@ fn signal_exit(signal: i32) -> u8 {
 /// An input that ends in an error once the replay is interrupted.
 struct Interruptible<R> {
     inner: R,
-    stop: Arc<AtomicI32>,
+    stop: Arc<AtomicUsize>,
 }
 
 impl<R: Read> Read for Interruptible<R> {
