@@ -327,25 +327,6 @@ pub fn digest(bytes: &[u8]) -> String {
     })
 }
 
-/// The event id of a finding whose record has none (CloudTrail's records all have one: a
-/// hand-made or converted file), from what the record says in it: processing the record
-/// again alerts once, as for a named event, and two such records alike in all of it are
-/// one event. Marked `~`, which no CloudTrail id has.
-fn unnamed_event(f: &Finding) -> String {
-    let said = (
-        f.detection,
-        &f.first_seen,
-        &f.principal_arn,
-        &f.action,
-        &f.source_ip,
-        &f.error_code,
-        &f.user_agent,
-        &f.account,
-        &f.region,
-    );
-    format!("~{}", digest(&serde_json::to_vec(&said).unwrap_or_default()))
-}
-
 /// Findings of one run on their way to becoming alerts. They are folded by alert key as
 /// they come ([`Gathered`]), and their events are claimed in the store [`WAITING_LIMIT`]
 /// findings at a time, as they come ([`AlertBatch::add`]) or once they are all there
@@ -554,9 +535,6 @@ impl AlertBatch {
             *self.fresh.entry(Fresh::from(&finding)).or_default() += 1;
             self.suppressed += 1;
             return;
-        }
-        if finding.event_ids.is_empty() {
-            finding.event_ids.push(unnamed_event(&finding));
         }
         let time = finding.first_seen.as_deref().and_then(parse_time).unwrap_or(0);
         let (key, rule) = policy.alert_key_of(&finding, time);

@@ -230,11 +230,7 @@ impl Finding {
             region: field(record.region),
             action,
             user_agent: field(record.user_agent),
-            event_ids: record
-                .event_id
-                .map(|id| clean(id, MAX_FIELD_CHARS))
-                .into_iter()
-                .collect(),
+            event_ids: vec![clean(&record.event_key(), MAX_FIELD_CHARS)],
             first_seen: field(record.event_time),
             last_seen: field(record.event_time),
             count: 1,

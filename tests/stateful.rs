@@ -68,6 +68,12 @@ fn irsa_exchange(id: &str, t: i64, key: &str, error: Option<&str>) -> Value {
     r
 }
 
+/// `record` without its eventID, as a hand-made or converted file may have it.
+fn unnamed(mut record: Value) -> Value {
+    record.as_object_mut().unwrap().remove("eventID");
+    record
+}
+
 /// `exchange` with its credentials expiring at `t`.
 fn expiring(mut exchange: Value, t: i64) -> Value {
     exchange["responseElements"]["credentials"]["expiration"] = json!(at(t));
@@ -1078,9 +1084,7 @@ fn a_redelivery_finds_again_what_a_stopped_run_marked() {
     // access-denied-burst.
     input.extend((0..10).map(|i| denied(&format!("d{i:02}"), t + 200 + i)));
     // first-seen-role-source of a record without an eventID.
-    let mut unnamed = workload_call("", t + 300, "ASIAW", "172.20.7.1");
-    unnamed.as_object_mut().unwrap().remove("eventID");
-    input.push(unnamed);
+    input.push(unnamed(workload_call("", t + 300, "ASIAW", "172.20.7.1")));
     let whole = MemoryStore::new();
     run(&e, &whole, &learned);
     let want = run(&e, &whole, &input);
@@ -1139,16 +1143,12 @@ fn a_redelivered_refresh_is_not_new() {
 #[test]
 fn records_without_an_event_id_alert_once() {
     let e = engine(CONFIG);
-    let unnamed = |t: i64| {
-        let mut call = node_call("x", t, "GetSecretValue", "10.0.1.1");
-        call.as_object_mut().unwrap().remove("eventID");
-        call
-    };
+    let call = |t: i64| unnamed(node_call("x", t, "GetSecretValue", "10.0.1.1"));
     let store = MemoryStore::new();
-    let got = run(&e, &store, &[unnamed(T0), unnamed(T0), unnamed(T0 + 1)]);
+    let got = run(&e, &store, &[call(T0), call(T0), call(T0 + 1)]);
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got.iter().all(|a| a.starts_with("node-role-misuse ~")), "{got:?}");
-    assert!(run(&e, &store, &[unnamed(T0)]).is_empty(), "processed again");
+    assert!(run(&e, &store, &[call(T0)]).is_empty(), "processed again");
 }
 
 /// Denials without an eventID count once however often their input is delivered, and
@@ -1156,19 +1156,14 @@ fn records_without_an_event_id_alert_once() {
 #[test]
 fn denials_without_an_event_id_count_once() {
     let e = engine(CONFIG);
-    let unnamed = |t: i64| {
-        let mut call = denied("x", t);
-        call.as_object_mut().unwrap().remove("eventID");
-        call
-    };
     let store = MemoryStore::new();
-    let six: Vec<Value> = (0..6).map(|i| unnamed(T0 + i)).collect();
+    let six: Vec<Value> = (0..6).map(|i| unnamed(denied("x", T0 + i))).collect();
     assert!(run(&e, &store, &six).is_empty());
     assert!(
         run(&e, &store, &six).is_empty(),
         "the redelivery counts them again"
     );
-    let four: Vec<Value> = (6..10).map(|i| unnamed(T0 + i)).collect();
+    let four: Vec<Value> = (6..10).map(|i| unnamed(denied("x", T0 + i))).collect();
     let got = run(&e, &store, &four);
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with("access-denied-burst ~"), "{got:?}");

@@ -65,7 +65,7 @@ impl EventRef {
     fn of(record: &RecordView<'_>, time: i64) -> Self {
         let field = |s: Option<&str>| s.map(|s| clean(s, MAX_FIELD_CHARS));
         Self {
-            id: field(record.event_id),
+            id: field(Some(&record.event_key())),
             time,
             at: field(record.event_time),
             ip: field(record.source_ip),
@@ -987,16 +987,11 @@ impl Context<'_> {
         let later = &mut self.cache.later;
         let id = match record.event_id {
             Some(id) => stored_id(id),
-            // The input's n-th denial without one: the same id on the input's redelivery.
+            // Also by its place among the input's denials without one: alike ones (a
+            // retry loop within a second) each count, and the same on a redelivery.
             None => {
                 self.cache.unnamed += 1;
-                let said = (
-                    record.event_time,
-                    &principal,
-                    record.event_name,
-                    self.cache.unnamed,
-                );
-                format!("~{}", digest(&to_vec(&said)))
+                format!("{}/{}", record.event_key(), self.cache.unnamed)
             }
         };
         later.denials.push(Denial {
@@ -1155,19 +1150,7 @@ impl Context<'_> {
         let candidate = later.candidates.len();
         // The value is when the marker was written, for its refresh, and by which event:
         // a redelivery of the event finds its own marker and decides again.
-        let value = match record.event_id {
-            Some(id) => to_vec(&(now, stored_id(id))),
-            // One without an event id is known by its time, caller, call and address.
-            None => {
-                let said = (
-                    record.event_time,
-                    record.identity.arn,
-                    record.event_name,
-                    record.source_ip,
-                );
-                to_vec(&(now, format!("~{}", digest(&to_vec(&said)))))
-            }
-        };
+        let value = to_vec(&(now, stored_id(&record.event_key())));
         for (what, key) in markers {
             self.cache.present.insert(key.clone());
             later.writes.push(NewEntry {

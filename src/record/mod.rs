@@ -223,6 +223,34 @@ impl<'a> RecordView<'a> {
         self.event_name.is_some() && (self.event_source.is_some() || self.event_id.is_some())
     }
 
+    /// What the event is known by: its `eventID`, or for a record without one
+    /// (CloudTrail's all have one: a hand-made or converted file), `~` and the SHA-256 of
+    /// what says which call it was (time, caller, call, address, client, outcome, place).
+    /// The same record processed again is the same event, and two such records alike in
+    /// all of that are one event.
+    pub fn event_key(&self) -> std::borrow::Cow<'a, str> {
+        if let Some(id) = self.event_id {
+            return id.into();
+        }
+        let said = (
+            self.event_time,
+            self.identity.arn,
+            self.identity.principal_id,
+            self.event_source,
+            self.event_name,
+            self.source_ip,
+            self.user_agent,
+            self.error_code,
+            self.region,
+            self.recipient_account,
+        );
+        format!(
+            "~{}",
+            crate::alert::digest(&serde_json::to_vec(&said).unwrap_or_default())
+        )
+        .into()
+    }
+
     /// The account the event belongs to.
     pub fn account(&self) -> Option<&'a str> {
         self.recipient_account.or(self.identity.account)
