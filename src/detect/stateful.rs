@@ -368,6 +368,15 @@ fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
 }
 
+/// A first-seen marker's value: when it was last written, and by which event (None for
+/// a marker written before markers named it).
+fn marker(value: &[u8]) -> (i64, Option<String>) {
+    match from_slice::<(i64, String)>(value) {
+        Some((written, by)) => (written, Some(by)),
+        None => (from_slice::<i64>(value).unwrap_or(i64::MIN), None),
+    }
+}
+
 /// Whether a `first-seen-role-source` entry last written at `written`, and used again at
 /// `now`, is written again to live `retention` from its use: once a day (a quarter of the
 /// retention when that is shorter). So what is in use is remembered while it is, and
@@ -499,18 +508,12 @@ impl Context<'_> {
                 .collect();
             for (&i, value) in markers.iter().zip(self.store.get_many(&lookups)?) {
                 let Some(value) = value else { continue };
-                let w = &writes[i];
-                let (written, by) = match from_slice::<(i64, String)>(&value) {
-                    Some((t, by)) => (t, Some(by)),
-                    None => (from_slice::<i64>(&value).unwrap_or(i64::MIN), None),
-                };
-                let ours = from_slice::<(i64, String)>(&w.value).map(|(_, id)| id);
-                if by.is_some() && by == ours {
-                    own[i] = true; // this event's, from a run that stopped before alerting
-                    continue;
-                }
                 there[i] = true;
-                if due_for_refresh(written, w.now, w.expires - w.now) {
+                let w = &writes[i];
+                let (written, by) = marker(&value);
+                if by.is_some() && by == marker(&w.value).1 {
+                    own[i] = true; // this event's, from a run that stopped before alerting
+                } else if due_for_refresh(written, w.now, w.expires - w.now) {
                     // A refresh keeps who wrote the marker: the refreshing event did not.
                     let value = match by {
                         Some(by) => to_vec(&(w.now, by)),
@@ -520,16 +523,19 @@ impl Context<'_> {
                 }
             }
         }
-        let skip = |i: usize| there[i] || own[i];
-        let absent: Vec<NewEntry> = (0..writes.len())
-            .filter(|&i| !skip(i))
-            .map(|i| writes[i].clone())
+        let absent: Vec<NewEntry> = writes
+            .iter()
+            .zip(&there)
+            .filter(|(_, there)| !**there)
+            .map(|(w, _)| w.clone())
             .collect();
         let won = self.store.put_if_absent_many(&absent)?;
         debug_assert_eq!(won.len(), absent.len(), "put_if_absent_many answers every entry");
         let mut won = won.into_iter();
-        Ok((0..writes.len())
-            .map(|i| own[i] || (!there[i] && won.next().unwrap_or(false)))
+        Ok(there
+            .iter()
+            .zip(&own)
+            .map(|(&there, &own)| own || (!there && won.next().unwrap_or(false)))
             .collect())
     }
 
