@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use trailwatch::alert::AlertBatch;
+use trailwatch::decode::Stoppable;
 use trailwatch::engine::{FileStats, Sink};
 use trailwatch::record::RecordError;
 use trailwatch::state::{MemoryStore, RedbStore, StateError, StateStore};
@@ -264,9 +265,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pipelined = args.threads.map_or(cores >= 2, |t| t == 2);
     let mut worst = None;
-    let stop = interrupt_flag();
+    let interrupt = Interrupt::install();
     for input in &inputs {
-        if stop.load(Ordering::SeqCst) != 0 {
+        if interrupt.is_set() {
             break;
         }
         // Inputs an interruption left unread are not counted.
@@ -285,10 +286,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
                 }
             },
         };
-        let reader = Interruptible {
-            inner: reader,
-            stop: Arc::clone(&stop),
-        };
+        let reader = Stoppable::new(reader, Arc::clone(&interrupt.stopped), "interrupted");
         let mut sink = ReplaySink {
             output: &mut output,
             batch: &mut batch,
@@ -304,7 +302,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         let state_error = sink.state_error.take();
         match result {
             Ok(stats) => totals.add(&stats),
-            Err(e) if stop.load(Ordering::SeqCst) != 0 => {
+            Err(e) if interrupt.is_set() => {
                 totals.add(&e.stats);
                 eprintln!(
                     "trailwatch: {name}: interrupted after {} records",
@@ -321,7 +319,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
         }
     }
     progress.finish_and_clear();
-    if stop.load(Ordering::SeqCst) != 0 {
+    if interrupt.is_set() {
         eprintln!("trailwatch: interrupted: reporting what was read (again to quit at once)");
     }
     let alerts = batch.finish(store).context("state store failed")?;
@@ -334,9 +332,8 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     }
     output.finish(&totals, started.elapsed());
 
-    let signal = stop.load(Ordering::SeqCst);
-    let code = if signal != 0 {
-        signal_exit(i32::try_from(signal).unwrap_or_default())
+    let code = if let Some(code) = interrupt.exit_code() {
+        code
     } else if args.fail_on.is_some_and(|floor| worst >= Some(floor)) {
         EXIT_FAIL_ON
     } else if totals.failed_files > 0 {
@@ -347,27 +344,51 @@ fn replay(args: ReplayArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// Set, to the signal's number, by the first Ctrl-C (SIGINT) or SIGTERM: the replay stops
-/// reading, then claims and reports what it found (with `--state`, alerts claimed and
-/// never printed would be lost to the next run). A second one ends the process at once.
-/// The handlers only set flags (and exit), so the flag is set as the signal arrives.
-fn interrupt_flag() -> Arc<AtomicUsize> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    use signal_hook::flag;
-    let stop = Arc::new(AtomicUsize::new(0));
-    let armed = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        // In this order: the first signal finds the process not yet armed, then arms it.
-        let registered =
-            flag::register_conditional_shutdown(signal, signal_exit(signal).into(), Arc::clone(&armed))
-                .and_then(|_| flag::register(signal, Arc::clone(&armed)))
-                .and_then(|_| flag::register_usize(signal, Arc::clone(&stop), signal as usize));
-        if let Err(e) = registered {
-            eprintln!("trailwatch: Ctrl-C and SIGTERM will end the replay without a report: {e}");
-            break;
+/// The first Ctrl-C (SIGINT) or SIGTERM: the replay stops reading, then claims and
+/// reports what it found (with `--state`, alerts claimed and never printed would be lost
+/// to the next run). A second one ends the process at once. The handlers only set flags
+/// (and exit), so the stop is set as the signal arrives.
+struct Interrupt {
+    stopped: Arc<AtomicBool>,
+    /// Which signal it was.
+    signal: Arc<AtomicUsize>,
+}
+
+impl Interrupt {
+    fn install() -> Self {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let interrupt = Self {
+            stopped: Arc::new(AtomicBool::new(false)),
+            signal: Arc::new(AtomicUsize::new(0)),
+        };
+        for signal in [SIGINT, SIGTERM] {
+            // In this order: the first signal finds the replay not yet stopped, names
+            // itself, then stops it.
+            let registered = flag::register_conditional_shutdown(
+                signal,
+                signal_exit(signal).into(),
+                Arc::clone(&interrupt.stopped),
+            )
+            .and_then(|_| flag::register_usize(signal, Arc::clone(&interrupt.signal), signal as usize))
+            .and_then(|_| flag::register(signal, Arc::clone(&interrupt.stopped)));
+            if let Err(e) = registered {
+                eprintln!("trailwatch: Ctrl-C and SIGTERM will end the replay without a report: {e}");
+                break;
+            }
         }
+        interrupt
     }
-    stop
+
+    fn is_set(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// The exit code, once interrupted.
+    fn exit_code(&self) -> Option<u8> {
+        let signal = i32::try_from(self.signal.load(Ordering::SeqCst)).unwrap_or_default();
+        self.is_set().then(|| signal_exit(signal))
+    }
 }
 
 /// The exit code of a replay stopped by `signal`: 128 + its number, as a shell reports it.
@@ -376,21 +397,6 @@ fn signal_exit(signal: i32) -> u8 {
         EXIT_TERMINATED
     } else {
         EXIT_INTERRUPTED
-    }
-}
-
-/// An input that ends in an error once the replay is interrupted.
-struct Interruptible<R> {
-    inner: R,
-    stop: Arc<AtomicUsize>,
-}
-
-impl<R: Read> Read for Interruptible<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.stop.load(Ordering::Relaxed) != 0 {
-            return Err(io::Error::other("interrupted"));
-        }
-        self.inner.read(buf)
     }
 }
 

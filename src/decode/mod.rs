@@ -14,6 +14,8 @@ mod scan;
 mod split;
 
 use std::io::{self, BufReader, Chain, Cursor, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
@@ -22,6 +24,32 @@ pub use members::{Check, Members, Part, Parts};
 pub use pipeline::{KeyHints, PipelinedPieces, PipelinedReader};
 pub(crate) use scan::{container_end, plain_string_end, quote_or_backslash};
 pub use split::{PieceKind, Pieces, Source, Splitter};
+
+/// A reader that fails, saying `why`, once `stop` is set: an input told to stop (a
+/// replay's Ctrl-C, a Lambda message given up at its deadline) ends at its next read,
+/// with what was read before.
+#[derive(Debug)]
+pub struct Stoppable<R> {
+    inner: R,
+    stop: Arc<AtomicBool>,
+    why: &'static str,
+}
+
+impl<R> Stoppable<R> {
+    /// `inner`, until `stop` is set.
+    pub fn new(inner: R, stop: Arc<AtomicBool>, why: &'static str) -> Self {
+        Self { inner, stop, why }
+    }
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other(self.why));
+        }
+        self.inner.read(buf)
+    }
+}
 
 /// Limits that keep hostile input from exhausting memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use trailwatch::Severity;
 use trailwatch::alert::{Alert, AlertBatch, Fresh};
+use trailwatch::decode::Stoppable;
 use trailwatch::engine::FileStats;
 use trailwatch::finding::clean;
 use trailwatch::state::{StateError, StateStore};
@@ -65,21 +66,6 @@ impl GiveUp {
 
     fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A reader that fails once its message is given up.
-struct Stoppable<R> {
-    inner: R,
-    give_up: GiveUp,
-}
-
-impl<R: Read> Read for Stoppable<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.give_up.is_set() {
-            return Err(std::io::Error::other(GIVEN_UP));
-        }
-        self.inner.read(buf)
     }
 }
 
@@ -372,10 +358,7 @@ pub(crate) async fn run_engine<R: Read + Send + 'static>(
     give_up: &GiveUp,
 ) -> (AlertBatch, Result<FileStats, String>) {
     let task_svc = Arc::clone(svc);
-    let reader = Stoppable {
-        inner: reader,
-        give_up: give_up.clone(),
-    };
+    let reader = Stoppable::new(reader, Arc::clone(&give_up.0), GIVEN_UP);
     let task = tokio::task::spawn_blocking(move || {
         let svc = task_svc;
         // Above ~1.8 GB of memory a Lambda has two vCPUs, and decoding runs on the
