@@ -327,9 +327,6 @@ async fn process_object(
     batch: AlertBatch,
     give_up: &GiveUp,
 ) -> (AlertBatch, Result<FileStats, String>) {
-    if give_up.is_set() {
-        return (batch, Err(GIVEN_UP.to_string()));
-    }
     let response = svc
         .s3
         .get_object()
